@@ -1,0 +1,380 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Region is a Browserbase region, where the browser runs.
+// +kubebuilder:validation:Enum=us-west-2;us-east-1;eu-central-1;ap-southeast-1
+type Region string
+
+// DeletionPolicy says what happens to the Browserbase session when its BrowserSession is deleted.
+// +kubebuilder:validation:Enum=Delete;Orphan
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyDelete releases the Browserbase session when the resource is deleted.
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+	// DeletionPolicyOrphan leaves the Browserbase session running until it ends on its own.
+	DeletionPolicyOrphan DeletionPolicy = "Orphan"
+)
+
+// OperatingSystem is the operating system a stealth-mode browser presents.
+// +kubebuilder:validation:Enum=windows;mac;linux;mobile;tablet
+type OperatingSystem string
+
+// ProxyType selects how a proxy entry routes traffic.
+// +kubebuilder:validation:Enum=browserbase;external;none
+type ProxyType string
+
+const (
+	// ProxyTypeBrowserbase routes through Browserbase's own proxies.
+	ProxyTypeBrowserbase ProxyType = "browserbase"
+	// ProxyTypeExternal routes through a proxy server of the user's.
+	ProxyTypeExternal ProxyType = "external"
+	// ProxyTypeNone bypasses proxying for the matching domains.
+	ProxyTypeNone ProxyType = "none"
+)
+
+// ReservedMetadataKey is the userMetadata key the operator fills with this resource's identity
+// (UID, namespace, name), so that the session can always be traced back to its resource.
+const ReservedMetadataKey = "k8s"
+
+// MaxUserMetadataLength is Browserbase's limit: the JSON text of userMetadata must be shorter.
+const MaxUserMetadataLength = 512
+
+// BrowserSessionSpec describes the Browserbase session to create. It maps one to one onto the body
+// of Browserbase's create-session call. A session cannot be changed once created, so the spec is
+// immutable: delete the resource and create a new one to get a different session.
+type BrowserSessionSpec struct {
+	// projectId is the Browserbase project to create the session in. When empty, Browserbase
+	// infers the project from the API key.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	ProjectID string `json:"projectId,omitempty"`
+
+	// region is where the browser runs: us-west-2, us-east-1, eu-central-1 or ap-southeast-1.
+	// When empty, Browserbase picks its default (us-west-2).
+	// +optional
+	Region Region `json:"region,omitempty"`
+
+	// timeout is the session's lifetime in seconds, from 60 to 21600 (6 hours). When empty, the
+	// project's default timeout applies. The session ends (TIMED_OUT) when it elapses.
+	// +optional
+	// +kubebuilder:validation:Minimum=60
+	// +kubebuilder:validation:Maximum=21600
+	Timeout *int32 `json:"timeout,omitempty"`
+
+	// keepAlive keeps the session running when its client disconnects, so a restarted workload can
+	// reconnect with the same connectUrl. Browserbase offers it on paid plans only.
+	// +optional
+	KeepAlive *bool `json:"keepAlive,omitempty"`
+
+	// metadata is sent to Browserbase as the session's userMetadata, and can be searched there.
+	// The key "k8s" is reserved: the operator adds it to record this resource's UID, namespace and
+	// name. The whole userMetadata, as JSON and with that entry, must stay under 512 characters.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="!('k8s' in self)",message="metadata key 'k8s' is reserved for the operator's tag of this resource; use another key"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) > 0 && size(k) <= 64)",message="metadata keys must be 1 to 64 characters long"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 256)",message="metadata values must be at most 256 characters long"
+	// +kubebuilder:validation:XValidation:rule="self.map(k, size(k) + size(self[k]) + 6).sum() < 400",message="metadata is too large: Browserbase accepts under 512 characters of userMetadata JSON, and the operator's tag of this resource needs the rest; shorten keys or values"
+	Metadata map[string]string `json:"metadata,omitempty"`
+
+	// extensionId is the id of a browser extension uploaded to Browserbase, loaded into the session.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	ExtensionID string `json:"extensionId,omitempty"`
+
+	// browserSettings configures the browser itself.
+	// +optional
+	BrowserSettings *BrowserSettings `json:"browserSettings,omitempty"`
+
+	// proxies routes the browser's traffic. Entries are matched in order by domainPattern; an entry
+	// without domainPattern matches every domain.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	Proxies []Proxy `json:"proxies,omitempty"`
+
+	// apiKeySecretRef names a Secret in this namespace that holds the Browserbase API key. When
+	// empty, the operator's default key (its BROWSERBASE_API_KEY environment variable) is used.
+	// +optional
+	APIKeySecretRef *APIKeySecretReference `json:"apiKeySecretRef,omitempty"`
+
+	// secretName is the Secret the operator writes the session's credentials into (sessionId,
+	// connectUrl, seleniumRemoteUrl, signingKey, expiresAt). Defaults to "<metadata.name>-browserbase".
+	// A Secret of that name that this BrowserSession does not own is never overwritten.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	SecretName string `json:"secretName,omitempty"`
+
+	// deletionPolicy says what happens to the Browserbase session when this resource is deleted:
+	// Delete (the default) releases it, Orphan leaves it running until it times out.
+	// +optional
+	// +kubebuilder:default=Delete
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// BrowserSettings configures the browser of a session.
+type BrowserSettings struct {
+	// context loads (and optionally saves) a persisted browser context: cookies, storage, cache.
+	// +optional
+	Context *BrowserContext `json:"context,omitempty"`
+
+	// viewport sets the browser window size in pixels.
+	// +optional
+	Viewport *Viewport `json:"viewport,omitempty"`
+
+	// blockAds blocks advertisements. Browserbase's default is false.
+	// +optional
+	BlockAds *bool `json:"blockAds,omitempty"`
+
+	// solveCaptchas solves captchas automatically. Browserbase's default is true.
+	// +optional
+	SolveCaptchas *bool `json:"solveCaptchas,omitempty"`
+
+	// recordSession records the session for replay. Browserbase's default is true.
+	// +optional
+	RecordSession *bool `json:"recordSession,omitempty"`
+
+	// logSession keeps the session's logs. Browserbase's default is true.
+	// +optional
+	LogSession *bool `json:"logSession,omitempty"`
+
+	// advancedStealth turns on Browserbase's Advanced Stealth mode.
+	// +optional
+	AdvancedStealth *bool `json:"advancedStealth,omitempty"`
+
+	// os is the operating system the browser presents in stealth mode: windows, mac, linux,
+	// mobile or tablet.
+	// +optional
+	OS OperatingSystem `json:"os,omitempty"`
+
+	// allowedDomains restricts main-frame navigation to these domains and their subdomains.
+	// Empty means no restriction.
+	// +optional
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	AllowedDomains []string `json:"allowedDomains,omitempty"`
+
+	// ignoreCertificateErrors makes the browser accept invalid TLS certificates. Browserbase's
+	// default is true.
+	// +optional
+	IgnoreCertificateErrors *bool `json:"ignoreCertificateErrors,omitempty"`
+}
+
+// BrowserContext refers to a Browserbase context.
+type BrowserContext struct {
+	// id is the Browserbase context id.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	ID string `json:"id"`
+
+	// persist saves the browser's state back into the context when the session ends.
+	// +optional
+	Persist *bool `json:"persist,omitempty"`
+}
+
+// Viewport is a browser window size.
+type Viewport struct {
+	// width in pixels.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	Width *int32 `json:"width,omitempty"`
+
+	// height in pixels.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	Height *int32 `json:"height,omitempty"`
+}
+
+// Proxy is one proxy rule of a session.
+// +kubebuilder:validation:XValidation:rule="self.type != 'external' || has(self.server)",message="server is required when type is external"
+// +kubebuilder:validation:XValidation:rule="self.type == 'external' || (!has(self.server) && !has(self.username) && !has(self.passwordSecretRef))",message="server, username and passwordSecretRef are only allowed when type is external"
+// +kubebuilder:validation:XValidation:rule="self.type == 'browserbase' || !has(self.geolocation)",message="geolocation is only allowed when type is browserbase"
+type Proxy struct {
+	// type is browserbase (Browserbase's proxies), external (a proxy server of yours) or none
+	// (no proxy for the matching domains).
+	// +required
+	Type ProxyType `json:"type"`
+
+	// geolocation picks where a browserbase proxy exits. Only for type browserbase.
+	// +optional
+	Geolocation *ProxyGeolocation `json:"geolocation,omitempty"`
+
+	// server is the external proxy's URL, for example http://proxy.example.com:8080. Only for type
+	// external, where it is required.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	Server string `json:"server,omitempty"`
+
+	// username for the external proxy.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Username string `json:"username,omitempty"`
+
+	// passwordSecretRef names a Secret key in this namespace that holds the external proxy's
+	// password. Passwords are never written inline.
+	// +optional
+	PasswordSecretRef *SecretKeySelector `json:"passwordSecretRef,omitempty"`
+
+	// domainPattern limits this rule to matching domains. Empty matches every domain.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	DomainPattern string `json:"domainPattern,omitempty"`
+}
+
+// ProxyGeolocation is where a Browserbase proxy exits.
+type ProxyGeolocation struct {
+	// country is an ISO 3166-1 alpha-2 code, for example US.
+	// +required
+	// +kubebuilder:validation:Pattern=`^[A-Z]{2}$`
+	Country string `json:"country"`
+
+	// state is a two-letter US state code, for example NY. Only for country US.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[A-Z]{2}$`
+	State string `json:"state,omitempty"`
+
+	// city is a city name, for example New York.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	City string `json:"city,omitempty"`
+}
+
+// APIKeySecretReference names the key of a Secret, in the resource's namespace, that holds a
+// Browserbase API key.
+type APIKeySecretReference struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key within the Secret. Defaults to apiKey.
+	// +optional
+	// +kubebuilder:default=apiKey
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key,omitempty"`
+}
+
+// SecretKeySelector names the key of a Secret in the resource's namespace.
+type SecretKeySelector struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key within the Secret.
+	// +required
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key"`
+}
+
+// BrowserSessionStatus is what the operator last observed of the session. It never holds a
+// credential: the full connectUrl and the signing key are in the Secret named by secretName.
+type BrowserSessionStatus struct {
+	// observedGeneration is the metadata.generation this status was computed for.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready is True while the session is RUNNING and its Secret is written;
+	// Reconciling is True while the operator works towards that; Stalled is True when it cannot
+	// get there without a change from you (the message says what).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// id is the Browserbase session id.
+	// +optional
+	ID string `json:"id,omitempty"`
+
+	// status is the session's status as Browserbase reports it, verbatim: PENDING, RUNNING,
+	// ERROR, TIMED_OUT, COMPLETED, or a value Browserbase adds later.
+	// +optional
+	SessionStatus string `json:"status,omitempty"`
+
+	// connectUrl is the session's connect URL with every credential removed. The usable URL is in
+	// the Secret's connectUrl key.
+	// +optional
+	ConnectURL string `json:"connectUrl,omitempty"`
+
+	// expiresAt is when the session times out.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// startedAt is when the session started.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+
+	// endedAt is when the session ended, once it has.
+	// +optional
+	EndedAt *metav1.Time `json:"endedAt,omitempty"`
+
+	// region is where the session runs.
+	// +optional
+	Region string `json:"region,omitempty"`
+
+	// projectId is the Browserbase project the session belongs to.
+	// +optional
+	ProjectID string `json:"projectId,omitempty"`
+
+	// secretName is the Secret that holds the session's credentials.
+	// +optional
+	SecretName string `json:"secretName,omitempty"`
+}
+
+// BrowserSession is a Browserbase cloud-browser session. The operator creates the session, keeps
+// its status here, writes its credentials into a Secret, and releases it when this resource is
+// deleted.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=bbs,categories=browserbase
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.status`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Region",type=string,JSONPath=`.status.region`
+// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiresAt`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="ID",type=string,JSONPath=`.status.id`,priority=1
+type BrowserSession struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec describes the session to create. It is immutable.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec is immutable: a Browserbase session cannot be changed once created; delete this BrowserSession and create a new one"
+	Spec BrowserSessionSpec `json:"spec"`
+
+	// status is the session as the operator last observed it.
+	// +optional
+	Status BrowserSessionStatus `json:"status,omitzero"`
+}
+
+// BrowserSessionList is a list of BrowserSessions.
+// +kubebuilder:object:root=true
+type BrowserSessionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []BrowserSession `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&BrowserSession{}, &BrowserSessionList{})
+}

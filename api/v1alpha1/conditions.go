@@ -1,0 +1,71 @@
+package v1alpha1
+
+// Condition types. They follow kstatus, so kubectl wait, Flux and Argo CD read them without a
+// custom health check: Ready is the summary, Reconciling and Stalled are "abnormal-true".
+const (
+	// ConditionReady is True while the session is RUNNING and its Secret is written.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while the operator works towards Ready (creating, waiting for
+	// the session to start, backing off a transient error or a rate limit).
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when the operator cannot make progress without a change from a
+	// human: missing or rejected credentials, a request Browserbase refuses, a Secret name taken,
+	// or a session that has ended.
+	ConditionStalled = "Stalled"
+)
+
+// Condition reasons. They are provided as a utility and are not part of the declarative API:
+// match on condition types and status, and read reasons as documentation.
+const (
+	// ReasonReconciling: the operator has seen the resource and started working on it.
+	ReasonReconciling = "Reconciling"
+	// ReasonCreating: the create-session call is being made.
+	ReasonCreating = "Creating"
+	// ReasonSessionPending: Browserbase accepted the session but the browser is not running yet.
+	ReasonSessionPending = "SessionPending"
+	// ReasonSessionRunning: the session is running and its Secret is written.
+	ReasonSessionRunning = "SessionRunning"
+	// ReasonSessionStatusUnknown: Browserbase reports a status this operator does not know.
+	ReasonSessionStatusUnknown = "SessionStatusUnknown"
+	// ReasonSessionCompleted: the session was released or its client disconnected.
+	ReasonSessionCompleted = "SessionCompleted"
+	// ReasonSessionTimedOut: the session reached its timeout.
+	ReasonSessionTimedOut = "SessionTimedOut"
+	// ReasonSessionErrored: Browserbase ended the session with an error.
+	ReasonSessionErrored = "SessionErrored"
+	// ReasonSessionNotFound: Browserbase no longer knows the session id recorded on the resource.
+	ReasonSessionNotFound = "SessionNotFound"
+	// ReasonCredentialsMissing: no API key could be read; the message names what to create.
+	ReasonCredentialsMissing = "CredentialsMissing"
+	// ReasonCredentialsRejected: Browserbase answered 401 to the API key.
+	ReasonCredentialsRejected = "CredentialsRejected"
+	// ReasonRequestRejected: Browserbase refused the request (4xx other than 401 and 429), for
+	// example a plan that does not include a feature the spec asks for.
+	ReasonRequestRejected = "RequestRejected"
+	// ReasonInvalidSpec: the spec passed admission but cannot be sent, for example userMetadata
+	// over Browserbase's size limit or a proxy password Secret that is missing.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonRateLimited: Browserbase answered 429 (concurrency or creation-rate limit); the
+	// operator waits as long as Browserbase asks before it tries again.
+	ReasonRateLimited = "RateLimited"
+	// ReasonBrowserbaseUnavailable: a transient failure talking to Browserbase; retried with backoff.
+	ReasonBrowserbaseUnavailable = "BrowserbaseUnavailable"
+	// ReasonSecretConflict: a Secret with the target name exists and is not owned by this resource.
+	ReasonSecretConflict = "SecretConflict"
+	// ReasonConnectDetailsUnavailable: the session exists but its connect URL and signing key can
+	// no longer be obtained (they are only guaranteed in the create answer).
+	ReasonConnectDetailsUnavailable = "ConnectDetailsUnavailable"
+	// ReasonReleasing: the resource is being deleted and the session released.
+	ReasonReleasing = "Releasing"
+	// ReasonReconcileError: a transient Kubernetes error; retried with backoff.
+	ReasonReconcileError = "ReconcileError"
+)
+
+// Annotations and finalizer the operator puts on BrowserSessions.
+const (
+	// Finalizer keeps a BrowserSession until its Browserbase session is released.
+	Finalizer = "browserbase.io/session"
+	// AnnotationSessionID records the Browserbase session id in metadata as soon as it is known,
+	// because status is not restored by backup tools and is written later in the reconcile.
+	AnnotationSessionID = "browserbase.io/session-id"
+)

@@ -1,0 +1,100 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase"
+)
+
+// maxSessionLifetime is Browserbase's longest timeout. A session whose expiresAt was never
+// recorded has surely ended this long after its resource was created.
+const maxSessionLifetime = 6 * time.Hour
+
+// reconcileDelete releases the session (deletionPolicy Delete) and then removes the finalizer,
+// which lets Kubernetes delete the resource and, through the owner reference, its Secret.
+func (r *BrowserSessionReconciler) reconcileDelete(ctx context.Context, bs *v1alpha1.BrowserSession) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(bs, v1alpha1.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	if err := r.releaseSession(ctx, bs); err != nil {
+		return ctrl.Result{}, err
+	}
+	base := bs.DeepCopy()
+	controllerutil.RemoveFinalizer(bs, v1alpha1.Finalizer)
+	return ctrl.Result{}, r.Patch(ctx, bs, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+}
+
+// releaseSession asks Browserbase to end the session, unless there is nothing to end: no
+// session was created, it has already ended, or the policy is Orphan. A session Browserbase no
+// longer knows counts as released.
+func (r *BrowserSessionReconciler) releaseSession(ctx context.Context, bs *v1alpha1.BrowserSession) error {
+	id := sessionID(bs)
+	switch {
+	case id == "":
+		return nil
+	case bs.Spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan:
+		log.FromContext(ctx).Info("Leaving the Browserbase session running (deletionPolicy Orphan)", "sessionID", id)
+		r.event(bs, corev1.EventTypeNormal, "SessionOrphaned", "Delete", "Left Browserbase session %s running (deletionPolicy Orphan)", id)
+		return nil
+	case browserbase.SessionStatus(bs.Status.SessionStatus).Ended():
+		return nil
+	}
+	markProgressing(bs, v1alpha1.ReasonReleasing, fmt.Sprintf("Releasing Browserbase session %s", id))
+
+	apiKey, err := r.credentials(ctx, bs)
+	if err != nil {
+		return r.holdUntilExpiry(ctx, bs, err)
+	}
+	_, err = r.Browserbase.ReleaseSession(ctx, apiKey, id)
+	switch {
+	case err == nil:
+		log.FromContext(ctx).Info("Released Browserbase session", "sessionID", id)
+		r.event(bs, corev1.EventTypeNormal, "SessionReleased", "Delete", "Released Browserbase session %s", id)
+		return nil
+	case browserbase.IsNotFound(err):
+		return nil
+	default:
+		return r.holdUntilExpiry(ctx, bs, classify(bs, "release the Browserbase session", err))
+	}
+}
+
+// holdUntilExpiry decides what a failed release does to the finalizer. Transient errors are
+// retried. For errors only a person can fix (credentials gone with the namespace, a revoked
+// key), the finalizer is held, and the resource stalled, only until the session's expiresAt:
+// after that nothing can leak, and a resource that can never be deleted is worse than an orphan.
+func (r *BrowserSessionReconciler) holdUntilExpiry(ctx context.Context, bs *v1alpha1.BrowserSession, err error) error {
+	stall, isStall := errors.AsType[*stallError](err)
+	if !isStall {
+		return err
+	}
+	expiry := bs.CreationTimestamp.Add(maxSessionLifetime)
+	if bs.Status.ExpiresAt != nil {
+		expiry = bs.Status.ExpiresAt.Time
+	}
+	remaining := time.Until(expiry)
+	if remaining <= 0 {
+		log.FromContext(ctx).Info("Could not release the Browserbase session, but it has expired; removing the finalizer",
+			"sessionID", sessionID(bs), "reason", stall.reason)
+		r.event(bs, corev1.EventTypeWarning, "ReleaseSkipped", "Delete",
+			"Could not release Browserbase session %s (%s), but it has expired; deleting the resource", sessionID(bs), stall.reason)
+		return nil
+	}
+	stall.message = fmt.Sprintf("Cannot release Browserbase session %s, so deletion waits until the session expires: %s. "+
+		"To delete now and leave the session to time out, remove finalizer %s", sessionID(bs), stall.message, v1alpha1.Finalizer)
+	// Look again when the fix can be seen without a Browserbase call (a Secret appearing), else
+	// only at expiry: retrying a rejected key would spend the user's quota for nothing.
+	if stall.recheck == 0 || stall.recheck > remaining {
+		stall.recheck = remaining + time.Second
+	}
+	return stall
+}

@@ -1,0 +1,103 @@
+package controller
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"unicode/utf16"
+
+	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase"
+)
+
+// createRequest builds the create-session body from the spec. It reads proxy passwords from
+// their Secrets, and refuses (with a stallError) what Browserbase would refuse but admission
+// cannot see, such as userMetadata that is too long once the operator's tag is added.
+func (r *BrowserSessionReconciler) createRequest(ctx context.Context, bs *v1alpha1.BrowserSession) (browserbase.CreateSessionRequest, error) {
+	spec := bs.Spec
+	req := browserbase.CreateSessionRequest{
+		ProjectID:       spec.ProjectID,
+		ExtensionID:     spec.ExtensionID,
+		Timeout:         spec.Timeout,
+		KeepAlive:       spec.KeepAlive,
+		Region:          string(spec.Region),
+		BrowserSettings: browserSettings(spec.BrowserSettings),
+		UserMetadata:    userMetadata(bs),
+	}
+	if n := jsonLength(req.UserMetadata); n >= v1alpha1.MaxUserMetadataLength {
+		return req, stalled(v1alpha1.ReasonInvalidSpec,
+			"userMetadata would be %d characters of JSON with the operator's %q tag of this resource, and Browserbase "+
+				"accepts under %d: re-create the BrowserSession with shorter spec.metadata (or a shorter name)",
+			n, v1alpha1.ReservedMetadataKey, v1alpha1.MaxUserMetadataLength)
+	}
+	for _, p := range spec.Proxies {
+		proxy := browserbase.Proxy{
+			Type:          string(p.Type),
+			Server:        p.Server,
+			Username:      p.Username,
+			DomainPattern: p.DomainPattern,
+		}
+		if g := p.Geolocation; g != nil {
+			proxy.Geolocation = &browserbase.ProxyGeolocation{Country: g.Country, State: g.State, City: g.City}
+		}
+		if ref := p.PasswordSecretRef; ref != nil {
+			password, err := r.secretValue(ctx, bs.Namespace, ref.Name, ref.Key, "the proxy password")
+			if err != nil {
+				return req, err
+			}
+			proxy.Password = browserbase.Sensitive(password)
+		}
+		req.Proxies = append(req.Proxies, proxy)
+	}
+	return req, nil
+}
+
+// userMetadata is spec.metadata plus the operator's tag, which ties the session to this resource
+// so it can be found again with a q query (user_metadata['k8s']['uid']:'<uid>').
+func userMetadata(bs *v1alpha1.BrowserSession) map[string]any {
+	md := make(map[string]any, len(bs.Spec.Metadata)+1)
+	for k, v := range bs.Spec.Metadata {
+		md[k] = v
+	}
+	md[v1alpha1.ReservedMetadataKey] = map[string]any{
+		"uid":       string(bs.UID),
+		"namespace": bs.Namespace,
+		"name":      bs.Name,
+	}
+	return md
+}
+
+// jsonLength is the length Browserbase measures: JavaScript's JSON.stringify(...).length, which
+// counts UTF-16 code units and does not escape <, > and & as Go does by default.
+func jsonLength(v any) int {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return 0
+	}
+	return len(utf16.Encode([]rune(string(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))))))
+}
+
+func browserSettings(in *v1alpha1.BrowserSettings) *browserbase.BrowserSettings {
+	if in == nil {
+		return nil
+	}
+	out := &browserbase.BrowserSettings{
+		BlockAds:                in.BlockAds,
+		SolveCaptchas:           in.SolveCaptchas,
+		RecordSession:           in.RecordSession,
+		LogSession:              in.LogSession,
+		AdvancedStealth:         in.AdvancedStealth,
+		OS:                      string(in.OS),
+		AllowedDomains:          in.AllowedDomains,
+		IgnoreCertificateErrors: in.IgnoreCertificateErrors,
+	}
+	if c := in.Context; c != nil {
+		out.Context = &browserbase.BrowserContext{ID: c.ID, Persist: c.Persist}
+	}
+	if v := in.Viewport; v != nil {
+		out.Viewport = &browserbase.Viewport{Width: v.Width, Height: v.Height}
+	}
+	return out
+}

@@ -1,0 +1,563 @@
+package emulator
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	mathrand "math/rand/v2"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Project is a Browserbase project and its limits.
+type Project struct {
+	ID   string
+	Name string
+	// Concurrency is the most sessions that may be PENDING or RUNNING at once (0: unlimited).
+	Concurrency int
+	// CreatesPerMinute is the most sessions created in any rolling 60 s (0: unlimited).
+	CreatesPerMinute int
+	// DefaultTimeout is the session timeout in seconds when a create does not give one.
+	DefaultTimeout int
+}
+
+// Faults change how the emulator answers, to test how clients cope.
+type Faults struct {
+	// Latency is added before every API answer.
+	Latency time.Duration
+	// ErrorRate is the share (0..1) of API calls answered 500 without doing anything.
+	ErrorRate float64
+	// CreateCommitThenFail is how many of the next creates commit the session and then answer 500.
+	CreateCommitThenFail int
+	// CreateCommitThenDrop is how many of the next creates commit the session and then close the
+	// connection without an answer.
+	CreateCommitThenDrop int
+}
+
+// Session is the emulator's record of a session, as reported by Sessions.
+type Session struct {
+	ID                string         `json:"id"`
+	CreatedAt         time.Time      `json:"createdAt"`
+	UpdatedAt         time.Time      `json:"updatedAt"`
+	StartedAt         time.Time      `json:"startedAt"`
+	ExpiresAt         time.Time      `json:"expiresAt"`
+	EndedAt           *time.Time     `json:"endedAt,omitempty"`
+	ProjectID         string         `json:"projectId"`
+	Status            string         `json:"status"`
+	ProxyBytes        int64          `json:"proxyBytes"`
+	KeepAlive         bool           `json:"keepAlive"`
+	Region            string         `json:"region"`
+	ContextID         string         `json:"contextId,omitempty"`
+	UserMetadata      map[string]any `json:"userMetadata,omitempty"`
+	ConnectURL        string         `json:"connectUrl,omitempty"`
+	SeleniumRemoteURL string         `json:"seleniumRemoteUrl,omitempty"`
+	SigningKey        string         `json:"signingKey,omitempty"`
+	// CreateBody is the create request as received, for assertions.
+	CreateBody map[string]any `json:"-"`
+}
+
+// Request is one API call the emulator received.
+type Request struct {
+	Time      time.Time `json:"time"`
+	Method    string    `json:"method"`
+	Path      string    `json:"path"`
+	Query     string    `json:"query,omitempty"`
+	ProjectID string    `json:"projectId,omitempty"` // the project of the API key, "" if refused
+	Status    int       `json:"status"`
+}
+
+// Server is the emulated API. The zero value is not usable; call New.
+type Server struct {
+	mu       sync.Mutex
+	now      func() time.Time
+	keys     map[string]*Project
+	sessions map[string]*Session
+	order    []string // session ids in creation order
+	creates  map[string][]time.Time
+	requests []Request
+	faults   Faults
+	// GetReturnsConnect makes GET /v1/sessions/{id} return the connect fields, as the document
+	// allows; the real API's behaviour is unconfirmed.
+	getReturnsConnect bool
+}
+
+// New returns an emulator with no API keys; add them with AddKey.
+func New() *Server {
+	return &Server{
+		now:               time.Now,
+		keys:              map[string]*Project{},
+		sessions:          map[string]*Session{},
+		creates:           map[string][]time.Time{},
+		getReturnsConnect: true,
+	}
+}
+
+// AddKey makes key a valid API key of project p.
+func (s *Server) AddKey(key string, p Project) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.DefaultTimeout == 0 {
+		p.DefaultTimeout = 300
+	}
+	s.keys[key] = &p
+}
+
+// SetFaults replaces the fault settings.
+func (s *Server) SetFaults(f Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = f
+}
+
+// SetGetReturnsConnect says whether GET of a session returns connectUrl and signingKey.
+func (s *Server) SetGetReturnsConnect(v bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.getReturnsConnect = v
+}
+
+// Sessions returns a copy of every session, oldest first.
+func (s *Server) Sessions() []Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Session, 0, len(s.order))
+	for _, id := range s.order {
+		sess := s.refresh(s.sessions[id])
+		out = append(out, *sess)
+	}
+	return out
+}
+
+// Session returns a copy of one session.
+func (s *Server) Session(id string) (Session, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[id]
+	if !ok {
+		return Session{}, false
+	}
+	return *s.refresh(sess), true
+}
+
+// Requests returns a copy of every API call received so far.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// CountRequests counts the calls with this method whose path starts with pathPrefix.
+func (s *Server) CountRequests(method, pathPrefix string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.requests {
+		if r.Method == method && strings.HasPrefix(r.Path, pathPrefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// SetSessionStatus forces a session's status, as Browserbase would on its own (a disconnect
+// ending it, an error). Ended statuses stamp endedAt.
+func (s *Server) SetSessionStatus(id, status string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[id]
+	if !ok {
+		return false
+	}
+	s.setStatus(sess, status)
+	return true
+}
+
+// ExpireSession moves a session's expiresAt to now, so it times out as if its timeout elapsed.
+func (s *Server) ExpireSession(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[id]
+	if !ok {
+		return false
+	}
+	sess.ExpiresAt = s.now()
+	s.refresh(sess)
+	return true
+}
+
+// ServeHTTP implements the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	s.mu.Lock()
+	faults := s.faults
+	s.mu.Unlock()
+	if faults.Latency > 0 {
+		select {
+		case <-time.After(faults.Latency):
+		case <-r.Context().Done():
+		}
+	}
+	project := s.serve(rec, r, faults)
+	s.mu.Lock()
+	s.requests = append(s.requests, Request{
+		Time: s.now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+		ProjectID: project, Status: rec.status,
+	})
+	s.mu.Unlock()
+}
+
+func (s *Server) serve(w *recorder, r *http.Request, faults Faults) (projectID string) {
+	s.mu.Lock()
+	project := s.keys[r.Header.Get("X-BB-API-Key")]
+	s.mu.Unlock()
+	if project == nil {
+		writeError(w, http.StatusUnauthorized, "Invalid API key")
+		return ""
+	}
+	if faults.ErrorRate > 0 && mathrand.Float64() < faults.ErrorRate {
+		writeError(w, http.StatusInternalServerError, "Unknown error: 500")
+		return project.ID
+	}
+
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	switch {
+	case path == "/v1/sessions" && r.Method == http.MethodPost:
+		s.create(w, r, project)
+	case path == "/v1/sessions" && r.Method == http.MethodGet:
+		s.list(w, r, project)
+	case strings.HasPrefix(path, "/v1/sessions/") && !strings.Contains(strings.TrimPrefix(path, "/v1/sessions/"), "/"):
+		id := strings.TrimPrefix(path, "/v1/sessions/")
+		switch r.Method {
+		case http.MethodGet:
+			s.get(w, id, project)
+		case http.MethodPost:
+			s.update(w, r, id, project)
+		default:
+			writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
+		}
+	default:
+		writeError(w, http.StatusNotFound, fmt.Sprintf("Route %s:%s not found", r.Method, r.URL.Path))
+	}
+	return project.ID
+}
+
+var regions = map[string]string{
+	"us-west-2":      "usw2",
+	"us-east-1":      "use1",
+	"eu-central-1":   "euc1",
+	"ap-southeast-1": "apse1",
+}
+
+const maxBody = 1 << 20
+
+func (s *Server) create(w *recorder, r *http.Request, project *Project) {
+	var body map[string]any
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "could not read body")
+		return
+	}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &body); err != nil {
+			writeError(w, http.StatusBadRequest, "body must be a JSON object")
+			return
+		}
+	}
+	var req struct {
+		ProjectID       string         `json:"projectId"`
+		Timeout         *float64       `json:"timeout"`
+		KeepAlive       bool           `json:"keepAlive"`
+		Region          string         `json:"region"`
+		UserMetadata    map[string]any `json:"userMetadata"`
+		BrowserSettings *struct {
+			Context *struct {
+				ID string `json:"id"`
+			} `json:"context"`
+		} `json:"browserSettings"`
+	}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &req); err != nil {
+			writeError(w, http.StatusBadRequest, "body: "+err.Error())
+			return
+		}
+	}
+	if req.ProjectID != "" && req.ProjectID != project.ID {
+		writeError(w, http.StatusNotFound, "Project not found")
+		return
+	}
+	timeout := project.DefaultTimeout
+	if req.Timeout != nil {
+		t := *req.Timeout
+		switch {
+		case t != float64(int(t)):
+			writeError(w, http.StatusBadRequest, "body/timeout must be integer")
+			return
+		case t < 60:
+			writeError(w, http.StatusBadRequest, "body/timeout must be >= 60")
+			return
+		case t > 21600:
+			writeError(w, http.StatusBadRequest, "body/timeout must be <= 21600")
+			return
+		}
+		timeout = int(t)
+	}
+	region := req.Region
+	if region == "" {
+		region = "us-west-2"
+	}
+	host, ok := regions[region]
+	if !ok {
+		writeError(w, http.StatusBadRequest, "body/region must be equal to one of the allowed values")
+		return
+	}
+	if req.UserMetadata != nil {
+		md, _ := json.Marshal(req.UserMetadata)
+		if len(md) >= 512 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("userMetadata must be less than 512 characters when serialized (got %d)", len(md)))
+			return
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if project.Concurrency > 0 {
+		active := 0
+		for _, sess := range s.sessions {
+			if sess.ProjectID == project.ID && !ended(s.refresh(sess).Status) {
+				active++
+			}
+		}
+		if active >= project.Concurrency {
+			w.Header().Set("Retry-After", "60")
+			writeError(w, http.StatusTooManyRequests, fmt.Sprintf(
+				"You've exceeded your max concurrent sessions limit (limit %d, currently %d)", project.Concurrency, active))
+			return
+		}
+	}
+	if project.CreatesPerMinute > 0 {
+		window := s.creates[project.ID][:0]
+		for _, t := range s.creates[project.ID] {
+			if now.Sub(t) < time.Minute {
+				window = append(window, t)
+			}
+		}
+		s.creates[project.ID] = window
+		if len(window) >= project.CreatesPerMinute {
+			wait := time.Minute - now.Sub(window[0])
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			writeError(w, http.StatusTooManyRequests, fmt.Sprintf(
+				"You've exceeded your session creation rate limit (limit %d per minute)", project.CreatesPerMinute))
+			return
+		}
+	}
+	s.creates[project.ID] = append(s.creates[project.ID], now)
+
+	signingKey := randomHex(24)
+	sess := &Session{
+		ID:                newUUID(),
+		CreatedAt:         now,
+		UpdatedAt:         now,
+		StartedAt:         now,
+		ExpiresAt:         now.Add(time.Duration(timeout) * time.Second),
+		ProjectID:         project.ID,
+		Status:            "RUNNING",
+		KeepAlive:         req.KeepAlive,
+		Region:            region,
+		UserMetadata:      req.UserMetadata,
+		ConnectURL:        fmt.Sprintf("wss://connect.%s.browserbase.com/?signingKey=%s", host, signingKey),
+		SeleniumRemoteURL: fmt.Sprintf("https://connect.%s.browserbase.com/webdriver", host),
+		SigningKey:        signingKey,
+		CreateBody:        body,
+	}
+	if req.BrowserSettings != nil && req.BrowserSettings.Context != nil {
+		sess.ContextID = req.BrowserSettings.Context.ID
+	}
+	s.sessions[sess.ID] = sess
+	s.order = append(s.order, sess.ID)
+
+	switch {
+	case s.faults.CreateCommitThenFail > 0:
+		s.faults.CreateCommitThenFail--
+		writeError(w, http.StatusInternalServerError, "Unknown error: 500")
+	case s.faults.CreateCommitThenDrop > 0:
+		s.faults.CreateCommitThenDrop--
+		w.drop()
+	default:
+		writeJSON(w, http.StatusCreated, sess)
+	}
+}
+
+func (s *Server) get(w *recorder, id string, project *Project) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[id]
+	if !ok || sess.ProjectID != project.ID {
+		writeError(w, http.StatusNotFound, "Session not found")
+		return
+	}
+	out := *s.refresh(sess)
+	if !s.getReturnsConnect {
+		out.ConnectURL, out.SeleniumRemoteURL, out.SigningKey = "", "", ""
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) update(w *recorder, r *http.Request, id string, project *Project) {
+	var body struct {
+		Status string `json:"status"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&body); err != nil || body.Status != "REQUEST_RELEASE" {
+		writeError(w, http.StatusBadRequest, "body/status must be equal to constant: REQUEST_RELEASE")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[id]
+	if !ok || sess.ProjectID != project.ID {
+		writeError(w, http.StatusNotFound, "Session not found")
+		return
+	}
+	if !ended(s.refresh(sess).Status) {
+		s.setStatus(sess, "COMPLETED")
+	}
+	out := *sess
+	out.ConnectURL, out.SeleniumRemoteURL, out.SigningKey = "", "", ""
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) list(w *recorder, r *http.Request, project *Project) {
+	status := r.URL.Query().Get("status")
+	var match func(map[string]any) bool
+	if q := r.URL.Query().Get("q"); q != "" {
+		var err error
+		if match, err = parseQuery(q); err != nil {
+			writeError(w, http.StatusBadRequest, "querystring/q: "+err.Error())
+			return
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []Session{}
+	for _, id := range s.order {
+		sess := s.refresh(s.sessions[id])
+		if sess.ProjectID != project.ID || (status != "" && sess.Status != status) || (match != nil && !match(sess.UserMetadata)) {
+			continue
+		}
+		item := *sess
+		item.ConnectURL, item.SeleniumRemoteURL, item.SigningKey = "", "", ""
+		out = append(out, item)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
+	writeJSON(w, http.StatusOK, out)
+}
+
+// refresh applies the passage of time: a live session past expiresAt has timed out.
+func (s *Server) refresh(sess *Session) *Session {
+	if !ended(sess.Status) && !s.now().Before(sess.ExpiresAt) {
+		s.setStatusAt(sess, "TIMED_OUT", sess.ExpiresAt)
+	}
+	return sess
+}
+
+func (s *Server) setStatus(sess *Session, status string) { s.setStatusAt(sess, status, s.now()) }
+
+func (s *Server) setStatusAt(sess *Session, status string, at time.Time) {
+	sess.Status = status
+	sess.UpdatedAt = s.now()
+	if ended(status) && sess.EndedAt == nil {
+		sess.EndedAt = &at
+	}
+}
+
+func ended(status string) bool {
+	return status == "COMPLETED" || status == "TIMED_OUT" || status == "ERROR"
+}
+
+// parseQuery compiles user_metadata['a']['b']:'value' into a matcher: string equality at a path.
+func parseQuery(q string) (func(map[string]any) bool, error) {
+	rest, ok := strings.CutPrefix(q, "user_metadata")
+	if !ok {
+		return nil, fmt.Errorf("query must start with user_metadata")
+	}
+	var path []string
+	for strings.HasPrefix(rest, "['") {
+		end := strings.Index(rest, "']")
+		if end < 0 {
+			return nil, fmt.Errorf("unterminated path segment")
+		}
+		path = append(path, rest[2:end])
+		rest = rest[end+2:]
+	}
+	value, ok := strings.CutPrefix(rest, ":'")
+	if !ok || len(path) == 0 || !strings.HasSuffix(value, "'") {
+		return nil, fmt.Errorf("query must look like user_metadata['key']:'value'")
+	}
+	value = strings.TrimSuffix(value, "'")
+	return func(md map[string]any) bool {
+		var cur any = md
+		for _, p := range path {
+			m, ok := cur.(map[string]any)
+			if !ok {
+				return false
+			}
+			cur = m[p]
+		}
+		str, ok := cur.(string)
+		return ok && str == value
+	}, nil
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// drop closes the connection without an answer, as a crashed load balancer would.
+func (r *recorder) drop() {
+	r.status = 0
+	if hj, ok := r.ResponseWriter.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("x-request-id", newUUID())
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, message string) {
+	writeJSON(w, code, map[string]any{"statusCode": code, "error": http.StatusText(code), "message": message})
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func newUUID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}

@@ -1,0 +1,139 @@
+// Command manager runs the Browserbase session operator: it reconciles BrowserSession resources
+// into Browserbase cloud-browser sessions and their credential Secrets.
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"os"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	_ "k8s.io/client-go/plugin/pkg/client/auth" // cloud-provider auth for --kubeconfig
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/controller"
+)
+
+var scheme = runtime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+}
+
+func main() {
+	var (
+		metricsAddr, probeAddr, browserbaseURL string
+		enableLeaderElection, secureMetrics    bool
+		enableHTTP2                            bool
+		maxConcurrentReconciles                int
+		pollInterval, callTimeout              time.Duration
+		credentialsRecheck                     time.Duration
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, "+
+		"for example :8443 (HTTPS) or :8080 (HTTP). 0 disables it.")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
+	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
+	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, to authenticated and authorized clients only.")
+	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 too (off: HTTP/2 Rapid Reset, CVE-2023-44487).")
+	flag.StringVar(&browserbaseURL, "browserbase-url", envOr("BROWSERBASE_BASE_URL", browserbase.DefaultBaseURL),
+		"The Browserbase API base URL (environment: BROWSERBASE_BASE_URL).")
+	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "How many BrowserSessions are reconciled in parallel.")
+	flag.DurationVar(&pollInterval, "session-poll-interval", 30*time.Second,
+		"How often a live session's status is read from Browserbase (sooner when it is about to expire).")
+	flag.DurationVar(&callTimeout, "browserbase-timeout", 30*time.Second, "Timeout of each Browserbase API call.")
+	flag.DurationVar(&credentialsRecheck, "credentials-recheck-interval", time.Minute,
+		"How often a missing API-key or proxy-password Secret is looked for again.")
+	opts := zap.Options{Development: false}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	setupLog := ctrl.Log.WithName("setup")
+
+	var tlsOpts []func(*tls.Config)
+	if !enableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	metricsOptions := metricsserver.Options{BindAddress: metricsAddr, SecureServing: secureMetrics, TLSOpts: tlsOpts}
+	if secureMetrics {
+		metricsOptions.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsOptions,
+		WebhookServer:          webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
+		HealthProbeBindAddress: probeAddr,
+		LeaderElection:         enableLeaderElection,
+		LeaderElectionID:       "session-operator.browserbase.io",
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			// Cache only the Secrets this operator writes, not every Secret in the cluster.
+			&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{controller.ManagedByLabel: controller.ManagedByValue})},
+		}},
+	})
+	if err != nil {
+		setupLog.Error(err, "Unable to create the manager")
+		os.Exit(1)
+	}
+
+	bb, err := browserbase.NewHTTPClient(browserbaseURL, browserbase.WithTimeout(callTimeout),
+		browserbase.WithUserAgent("browserbase-session-operator"))
+	if err != nil {
+		setupLog.Error(err, "Invalid --browserbase-url")
+		os.Exit(1)
+	}
+	defaultKey := browserbase.Sensitive(os.Getenv("BROWSERBASE_API_KEY"))
+	if defaultKey == "" {
+		setupLog.Info("BROWSERBASE_API_KEY is not set: only BrowserSessions with spec.apiKeySecretRef can be reconciled")
+	}
+
+	if err := (&controller.BrowserSessionReconciler{
+		Client:                     mgr.GetClient(),
+		APIReader:                  mgr.GetAPIReader(),
+		Browserbase:                bb,
+		Recorder:                   mgr.GetEventRecorder("browserbase-session-operator"),
+		DefaultAPIKey:              defaultKey,
+		PollInterval:               pollInterval,
+		CredentialsRecheckInterval: credentialsRecheck,
+		MaxConcurrentReconciles:    maxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "Unable to set up the BrowserSession controller")
+		os.Exit(1)
+	}
+
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		setupLog.Error(err, "Unable to set up the health check")
+		os.Exit(1)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		setupLog.Error(err, "Unable to set up the ready check")
+		os.Exit(1)
+	}
+
+	setupLog.Info("Starting manager", "browserbaseURL", browserbaseURL)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		setupLog.Error(err, "Manager stopped with an error")
+		os.Exit(1)
+	}
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
