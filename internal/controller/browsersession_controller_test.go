@@ -1,0 +1,431 @@
+package controller
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/emulator"
+)
+
+var _ = Describe("BrowserSession", func() {
+	var ns string
+
+	BeforeEach(func(ctx SpecContext) {
+		namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bbs-test-"}}
+		Expect(k8sClient.Create(ctx, namespace)).To(Succeed())
+		ns = namespace.Name
+		// envtest runs no namespace controller, so clean up explicitly: no session of one test
+		// keeps polling the emulator during the next.
+		DeferCleanup(func(ctx SpecContext) {
+			Expect(k8sClient.DeleteAllOf(ctx, &v1alpha1.BrowserSession{}, client.InNamespace(ns))).To(Succeed())
+			Eventually(func(g Gomega) {
+				list := &v1alpha1.BrowserSessionList{}
+				g.Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+				g.Expect(list.Items).To(BeEmpty())
+			}).Should(Succeed())
+		})
+	})
+
+	newSession := func(ctx SpecContext, name string, mutate func(*v1alpha1.BrowserSession)) *v1alpha1.BrowserSession {
+		bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+		if mutate != nil {
+			mutate(bs)
+		}
+		Expect(k8sClient.Create(ctx, bs)).To(Succeed())
+		return bs
+	}
+	fetch := func(ctx SpecContext, bs *v1alpha1.BrowserSession) func(Gomega) *v1alpha1.BrowserSession {
+		return func(g Gomega) *v1alpha1.BrowserSession {
+			got := &v1alpha1.BrowserSession{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bs), got)).To(Succeed())
+			return got
+		}
+	}
+	condition := func(bs *v1alpha1.BrowserSession, typ string) *metav1.Condition {
+		return meta.FindStatusCondition(bs.Status.Conditions, typ)
+	}
+	// waitForCondition waits until the condition has the status and reason, and returns the object.
+	waitForCondition := func(ctx SpecContext, bs *v1alpha1.BrowserSession, typ string, status metav1.ConditionStatus, reason string) *v1alpha1.BrowserSession {
+		var got *v1alpha1.BrowserSession
+		Eventually(func(g Gomega) {
+			got = fetch(ctx, bs)(g)
+			c := condition(got, typ)
+			g.Expect(c).NotTo(BeNil(), "condition %s", typ)
+			g.Expect(c.Status).To(Equal(status), "condition %s: %s", typ, c.Message)
+			g.Expect(c.Reason).To(Equal(reason), "condition %s: %s", typ, c.Message)
+			g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+		}).Should(Succeed())
+		return got
+	}
+	// sessionsOf lists the emulator's sessions tagged with the resource's UID.
+	sessionsOf := func(ctx SpecContext, bs *v1alpha1.BrowserSession) []emulator.Session {
+		current := &v1alpha1.BrowserSession{}
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(bs), current); err == nil {
+			bs = current
+		}
+		var out []emulator.Session
+		for _, s := range emu.Sessions() {
+			if tag, ok := s.UserMetadata["k8s"].(map[string]any); ok && tag["uid"] == string(bs.UID) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	countRequests := func(method, path string, status int) int {
+		n := 0
+		for _, r := range emu.Requests() {
+			if r.Method == method && r.Path == path && r.Status == status {
+				n++
+			}
+		}
+		return n
+	}
+	waitGone := func(ctx SpecContext, bs *v1alpha1.BrowserSession) {
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(bs), &v1alpha1.BrowserSession{}))
+		}).Should(BeTrue())
+	}
+
+	It("creates a session, reports it in status and writes its credentials to a Secret", func(ctx SpecContext) {
+		bs := newSession(ctx, "scraper", func(bs *v1alpha1.BrowserSession) {
+			bs.Labels = map[string]string{"app.kubernetes.io/instance": "my-argo-app", "team": "data"}
+			bs.Spec.Region = "us-east-1"
+			bs.Spec.Timeout = ptr.To[int32](600)
+			bs.Spec.Metadata = map[string]string{"team": "scraping"}
+			bs.Spec.BrowserSettings = &v1alpha1.BrowserSettings{
+				BlockAds: ptr.To(true),
+				Viewport: &v1alpha1.Viewport{Width: ptr.To[int32](1280), Height: ptr.To[int32](800)},
+				OS:       "linux",
+			}
+			bs.Spec.Proxies = []v1alpha1.Proxy{{Type: "browserbase", Geolocation: &v1alpha1.ProxyGeolocation{Country: "US", State: "NY"}}}
+		})
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+
+		By("creating exactly one session, with the spec and the operator's tag")
+		sessions := sessionsOf(ctx, bs)
+		Expect(sessions).To(HaveLen(1))
+		sess := sessions[0]
+		Expect(sess.ProjectID).To(Equal("proj-default"))
+		Expect(sess.CreateBody).To(HaveKeyWithValue("region", "us-east-1"))
+		Expect(sess.CreateBody).To(HaveKeyWithValue("timeout", BeNumerically("==", 600)))
+		Expect(sess.CreateBody).To(HaveKeyWithValue("browserSettings", And(
+			HaveKeyWithValue("blockAds", true),
+			HaveKeyWithValue("os", "linux"),
+			HaveKeyWithValue("viewport", map[string]any{"width": float64(1280), "height": float64(800)}),
+		)))
+		Expect(sess.CreateBody).To(HaveKeyWithValue("proxies", ConsistOf(map[string]any{
+			"type": "browserbase", "geolocation": map[string]any{"country": "US", "state": "NY"},
+		})))
+		Expect(sess.CreateBody).NotTo(HaveKey("keepAlive"), "unset fields must not be sent")
+		Expect(sess.UserMetadata).To(Equal(map[string]any{
+			"team": "scraping",
+			"k8s":  map[string]any{"uid": string(got.UID), "namespace": ns, "name": "scraper"},
+		}))
+
+		By("recording the session in status, without credentials")
+		Expect(got.Status.ID).To(Equal(sess.ID))
+		Expect(got.Annotations).To(HaveKeyWithValue(v1alpha1.AnnotationSessionID, sess.ID))
+		Expect(got.Finalizers).To(ContainElement(v1alpha1.Finalizer))
+		Expect(got.Status.SessionStatus).To(Equal("RUNNING"))
+		Expect(got.Status.ConnectURL).To(Equal("wss://connect.use1.browserbase.com/"))
+		Expect(got.Status.ExpiresAt.Time).To(BeTemporally("~", sess.ExpiresAt, time.Second))
+		Expect(got.Status.StartedAt).NotTo(BeNil())
+		Expect(got.Status.EndedAt).To(BeNil())
+		Expect(got.Status.Region).To(Equal("us-east-1"))
+		Expect(got.Status.ProjectID).To(Equal("proj-default"))
+		Expect(got.Status.SecretName).To(Equal("scraper-browserbase"))
+		Expect(condition(got, v1alpha1.ConditionReconciling)).To(BeNil())
+		Expect(condition(got, v1alpha1.ConditionStalled)).To(BeNil())
+		raw, err := json.Marshal(got)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(raw)).NotTo(ContainSubstring(sess.SigningKey))
+
+		By("writing the Secret the workload reads")
+		secret := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "scraper-browserbase"}, secret)).To(Succeed())
+		Expect(secret.Type).To(Equal(corev1.SecretTypeOpaque))
+		Expect(secret.Data).To(Equal(map[string][]byte{
+			"sessionId":         []byte(sess.ID),
+			"connectUrl":        []byte(sess.ConnectURL),
+			"seleniumRemoteUrl": []byte(sess.SeleniumRemoteURL),
+			"signingKey":        []byte(sess.SigningKey),
+			"expiresAt":         []byte(got.Status.ExpiresAt.UTC().Format(time.RFC3339)),
+		}))
+		Expect(sess.ConnectURL).To(ContainSubstring("signingKey=" + sess.SigningKey))
+		Expect(metav1.IsControlledBy(secret, got)).To(BeTrue())
+		Expect(secret.Labels).NotTo(HaveKey("app.kubernetes.io/instance"), "the resource's labels must not be copied")
+		Expect(secret.Labels).NotTo(HaveKey("team"))
+		Expect(secret.Labels).To(HaveKeyWithValue(ManagedByLabel, ManagedByValue))
+
+		By("polling without rewriting the unchanged Secret")
+		version := secret.ResourceVersion
+		Eventually(func() int { return countRequests(http.MethodGet, "/v1/sessions/"+sess.ID, http.StatusOK) }).Should(BeNumerically(">=", 3))
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(secret), secret)).To(Succeed())
+		Expect(secret.ResourceVersion).To(Equal(version))
+
+		By("keeping credentials out of events")
+		events := &eventsv1.EventList{}
+		Expect(k8sClient.List(ctx, events, client.InNamespace(ns))).To(Succeed())
+		Expect(events.Items).NotTo(BeEmpty())
+		for _, e := range events.Items {
+			Expect(e.Note).NotTo(ContainSubstring(sess.SigningKey))
+			Expect(e.Note).NotTo(ContainSubstring(defaultKey))
+		}
+	})
+
+	It("releases the session when the resource is deleted", func(ctx SpecContext) {
+		bs := newSession(ctx, "release-me", nil)
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+
+		Expect(k8sClient.Delete(ctx, bs)).To(Succeed())
+		waitGone(ctx, bs)
+		Expect(countRequests(http.MethodPost, "/v1/sessions/"+got.Status.ID, http.StatusOK)).To(Equal(1))
+		sess, ok := emu.Session(got.Status.ID)
+		Expect(ok).To(BeTrue())
+		Expect(sess.Status).To(Equal("COMPLETED"))
+	})
+
+	It("leaves the session running when deletionPolicy is Orphan", func(ctx SpecContext) {
+		bs := newSession(ctx, "orphan", func(bs *v1alpha1.BrowserSession) { bs.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan })
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+
+		Expect(k8sClient.Delete(ctx, bs)).To(Succeed())
+		waitGone(ctx, bs)
+		Expect(emu.CountRequests(http.MethodPost, "/v1/sessions/"+got.Status.ID)).To(BeZero())
+		sess, _ := emu.Session(got.Status.ID)
+		Expect(sess.Status).To(Equal("RUNNING"))
+		emu.SetSessionStatus(got.Status.ID, "COMPLETED") // do not hold the emulator's slot
+	})
+
+	It("stalls without calling Browserbase while the API key Secret is missing, and recovers when it appears", func(ctx SpecContext) {
+		bs := newSession(ctx, "needs-key", func(bs *v1alpha1.BrowserSession) {
+			bs.Spec.APIKeySecretRef = &v1alpha1.APIKeySecretReference{Name: "team-key"}
+		})
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonCredentialsMissing)
+		msg := condition(got, v1alpha1.ConditionStalled).Message
+		Expect(msg).To(ContainSubstring(`Secret "team-key" not found in namespace "` + ns + `"`))
+		Expect(msg).To(ContainSubstring(`under key "apiKey"`))
+		Expect(msg).To(ContainSubstring("kubectl create secret generic team-key"))
+		Expect(condition(got, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+		Expect(condition(got, v1alpha1.ConditionReconciling)).To(BeNil())
+		Consistently(func() []emulator.Session { return sessionsOf(ctx, bs) }).Should(BeEmpty())
+
+		Expect(k8sClient.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "team-key"},
+			StringData: map[string]string{"apiKey": teamKey + "\n"},
+		})).To(Succeed())
+		waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+		sessions := sessionsOf(ctx, bs)
+		Expect(sessions).To(HaveLen(1))
+		Expect(sessions[0].ProjectID).To(Equal("proj-team"), "the key from the Secret, not the default, is used")
+	})
+
+	It("stalls once on a rejected API key, without retrying against Browserbase", func(ctx SpecContext) {
+		wrongKey := "bb_wrong_key_" + ns
+		Expect(k8sClient.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bad-key"},
+			StringData: map[string]string{"token": wrongKey},
+		})).To(Succeed())
+		rejectedBefore := countRequests(http.MethodPost, "/v1/sessions", http.StatusUnauthorized)
+		bs := newSession(ctx, "bad-key", func(bs *v1alpha1.BrowserSession) {
+			bs.Spec.APIKeySecretRef = &v1alpha1.APIKeySecretReference{Name: "bad-key", Key: "token"}
+		})
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonCredentialsRejected)
+		msg := condition(got, v1alpha1.ConditionStalled).Message
+		Expect(msg).To(ContainSubstring(`Secret "bad-key" key "token"`))
+		Expect(msg).To(ContainSubstring("401"))
+		Expect(msg).NotTo(ContainSubstring(wrongKey))
+		Consistently(func() int {
+			return countRequests(http.MethodPost, "/v1/sessions", http.StatusUnauthorized) - rejectedBefore
+		}).Should(Equal(1))
+
+		By("emitting one Warning event for it")
+		Eventually(func(g Gomega) {
+			events := &eventsv1.EventList{}
+			g.Expect(k8sClient.List(ctx, events, client.InNamespace(ns))).To(Succeed())
+			var warnings []string
+			for _, e := range events.Items {
+				g.Expect(e.Note).NotTo(ContainSubstring(wrongKey))
+				if e.Reason == v1alpha1.ReasonCredentialsRejected {
+					warnings = append(warnings, e.Note)
+				}
+			}
+			g.Expect(warnings).To(HaveLen(1))
+		}).Should(Succeed())
+	})
+
+	It("stalls when Browserbase refuses the request, with its message", func(ctx SpecContext) {
+		bs := newSession(ctx, "wrong-project", func(bs *v1alpha1.BrowserSession) { bs.Spec.ProjectID = "someone-elses-project" })
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonRequestRejected)
+		Expect(condition(got, v1alpha1.ConditionStalled).Message).To(ContainSubstring("Project not found"))
+		Consistently(func() int { return countRequests(http.MethodPost, "/v1/sessions", http.StatusNotFound) }).Should(Equal(1))
+	})
+
+	It("waits out a rate limit as Reconciling, not Stalled, and does not hammer the API", func(ctx SpecContext) {
+		Expect(k8sClient.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "limited"},
+			StringData: map[string]string{"apiKey": limitedKey},
+		})).To(Succeed())
+		withLimitedKey := func(bs *v1alpha1.BrowserSession) {
+			bs.Spec.APIKeySecretRef = &v1alpha1.APIKeySecretReference{Name: "limited"}
+		}
+		first := newSession(ctx, "first", withLimitedKey)
+		waitForCondition(ctx, first, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+		limitedBefore := countRequests(http.MethodPost, "/v1/sessions", http.StatusTooManyRequests)
+
+		second := newSession(ctx, "second", withLimitedKey)
+		got := waitForCondition(ctx, second, v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonRateLimited)
+		Expect(condition(got, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+		Expect(condition(got, v1alpha1.ConditionReady).Message).To(ContainSubstring("max concurrent sessions limit"))
+		Expect(condition(got, v1alpha1.ConditionStalled)).To(BeNil())
+		Consistently(func() int {
+			return countRequests(http.MethodPost, "/v1/sessions", http.StatusTooManyRequests) - limitedBefore
+		}).Should(Equal(1), "Retry-After: 60 must be honoured")
+	})
+
+	It("never overwrites a Secret it does not own, and creates no session meanwhile", func(ctx SpecContext) {
+		foreign := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web-browserbase"},
+			StringData: map[string]string{"connectUrl": "someone else's"},
+		}
+		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
+		bs := newSession(ctx, "web", nil)
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonSecretConflict)
+		Expect(condition(got, v1alpha1.ConditionStalled).Message).To(ContainSubstring(`Secret "web-browserbase" already exists`))
+		Consistently(func() []emulator.Session { return sessionsOf(ctx, bs) }).Should(BeEmpty())
+
+		after := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(foreign), after)).To(Succeed())
+		Expect(after.Data).To(Equal(map[string][]byte{"connectUrl": []byte("someone else's")}))
+		Expect(after.OwnerReferences).To(BeEmpty())
+		Expect(after.ResourceVersion).To(Equal(foreign.ResourceVersion))
+	})
+
+	It("writes the Secret under spec.secretName and restores it when it is deleted", func(ctx SpecContext) {
+		bs := newSession(ctx, "custom", func(bs *v1alpha1.BrowserSession) { bs.Spec.SecretName = "custom-creds" })
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+		Expect(got.Status.SecretName).To(Equal("custom-creds"))
+		secret := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "custom-creds"}, secret)).To(Succeed())
+		Expect(k8sClient.Delete(ctx, secret)).To(Succeed())
+		Eventually(func(g Gomega) {
+			restored := &corev1.Secret{}
+			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "custom-creds"}, restored)).To(Succeed())
+			g.Expect(restored.UID).NotTo(Equal(secret.UID))
+			g.Expect(restored.Data).To(Equal(secret.Data))
+		}).Should(Succeed())
+		Expect(sessionsOf(ctx, bs)).To(HaveLen(1), "restoring the Secret must not create a session")
+	})
+
+	It("reports a timed-out session as not Ready and Stalled, and creates no replacement", func(ctx SpecContext) {
+		bs := newSession(ctx, "short", func(bs *v1alpha1.BrowserSession) { bs.Spec.Timeout = ptr.To[int32](60) })
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+		Expect(emu.ExpireSession(got.Status.ID)).To(BeTrue())
+
+		got = waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonSessionTimedOut)
+		Expect(got.Status.SessionStatus).To(Equal("TIMED_OUT"))
+		Expect(got.Status.EndedAt).NotTo(BeNil())
+		stalled := condition(got, v1alpha1.ConditionStalled)
+		Expect(stalled).NotTo(BeNil())
+		Expect(stalled.Status).To(Equal(metav1.ConditionTrue))
+		Expect(stalled.Message).To(ContainSubstring("delete and re-create"))
+		Expect(condition(got, v1alpha1.ConditionReconciling)).To(BeNil())
+		gets := emu.CountRequests(http.MethodGet, "/v1/sessions/"+got.Status.ID)
+		Consistently(func() int { return len(sessionsOf(ctx, bs)) }).Should(Equal(1))
+		Expect(emu.CountRequests(http.MethodGet, "/v1/sessions/"+got.Status.ID)).To(Equal(gets), "an ended session is not polled")
+
+		By("deleting it without a release call")
+		Expect(k8sClient.Delete(ctx, bs)).To(Succeed())
+		waitGone(ctx, bs)
+		Expect(emu.CountRequests(http.MethodPost, "/v1/sessions/"+got.Status.ID)).To(BeZero())
+	})
+
+	It("stalls without calling Browserbase when userMetadata with the operator's tag is too long", func(ctx SpecContext) {
+		longName := strings.Repeat("n", 200)
+		bs := newSession(ctx, longName, func(bs *v1alpha1.BrowserSession) {
+			bs.Spec.Metadata = map[string]string{"note": strings.Repeat("x", 250)}
+		})
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonInvalidSpec)
+		Expect(condition(got, v1alpha1.ConditionStalled).Message).To(MatchRegexp(`userMetadata would be \d+ characters`))
+		Consistently(func() []emulator.Session { return sessionsOf(ctx, bs) }).Should(BeEmpty())
+	})
+
+	DescribeTable("the API server refuses invalid manifests with a clear message",
+		func(ctx SpecContext, mutate func(*v1alpha1.BrowserSessionSpec), want string) {
+			bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: "invalid-"}}
+			mutate(&bs.Spec)
+			err := k8sClient.Create(ctx, bs)
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+			Expect(err.Error()).To(ContainSubstring(want))
+		},
+		Entry("timeout below 60 s", func(s *v1alpha1.BrowserSessionSpec) { s.Timeout = ptr.To[int32](59) },
+			"spec.timeout: Invalid value: 59: spec.timeout in body should be greater than or equal to 60"),
+		Entry("timeout above 6 h", func(s *v1alpha1.BrowserSessionSpec) { s.Timeout = ptr.To[int32](21601) },
+			"spec.timeout in body should be less than or equal to 21600"),
+		Entry("unknown region", func(s *v1alpha1.BrowserSessionSpec) { s.Region = "mars-1" },
+			`spec.region: Unsupported value: "mars-1"`),
+		Entry("the reserved metadata key", func(s *v1alpha1.BrowserSessionSpec) { s.Metadata = map[string]string{"k8s": "x"} },
+			"metadata key 'k8s' is reserved"),
+		Entry("metadata too large", func(s *v1alpha1.BrowserSessionSpec) {
+			s.Metadata = map[string]string{}
+			for i := range 4 {
+				s.Metadata[fmt.Sprintf("key%d", i)] = strings.Repeat("v", 120)
+			}
+		}, "metadata is too large"),
+		Entry("a metadata value over 256 characters", func(s *v1alpha1.BrowserSessionSpec) {
+			s.Metadata = map[string]string{"a": strings.Repeat("v", 257)}
+		}, "metadata values must be at most 256 characters long"),
+		Entry("an external proxy without server", func(s *v1alpha1.BrowserSessionSpec) {
+			s.Proxies = []v1alpha1.Proxy{{Type: "external", Username: "me"}}
+		}, "server is required when type is external"),
+		Entry("a server on a browserbase proxy", func(s *v1alpha1.BrowserSessionSpec) {
+			s.Proxies = []v1alpha1.Proxy{{Type: "browserbase", Server: "http://proxy:8080"}}
+		}, "server, username and passwordSecretRef are only allowed when type is external"),
+		Entry("geolocation on a none proxy", func(s *v1alpha1.BrowserSessionSpec) {
+			s.Proxies = []v1alpha1.Proxy{{Type: "none", Geolocation: &v1alpha1.ProxyGeolocation{Country: "US"}}}
+		}, "geolocation is only allowed when type is browserbase"),
+		Entry("a three-letter country", func(s *v1alpha1.BrowserSessionSpec) {
+			s.Proxies = []v1alpha1.Proxy{{Type: "browserbase", Geolocation: &v1alpha1.ProxyGeolocation{Country: "USA"}}}
+		}, "spec.proxies[0].geolocation.country"),
+		Entry("an unknown proxy type", func(s *v1alpha1.BrowserSessionSpec) { s.Proxies = []v1alpha1.Proxy{{Type: "tor"}} },
+			`spec.proxies[0].type: Unsupported value: "tor"`),
+		Entry("an unknown os", func(s *v1alpha1.BrowserSessionSpec) {
+			s.BrowserSettings = &v1alpha1.BrowserSettings{OS: "beos"}
+		}, `spec.browserSettings.os: Unsupported value: "beos"`),
+		Entry("an unknown deletion policy", func(s *v1alpha1.BrowserSessionSpec) { s.DeletionPolicy = "Keep" },
+			`spec.deletionPolicy: Unsupported value: "Keep"`),
+		Entry("a Secret name that is not a DNS name", func(s *v1alpha1.BrowserSessionSpec) { s.SecretName = "Bad_Name" },
+			"spec.secretName in body should match"),
+		Entry("an API key Secret without a name", func(s *v1alpha1.BrowserSessionSpec) {
+			s.APIKeySecretRef = &v1alpha1.APIKeySecretReference{}
+		}, "spec.apiKeySecretRef.name"),
+	)
+
+	It("refuses any change to the spec", func(ctx SpecContext) {
+		bs := newSession(ctx, "frozen", func(bs *v1alpha1.BrowserSession) { bs.Spec.Timeout = ptr.To[int32](300) })
+		Eventually(func(g Gomega) {
+			got := fetch(ctx, bs)(g)
+			got.Spec.Timeout = ptr.To[int32](600)
+			err := k8sClient.Update(ctx, got)
+			g.Expect(apierrors.IsConflict(err)).To(BeFalse())
+			g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+			g.Expect(err.Error()).To(ContainSubstring("spec is immutable"))
+			g.Expect(err.Error()).To(ContainSubstring("delete this BrowserSession and create a new one"))
+		}).Should(Succeed())
+	})
+})

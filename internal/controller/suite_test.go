@@ -1,0 +1,127 @@
+package controller
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/emulator"
+)
+
+// API keys the emulator accepts, each for its own project.
+const (
+	defaultKey = "bb_test_default_key_0123456789"
+	teamKey    = "bb_test_team_key_0123456789"
+	limitedKey = "bb_test_limited_key_0123456789"
+)
+
+var (
+	testEnv   *envtest.Environment
+	k8sClient client.Client // cache-less, so assertions see the API server, not a lagging cache
+	emu       *emulator.Server
+	cancel    context.CancelFunc
+)
+
+func TestController(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Controller Suite")
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	SetDefaultConsistentlyDuration(3 * time.Second)
+	SetDefaultConsistentlyPollingInterval(200 * time.Millisecond)
+
+	testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: defaultAssets(),
+	}
+	cfg, err := testEnv.Start()
+	Expect(err).NotTo(HaveOccurred())
+
+	scheme := runtime.NewScheme()
+	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+	Expect(v1alpha1.AddToScheme(scheme)).To(Succeed())
+	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+
+	emu = emulator.New()
+	emu.AddKey(defaultKey, emulator.Project{ID: "proj-default", Name: "default"})
+	emu.AddKey(teamKey, emulator.Project{ID: "proj-team", Name: "team"})
+	emu.AddKey(limitedKey, emulator.Project{ID: "proj-limited", Name: "limited", Concurrency: 1})
+	server := httptest.NewServer(emu)
+	DeferCleanup(server.Close)
+	bb, err := browserbase.NewHTTPClient(server.URL, browserbase.WithTimeout(5*time.Second))
+	Expect(err).NotTo(HaveOccurred())
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  CacheOptions(),
+	})
+	Expect(err).NotTo(HaveOccurred())
+	Expect((&BrowserSessionReconciler{
+		Client:                     mgr.GetClient(),
+		APIReader:                  mgr.GetAPIReader(),
+		Browserbase:                bb,
+		Recorder:                   mgr.GetEventRecorder("browserbase-session-operator"),
+		DefaultAPIKey:              defaultKey,
+		PollInterval:               time.Second,
+		CredentialsRecheckInterval: time.Second,
+		MaxConcurrentReconciles:    4,
+	}).SetupWithManager(mgr)).To(Succeed())
+
+	var ctx context.Context
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() {
+		defer GinkgoRecover()
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+})
+
+var _ = AfterSuite(func() {
+	if cancel != nil {
+		cancel()
+	}
+	if testEnv != nil {
+		Expect(testEnv.Stop()).To(Succeed())
+	}
+})
+
+// defaultAssets finds the control-plane binaries that hack/envtest-binaries.sh builds, for runs
+// without KUBEBUILDER_ASSETS (an editor's test button); make test sets it.
+func defaultAssets() string {
+	if os.Getenv("KUBEBUILDER_ASSETS") != "" {
+		return ""
+	}
+	dir := os.Getenv("XDG_DATA_HOME")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".local", "share")
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "kubebuilder-envtest", "k8s", "*"))
+	if len(matches) == 0 {
+		return ""
+	}
+	return matches[len(matches)-1]
+}
