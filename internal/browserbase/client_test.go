@@ -773,23 +773,47 @@ func TestTimeout(t *testing.T) {
 	tests := []struct {
 		name             string
 		writeHeaderFirst bool
+		// An http.Client without a Timeout of its own, so WithTimeout alone bounds the call.
+		noBackstop bool
 	}{
 		{name: "no answer"},
 		{name: "answer body stalls", writeHeaderFirst: true},
+		{name: "no answer, no http.Client timeout", noBackstop: true},
+		{name: "answer body stalls, no http.Client timeout", writeHeaderFirst: true, noBackstop: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			opts := []Option{WithTimeout(50 * time.Millisecond)}
+			if tt.noBackstop {
+				opts = append(opts, WithHTTPClient(&http.Client{}))
+			}
 			h, unblock := blockingHandler(tt.writeHeaderFirst)
-			c := newTestClient(t, h, WithTimeout(50*time.Millisecond))
+			c := newTestClient(t, h, opts...)
 			t.Cleanup(unblock)
 
+			type result struct {
+				sess *Session
+				err  error
+			}
+			done := make(chan result, 1)
 			start := time.Now()
-			sess, err := c.CreateSession(context.Background(), testAPIKey, CreateSessionRequest{})
+			go func() {
+				sess, err := c.CreateSession(context.Background(), testAPIKey, CreateSessionRequest{})
+				done <- result{sess, err}
+			}()
+			var res result
+			select {
+			case res = <-done:
+			case <-time.After(5 * time.Second):
+				// The cleanup's unblock then lets the call and the server finish.
+				t.Fatal("CreateSession() did not return within 5s with WithTimeout(50ms)")
+			}
 			elapsed := time.Since(start)
 
-			if sess != nil {
-				t.Errorf("CreateSession() session = %v, want nil", sess)
+			if res.sess != nil {
+				t.Errorf("CreateSession() session = %v, want nil", res.sess)
 			}
+			err := res.err
 			callErr, ok := errors.AsType[*CallError](err)
 			if !ok {
 				t.Fatalf("CreateSession() error = %v (%T), want *CallError", err, err)
@@ -854,46 +878,18 @@ func TestBoundedAnswer(t *testing.T) {
 	tests := []struct {
 		name    string
 		status  int
-		body    func(w io.Writer) // writes the answer body
+		body    []byte
 		wantErr bool
 	}{
-		{
-			name:   "endless 200 answer",
-			status: http.StatusOK,
-			body: func(w io.Writer) {
-				chunk := bytes.Repeat([]byte(" "), 64<<10)
-				// Stop at 64 MiB whatever happens, so a broken client fails instead of hanging.
-				for i := 0; i < 1024; i++ {
-					if _, err := w.Write(chunk); err != nil {
-						return
-					}
-				}
-			},
-			wantErr: true,
-		},
-		{
-			name:    "one byte over the limit",
-			status:  http.StatusOK,
-			body:    func(w io.Writer) { _, _ = w.Write(jsonArrayOfSize(maxResponseBytes + 1)) },
-			wantErr: true,
-		},
-		{
-			name:    "large error answer",
-			status:  http.StatusInternalServerError,
-			body:    func(w io.Writer) { _, _ = w.Write(bytes.Repeat([]byte("e"), maxResponseBytes+100)) },
-			wantErr: true,
-		},
-		{
-			name:   "exactly the limit is read",
-			status: http.StatusOK,
-			body:   func(w io.Writer) { _, _ = w.Write(jsonArrayOfSize(maxResponseBytes)) },
-		},
+		{name: "one byte over the limit", status: http.StatusOK, body: jsonArrayOfSize(maxResponseBytes + 1), wantErr: true},
+		{name: "large error answer", status: http.StatusInternalServerError, body: bytes.Repeat([]byte("e"), maxResponseBytes+100), wantErr: true},
+		{name: "exactly the limit is read", status: http.StatusOK, body: jsonArrayOfSize(maxResponseBytes)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.WriteHeader(tt.status)
-				tt.body(w)
+				_, _ = w.Write(tt.body)
 			}))
 
 			got, err := c.ListSessions(context.Background(), testAPIKey, ListOptions{})
@@ -907,6 +903,40 @@ func TestBoundedAnswer(t *testing.T) {
 				t.Errorf("ListSessions() error = %v (%T), want *CallError", err, err)
 			}
 		})
+	}
+}
+
+// TestEndlessAnswer checks the client stops reading an answer that never ends, rather than
+// reading it all into memory.
+func TestEndlessAnswer(t *testing.T) {
+	const giveUp = 256 << 20 // the handler stops here, so a client that reads everything fails
+	var written atomic.Int64
+	handlerDone := make(chan struct{})
+	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(handlerDone)
+		w.WriteHeader(http.StatusOK)
+		chunk := bytes.Repeat([]byte(" "), 64<<10)
+		for written.Load() < giveUp {
+			n, err := w.Write(chunk)
+			written.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}))
+
+	_, err := c.ListSessions(context.Background(), testAPIKey, ListOptions{})
+	if _, ok := errors.AsType[*CallError](err); !ok {
+		t.Errorf("ListSessions() error = %v (%T), want *CallError", err, err)
+	}
+	select {
+	case <-handlerDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("handler still writing 10s after the client gave up")
+	}
+	// The client read a little over 8 MiB; what else got written sits in socket buffers.
+	if n := written.Load(); n > 64<<20 {
+		t.Errorf("server wrote %d MiB before the client hung up, want the client to stop after 8 MiB", n>>20)
 	}
 }
 

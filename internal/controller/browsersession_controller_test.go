@@ -267,6 +267,19 @@ var _ = Describe("BrowserSession", func() {
 			}
 			g.Expect(warnings).To(HaveLen(1))
 		}).Should(Succeed())
+
+		By("trying again when the key is fixed and the resource touched, as the message says")
+		Expect(k8sClient.Update(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bad-key"},
+			StringData: map[string]string{"token": teamKey},
+		})).To(Succeed())
+		Eventually(func(g Gomega) {
+			current := fetch(ctx, bs)(g)
+			current.Annotations = map[string]string{"browserbase.io/retry": "1"}
+			g.Expect(k8sClient.Update(ctx, current)).To(Succeed())
+		}).Should(Succeed())
+		waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+		Expect(sessionsOf(ctx, bs)).To(HaveLen(1))
 	})
 
 	It("stalls when Browserbase refuses the request, with its message", func(ctx SpecContext) {
