@@ -42,7 +42,9 @@ type CallError struct {
 	Err    error
 }
 
-func (e *CallError) Error() string { return fmt.Sprintf("browserbase: %s %s: %v", e.Method, e.Path, e.Err) }
+func (e *CallError) Error() string {
+	return fmt.Sprintf("browserbase: %s %s: %v", e.Method, e.Path, e.Err)
+}
 
 func (e *CallError) Unwrap() error { return e.Err }
 
