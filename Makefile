@@ -3,6 +3,7 @@ IMG ?= controller:latest
 
 # Tool and control-plane versions. Everything is built through the Go module proxy.
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUSTOMIZE_VERSION ?= v5.8.1
 GOLANGCI_LINT_VERSION ?= v2.15.0
 ENVTEST_K8S_VERSION ?= 1.37.2
 ENVTEST_ETCD_VERSION ?= 3.6.16
@@ -12,7 +13,7 @@ GOBIN ?= $(shell go env GOPATH)/bin
 LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
-KUSTOMIZE ?= $(LOCALBIN)/kubectl-kustomize
+KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 
 # Setting SHELL to bash allows bash commands to be executed by recipes.
 SHELL = /usr/bin/env bash -o pipefail
@@ -121,12 +122,10 @@ controller-gen: $(CONTROLLER_GEN) ## Build controller-gen at its pinned version.
 $(CONTROLLER_GEN): | $(LOCALBIN)
 	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
 
-# kustomize comes from the kubectl the envtest script builds ("kubectl kustomize"), so no
-# download site is needed for it either.
 .PHONY: kustomize
-kustomize: envtest | $(LOCALBIN)
-	@printf '#!/usr/bin/env bash\nexec "%s/kubectl" kustomize "$$@"\n' "$$(hack/envtest-binaries.sh)" > $(KUSTOMIZE).tmp
-	@chmod +x $(KUSTOMIZE).tmp && mv $(KUSTOMIZE).tmp $(KUSTOMIZE)
+kustomize: $(KUSTOMIZE) ## Build kustomize at its pinned version.
+$(KUSTOMIZE): | $(LOCALBIN)
+	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT) ## Build golangci-lint at its pinned version.
@@ -135,14 +134,16 @@ $(GOLANGCI_LINT): | $(LOCALBIN)
 
 # go-install-tool installs a Go package at a version into $(LOCALBIN), named with the version so
 # a version bump rebuilds it.
+# The binary is named after the package path without a major-version suffix (kustomize/v5 -> kustomize).
 define go-install-tool
 @[ -f "$(1)" ] || { \
 set -e; \
 package=$(2)@$(3) ;\
+binary=$$(basename $$(echo $(2) | sed 's#/v[0-9]*$$##')) ;\
 echo "Installing $${package}" ;\
 rm -f $(1) || true ;\
 GOBIN=$(LOCALBIN) go install $${package} ;\
-mv $(LOCALBIN)/$$(basename $(2)) $(1) ;\
-} ;\
-ln -sf $$(basename $(1)) $(LOCALBIN)/$$(basename $(2))
+mv $(LOCALBIN)/$${binary} $(1) ;\
+ln -sf $$(basename $(1)) $(LOCALBIN)/$${binary} ;\
+}
 endef

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // DefaultBaseURL is Browserbase's API endpoint.
@@ -77,7 +78,13 @@ func NewHTTPClient(baseURL string, opts ...Option) (*HTTPClient, error) {
 	}
 	if c.http == nil {
 		c.http = &http.Client{Timeout: 2 * c.timeout}
+	} else {
+		copied := *c.http
+		c.http = &copied
 	}
+	// Go copies custom headers, X-BB-API-Key included, to a redirect's target. Browserbase does
+	// not redirect API calls, so a redirect is answered as the error it is, and the key stays home.
+	c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return c, nil
 }
 
@@ -92,6 +99,9 @@ func (c *HTTPClient) CreateSession(ctx context.Context, apiKey Sensitive, req Cr
 
 // GetSession implements Client.
 func (c *HTTPClient) GetSession(ctx context.Context, apiKey Sensitive, id string) (*Session, error) {
+	if err := validID(id); err != nil {
+		return nil, err
+	}
 	s := &Session{}
 	if err := c.do(ctx, apiKey, http.MethodGet, "/v1/sessions/"+url.PathEscape(id), nil, nil, s); err != nil {
 		return nil, err
@@ -117,6 +127,9 @@ func (c *HTTPClient) ListSessions(ctx context.Context, apiKey Sensitive, opts Li
 
 // ReleaseSession implements Client.
 func (c *HTTPClient) ReleaseSession(ctx context.Context, apiKey Sensitive, id string) (*Session, error) {
+	if err := validID(id); err != nil {
+		return nil, err
+	}
 	s := &Session{}
 	body := map[string]string{"status": "REQUEST_RELEASE"}
 	if err := c.do(ctx, apiKey, http.MethodPost, "/v1/sessions/"+url.PathEscape(id), nil, body, s); err != nil {
@@ -198,9 +211,23 @@ func newAPIError(method, path string, resp *http.Response, data []byte) *APIErro
 	}
 	// A message is for people; keep a runaway one from flooding conditions and logs.
 	if len(e.Message) > 512 {
-		e.Message = e.Message[:512] + "…"
+		cut := 512
+		for cut > 0 && !utf8.RuneStart(e.Message[cut]) {
+			cut--
+		}
+		e.Message = e.Message[:cut] + "…"
 	}
 	return e
+}
+
+// validID refuses ids that would address another endpoint once the path is cleaned: "" and "."
+// turn POST /v1/sessions/{id} (release) into POST /v1/sessions (create). Other characters are
+// path-escaped. Ids come from an annotation that anyone with edit rights can change.
+func validID(id string) error {
+	if id == "" || id == "." || id == ".." {
+		return fmt.Errorf("browserbase: invalid session id %q", id)
+	}
+	return nil
 }
 
 func firstNonEmpty(vals ...string) string {

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -672,6 +673,7 @@ func TestParseRetryAfter(t *testing.T) {
 		{"Sun, 01 Mar 2026 10:00:00 GMT", 0},                                                // now
 		{"1", time.Second},                                                                  // smallest positive
 		{"0000000000000000000000000000000000000000000000000000000000042", 42 * time.Second}, // leading zeros
+		{"99999999999999999999", time.Hour},                                                 // beyond int64: capped, not "now"
 	}
 	for _, tt := range tests {
 		if got := parseRetryAfter(tt.header, now); got != tt.want {
@@ -1122,6 +1124,7 @@ func TestMetadataQuery(t *testing.T) {
 		{value: `back\slash`, path: []string{"k8s", "uid"}},
 		{value: "1234", path: []string{"k8s", "u'id"}},
 		{value: "1234", path: []string{`k8s\`, "uid"}},
+		{value: "1234"}, // no path: not a query Browserbase accepts
 	}
 	for _, tt := range tests {
 		got, ok := MetadataQuery(tt.value, tt.path...)
@@ -1149,5 +1152,58 @@ func TestSessionStatusEnded(t *testing.T) {
 		if got := tt.status.Ended(); got != tt.want {
 			t.Errorf("SessionStatus(%q).Ended() = %t, want %t", tt.status, got, tt.want)
 		}
+	}
+}
+
+func TestIDsThatWouldAddressAnotherEndpointAreRefused(t *testing.T) {
+	h := &recorder{status: http.StatusOK, body: `{}`}
+	c := newTestClient(t, h)
+	for _, id := range []string{"", ".", ".."} {
+		if _, err := c.ReleaseSession(context.Background(), "key", id); err == nil {
+			t.Errorf("ReleaseSession(%q) succeeded, want an error", id)
+		}
+		if _, err := c.GetSession(context.Background(), "key", id); err == nil {
+			t.Errorf("GetSession(%q) succeeded, want an error", id)
+		}
+	}
+	if n := len(h.requests()); n != 0 {
+		t.Errorf("%d requests reached the server, want none (a release of \".\" is a create)", n)
+	}
+}
+
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	elsewhere := &recorder{status: http.StatusCreated, body: `{"id":"stolen"}`}
+	target := httptest.NewServer(elsewhere)
+	t.Cleanup(target.Close)
+	for name, opts := range map[string][]Option{
+		"default client":       nil,
+		"caller's http.Client": {WithHTTPClient(&http.Client{})},
+	} {
+		t.Run(name, func(t *testing.T) {
+			redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, target.URL+"/v1/sessions", http.StatusTemporaryRedirect)
+			})
+			c := newTestClient(t, redirect, opts...)
+			_, err := c.CreateSession(context.Background(), "secret-api-key", CreateSessionRequest{})
+			if StatusCode(err) != http.StatusTemporaryRedirect {
+				t.Errorf("CreateSession error = %v, want the 307 as an APIError", err)
+			}
+			if n := len(elsewhere.requests()); n != 0 {
+				t.Errorf("the redirect target received %d requests (and the API key), want none", n)
+			}
+		})
+	}
+}
+
+func TestLongErrorMessagesAreCutOnACharacterBoundary(t *testing.T) {
+	long := "x" + strings.Repeat("é", 400) // byte 512 falls inside a two-byte character
+	h := &recorder{status: http.StatusBadRequest, body: `{"message":"` + long + `"}`}
+	_, err := newTestClient(t, h).CreateSession(context.Background(), "key", CreateSessionRequest{})
+	apiErr, ok := errors.AsType[*APIError](err)
+	if !ok {
+		t.Fatalf("error = %v, want an APIError", err)
+	}
+	if !utf8.ValidString(apiErr.Message) || !strings.HasSuffix(apiErr.Message, "…") || len(apiErr.Message) > 512+len("…") {
+		t.Errorf("message = %q (%d bytes), want valid UTF-8 of at most 512 bytes plus an ellipsis", apiErr.Message, len(apiErr.Message))
 	}
 }

@@ -97,6 +97,8 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	var d time.Duration
 	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
 		d = time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
+	} else if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {
+		d = maxRetryAfter
 	} else if t, err := http.ParseTime(v); err == nil {
 		d = t.Sub(now)
 	}

@@ -27,6 +27,9 @@ func RedactURL(raw Sensitive) string {
 // matches string values by equality. Its quoting rules are undocumented, so quotes and
 // backslashes are refused rather than guessed at.
 func MetadataQuery(value string, path ...string) (string, bool) {
+	if len(path) == 0 {
+		return "", false
+	}
 	var b strings.Builder
 	b.WriteString("user_metadata")
 	for _, p := range append(path, value) {

@@ -203,13 +203,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 		}
 	}
+	rec.record = func(project string) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.requests = append(s.requests, Request{
+			Time: s.now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+			ProjectID: project, Status: rec.status,
+		})
+	}
 	project := s.serve(rec, r, faults)
-	s.mu.Lock()
-	s.requests = append(s.requests, Request{
-		Time: s.now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
-		ProjectID: project, Status: rec.status,
-	})
-	s.mu.Unlock()
+	if !rec.dropped {
+		rec.record(project)
+	}
 }
 
 func (s *Server) serve(w *recorder, r *http.Request, faults Faults) (projectID string) {
@@ -388,7 +393,9 @@ func (s *Server) create(w *recorder, r *http.Request, project *Project) {
 		writeError(w, http.StatusInternalServerError, "Unknown error: 500")
 	case s.faults.CreateCommitThenDrop > 0:
 		s.faults.CreateCommitThenDrop--
-		w.drop()
+		s.mu.Unlock() // record takes the lock
+		w.drop(project.ID)
+		s.mu.Lock()
 	default:
 		writeJSON(w, http.StatusCreated, sess)
 	}
@@ -516,7 +523,11 @@ func parseQuery(q string) (func(map[string]any) bool, error) {
 
 type recorder struct {
 	http.ResponseWriter
-	status int
+	status  int
+	dropped bool
+	// record logs the request; a dropped answer logs it before the connection closes, so the
+	// log never lags behind what the client saw.
+	record func(projectID string)
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -525,8 +536,10 @@ func (r *recorder) WriteHeader(code int) {
 }
 
 // drop closes the connection without an answer, as a crashed load balancer would.
-func (r *recorder) drop() {
+func (r *recorder) drop(projectID string) {
 	r.status = 0
+	r.dropped = true
+	r.record(projectID)
 	if hj, ok := r.ResponseWriter.(http.Hijacker); ok {
 		if conn, _, err := hj.Hijack(); err == nil {
 			_ = conn.Close()
