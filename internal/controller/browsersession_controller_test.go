@@ -369,9 +369,11 @@ var _ = Describe("BrowserSession", func() {
 	})
 
 	It("stalls without calling Browserbase when userMetadata with the operator's tag is too long", func(ctx SpecContext) {
+		// Admission cannot see the namespace, so it lets this through: 425 characters of key, value
+		// and name fit with a one-character namespace, not with this test's 14-character one.
 		longName := strings.Repeat("n", 200)
 		bs := newSession(ctx, longName, func(bs *v1alpha1.BrowserSession) {
-			bs.Spec.Metadata = map[string]string{"note": strings.Repeat("x", 250)}
+			bs.Spec.Metadata = map[string]string{"note": strings.Repeat("x", 215)}
 		})
 		got := waitForCondition(ctx, bs, v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonInvalidSpec)
 		Expect(condition(got, v1alpha1.ConditionStalled).Message).To(MatchRegexp(`userMetadata would be \d+ characters`))
@@ -397,9 +399,9 @@ var _ = Describe("BrowserSession", func() {
 		Entry("metadata too large", func(s *v1alpha1.BrowserSessionSpec) {
 			s.Metadata = map[string]string{}
 			for i := range 4 {
-				s.Metadata[fmt.Sprintf("key%d", i)] = strings.Repeat("v", 120)
+				s.Metadata[fmt.Sprintf("key%d", i)] = strings.Repeat("v", 100)
 			}
-		}, "metadata is too large"),
+		}, "spec.metadata is too large"),
 		Entry("a metadata value over 256 characters", func(s *v1alpha1.BrowserSessionSpec) {
 			s.Metadata = map[string]string{"a": strings.Repeat("v", 257)}
 		}, "metadata values must be at most 256 characters long"),
