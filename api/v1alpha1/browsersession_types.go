@@ -378,7 +378,3 @@ type BrowserSessionList struct {
 	metav1.ListMeta `json:"metadata,omitzero"`
 	Items           []BrowserSession `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&BrowserSession{}, &BrowserSessionList{})
-}
