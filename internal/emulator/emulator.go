@@ -404,14 +404,13 @@ func (s *Server) create(w *recorder, r *http.Request, project *Project) {
 func (s *Server) get(w *recorder, id string, project *Project) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sess, ok := s.sessions[id]
-	if !ok || sess.ProjectID != project.ID {
-		writeError(w, http.StatusNotFound, "Session not found")
+	sess := s.lookup(w, id, project)
+	if sess == nil {
 		return
 	}
 	out := *s.refresh(sess)
 	if !s.getReturnsConnect {
-		out.ConnectURL, out.SeleniumRemoteURL, out.SigningKey = "", "", ""
+		out = out.withoutConnect()
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -426,17 +425,30 @@ func (s *Server) update(w *recorder, r *http.Request, id string, project *Projec
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sess, ok := s.sessions[id]
-	if !ok || sess.ProjectID != project.ID {
-		writeError(w, http.StatusNotFound, "Session not found")
+	sess := s.lookup(w, id, project)
+	if sess == nil {
 		return
 	}
 	if !ended(s.refresh(sess).Status) {
 		s.setStatus(sess, "COMPLETED")
 	}
-	out := *sess
-	out.ConnectURL, out.SeleniumRemoteURL, out.SigningKey = "", "", ""
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, sess.withoutConnect())
+}
+
+// lookup finds a session of the project, or answers 404. Callers hold s.mu.
+func (s *Server) lookup(w http.ResponseWriter, id string, project *Project) *Session {
+	sess, ok := s.sessions[id]
+	if !ok || sess.ProjectID != project.ID {
+		writeError(w, http.StatusNotFound, "Session not found")
+		return nil
+	}
+	return sess
+}
+
+// withoutConnect is the session as list and release show it: without the connect fields.
+func (sess Session) withoutConnect() Session {
+	sess.ConnectURL, sess.SeleniumRemoteURL, sess.SigningKey = "", "", ""
+	return sess
 }
 
 func (s *Server) list(w *recorder, r *http.Request, project *Project) {
@@ -457,9 +469,7 @@ func (s *Server) list(w *recorder, r *http.Request, project *Project) {
 		if sess.ProjectID != project.ID || (status != "" && sess.Status != status) || (match != nil && !match(sess.UserMetadata)) {
 			continue
 		}
-		item := *sess
-		item.ConnectURL, item.SeleniumRemoteURL, item.SigningKey = "", "", ""
-		out = append(out, item)
+		out = append(out, sess.withoutConnect())
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
 	writeJSON(w, http.StatusOK, out)
