@@ -61,6 +61,10 @@ envtest: ## Build (once) the kube-apiserver, etcd and kubectl that the tests run
 test: manifests generate fmt vet envtest ## Run every test that needs no network: unit tests and the envtest suite.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go test ./... -coverprofile cover.out
 
+.PHONY: dev
+dev: envtest ## Run it all locally: control plane, emulator (or the real API with BROWSERBASE_API_KEY), manager, sample.
+	go run ./hack/dev
+
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint.
 	$(GOLANGCI_LINT) run

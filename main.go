@@ -34,6 +34,7 @@ func init() {
 func main() {
 	var (
 		metricsAddr, probeAddr, browserbaseURL string
+		leaderElectionNamespace                string
 		enableLeaderElection, secureMetrics    bool
 		enableHTTP2                            bool
 		maxConcurrentReconciles                int
@@ -44,6 +45,8 @@ func main() {
 		"for example :8443 (HTTPS) or :8080 (HTTP). 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
+	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "",
+		"The namespace of the leader election lease; needed outside a cluster, where it cannot be inferred.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, to authenticated and authorized clients only.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 too (off: HTTP/2 Rapid Reset, CVE-2023-44487).")
 	flag.StringVar(&browserbaseURL, "browserbase-url", envOr("BROWSERBASE_BASE_URL", browserbase.DefaultBaseURL),
@@ -76,7 +79,11 @@ func main() {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         enableLeaderElection,
 		LeaderElectionID:       "session-operator.browserbase.io",
-		Cache:                  controller.CacheOptions(),
+		// The process exits as soon as the manager stops, so handing the lease over at once is
+		// safe, and a restarted or upgraded operator does not wait out the old lease.
+		LeaderElectionReleaseOnCancel: true,
+		LeaderElectionNamespace:       leaderElectionNamespace,
+		Cache:                         controller.CacheOptions(),
 	})
 	if err != nil {
 		setupLog.Error(err, "Unable to create the manager")

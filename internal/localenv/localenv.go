@@ -1,0 +1,215 @@
+// Package localenv runs the operator's whole job on one machine, as a user would run it in a
+// cluster: a local kube-apiserver and etcd (the source-built envtest binaries), the install
+// bundle of config/default applied with kubectl, and the manager binary built from main.go,
+// running as a separate process that authenticates as the ServiceAccount of config/rbac, so a
+// missing RBAC rule fails. hack/dev (make dev) and the end-to-end tests share it.
+package localenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// The names config/default gives the operator's namespace and ServiceAccount.
+const (
+	OperatorNamespace = "browserbase-operator-system"
+	ServiceAccount    = "browserbase-operator-controller-manager"
+)
+
+// Options configure a local environment.
+type Options struct {
+	// RepoRoot holds main.go and config/.
+	RepoRoot string
+	// AssetsDir holds kube-apiserver, etcd and kubectl (hack/envtest-binaries.sh prints it).
+	AssetsDir string
+	// WorkDir receives the kubeconfigs and the manager binary.
+	WorkDir string
+	// BrowserbaseURL and APIKey are handed to the manager as BROWSERBASE_BASE_URL and
+	// BROWSERBASE_API_KEY.
+	BrowserbaseURL string
+	APIKey         string
+	// ManagerArgs are added to the manager's command line.
+	ManagerArgs []string
+	// ManagerOutput receives the manager's logs (os.Stderr if nil).
+	ManagerOutput io.Writer
+}
+
+// Env is a running local environment.
+type Env struct {
+	opts    Options
+	testEnv *envtest.Environment
+
+	// AdminKubeconfig is a cluster-admin kubeconfig, for kubectl.
+	AdminKubeconfig string
+	// ManagerKubeconfig impersonates the operator's ServiceAccount.
+	ManagerKubeconfig string
+	// AdminConfig is the cluster-admin REST config, for clients in tests.
+	AdminConfig *rest.Config
+
+	managerBin string
+	manager    *exec.Cmd
+	exited     chan error
+}
+
+// Start starts the control plane, installs config/default and builds the manager. It does not
+// start the manager: call StartManager.
+func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
+	if opts.ManagerOutput == nil {
+		opts.ManagerOutput = os.Stderr
+	}
+	if err := os.MkdirAll(opts.WorkDir, 0o755); err != nil {
+		return nil, err
+	}
+	e := &Env{
+		opts:       opts,
+		testEnv:    &envtest.Environment{BinaryAssetsDirectory: opts.AssetsDir},
+		managerBin: filepath.Join(opts.WorkDir, "manager"),
+	}
+	cfg, err := e.testEnv.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting the control plane: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			_ = e.testEnv.Stop()
+		}
+	}()
+	e.AdminConfig = cfg
+
+	if err := e.writeKubeconfigs(); err != nil {
+		return nil, err
+	}
+	if _, err := e.Kubectl(ctx, "apply", "--server-side", "-k", filepath.Join(opts.RepoRoot, "config", "default")); err != nil {
+		return nil, fmt.Errorf("applying config/default: %w", err)
+	}
+	if _, err := e.Kubectl(ctx, "wait", "--for=condition=Established", "--timeout=60s", "crd/browsersessions.browserbase.io"); err != nil {
+		return nil, err
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-o", e.managerBin, ".")
+	build.Dir = opts.RepoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building the manager: %w\n%s", err, out)
+	}
+	return e, nil
+}
+
+// writeKubeconfigs writes the admin kubeconfig, and the manager's, which is the same user
+// impersonating the operator's ServiceAccount: RBAC then applies exactly as in a cluster.
+func (e *Env) writeKubeconfigs() error {
+	admin, err := e.testEnv.ControlPlane.AddUser(envtest.User{Name: "local-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return err
+	}
+	raw, err := admin.KubeConfig()
+	if err != nil {
+		return err
+	}
+	e.AdminKubeconfig = filepath.Join(e.opts.WorkDir, "kubeconfig")
+	if err := os.WriteFile(e.AdminKubeconfig, raw, 0o600); err != nil {
+		return err
+	}
+	mgr, err := clientcmd.Load(raw)
+	if err != nil {
+		return err
+	}
+	for _, auth := range mgr.AuthInfos {
+		auth.Impersonate = "system:serviceaccount:" + OperatorNamespace + ":" + ServiceAccount
+		auth.ImpersonateGroups = []string{"system:serviceaccounts", "system:serviceaccounts:" + OperatorNamespace, "system:authenticated"}
+	}
+	e.ManagerKubeconfig = filepath.Join(e.opts.WorkDir, "manager.kubeconfig")
+	return clientcmd.WriteToFile(*mgr, e.ManagerKubeconfig)
+}
+
+// StartManager runs the manager binary. It fails if a manager is already running.
+func (e *Env) StartManager() error {
+	if e.manager != nil {
+		return errors.New("the manager is already running")
+	}
+	args := append([]string{
+		"--kubeconfig=" + e.ManagerKubeconfig,
+		"--leader-elect",
+		"--leader-election-namespace=" + OperatorNamespace,
+		"--metrics-bind-address=0",
+		"--health-probe-bind-address=0",
+	}, e.opts.ManagerArgs...)
+	cmd := exec.Command(e.managerBin, args...)
+	cmd.Env = append(os.Environ(), "BROWSERBASE_BASE_URL="+e.opts.BrowserbaseURL, "BROWSERBASE_API_KEY="+e.opts.APIKey)
+	cmd.Stdout, cmd.Stderr = e.opts.ManagerOutput, e.opts.ManagerOutput
+	// Its own process group: a Ctrl-C in the terminal must not stop the manager before the
+	// BrowserSessions are deleted and their sessions released.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the manager: %w", err)
+	}
+	e.manager = cmd
+	e.exited = make(chan error, 1)
+	go func() { e.exited <- cmd.Wait() }()
+	return nil
+}
+
+// StopManager stops the manager with SIGTERM, as Kubernetes does, and waits for it to exit.
+func (e *Env) StopManager() error {
+	if e.manager == nil {
+		return nil
+	}
+	_ = e.manager.Process.Signal(syscall.SIGTERM)
+	var err error
+	select {
+	case err = <-e.exited:
+	case <-time.After(60 * time.Second):
+		_ = e.manager.Process.Kill()
+		err = <-e.exited
+	}
+	e.manager = nil
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 0 {
+		err = nil
+	}
+	return err
+}
+
+// ManagerExited delivers the manager's exit status when it stops, on its own or by StopManager.
+func (e *Env) ManagerExited() <-chan error { return e.exited }
+
+// Stop stops the manager and the control plane.
+func (e *Env) Stop() error {
+	return errors.Join(e.StopManager(), e.testEnv.Stop())
+}
+
+// Kubectl runs the source-built kubectl as the admin user and returns its stdout.
+func (e *Env) Kubectl(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(e.opts.AssetsDir, "kubectl"), append([]string{"--kubeconfig=" + e.AdminKubeconfig}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+// AssetsDir builds (once) and returns the control-plane binaries' directory.
+func AssetsDir(ctx context.Context, repoRoot string) (string, error) {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir, nil
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(repoRoot, "hack", "envtest-binaries.sh"))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("hack/envtest-binaries.sh: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
