@@ -38,8 +38,9 @@ func main() {
 	log.SetPrefix("dev: ")
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, *workDir, *sample); err != nil {
+	err := run(ctx, *workDir, *sample)
+	stop()
+	if err != nil {
 		log.Fatal(err)
 	}
 }
@@ -121,7 +122,7 @@ func run(ctx context.Context, workDir, sample string) error {
 		log.Print("stopping")
 		return nil
 	case err := <-env.ManagerExited():
-		return fmt.Errorf("the manager exited: %v (see %s)", err, logPath)
+		return fmt.Errorf("the manager exited (see %s): %w", logPath, err)
 	}
 }
 

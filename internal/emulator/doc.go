@@ -1,8 +1,35 @@
 // Package emulator is an in-memory Browserbase API v1, served as an http.Handler: sessions
-// (create, get, list with the status and q filters, release), API keys that belong to projects
-// with concurrency and creation-rate limits, sessions that time out at expiresAt, and fault knobs
-// (latency, 5xx answers, a create that commits and then fails). It follows the contract in the
-// operator's docs and shares no code with the operator's client, so tests of one check the other.
+// (create, get, list with the status and q filters, release, debug URLs), contexts (create, get,
+// update, delete), the key's project and its usage, API keys that belong to projects with
+// concurrency and creation-rate limits, sessions that may start PENDING and that time out at
+// expiresAt, and fault knobs (latency, 5xx answers, a create that commits and then fails or drops
+// the connection). It follows the contract in the operator's docs and shares no code with the
+// operator's client, so tests of one check the other. Time passes lazily: statuses change when
+// something reads them, never in the background.
 //
-// Tests use it through httptest; hack/ wraps it in a standalone program.
+// # Admin API
+//
+// The same handler serves an admin API under /admin/, JSON in and out, for tests and scripts that
+// drive the emulator from outside the process. It takes no API key, ignores the faults and is not
+// recorded in Requests, so it is for loopback listeners only: anyone who reaches it can read
+// every session's signing key.
+//
+//	GET  /admin/sessions               every session, oldest first, as stored: AdminSession, with
+//	                                   connectUrl, signingKey and createBody (the create request)
+//	GET  /admin/requests               every API call recorded: Request {time, method, path,
+//	                                   query, projectId, status}
+//	GET  /admin/faults                 the faults: {"latency":"250ms","errorRate":0.1,
+//	                                   "createCommitThenFail":1,"createCommitThenDrop":0}
+//	PUT  /admin/faults                 replace the faults (same shape; latency a Go duration,
+//	                                   missing fields zero, unknown fields 400); answers the new value
+//	POST /admin/sessions/{id}/status   {"status":"COMPLETED"}: force a status (SetSessionStatus);
+//	                                   answers the session
+//	POST /admin/sessions/{id}/expire   time the session out now (ExpireSession); answers the session
+//	POST /admin/reset                  forget sessions, contexts, requests, creation windows and
+//	                                   faults; keys and settings stay (Reset); answers {}
+//
+// Unknown session ids answer 404 and bad bodies 400, with the API's error shape
+// {statusCode, error, message}.
+//
+// Tests use it through httptest; hack/emulator wraps it in a standalone program.
 package emulator

@@ -17,8 +17,14 @@ import (
 
 // Project is a Browserbase project and its limits.
 type Project struct {
-	ID   string
+	ID string
+	// Name is the project's display name; AddKey makes it the ID when empty.
 	Name string
+	// OwnerID is the owning organization as GET /v1/projects shows it; AddKey makes it
+	// "emulator-owner" when empty.
+	OwnerID string
+	// CreatedAt is the project's creation time; AddKey makes it the current time when zero.
+	CreatedAt time.Time
 	// Concurrency is the most sessions that may be PENDING or RUNNING at once (0: unlimited).
 	Concurrency int
 	// CreatesPerMinute is the most sessions created in any rolling 60 s (0: unlimited).
@@ -78,32 +84,60 @@ type Server struct {
 	now      func() time.Time
 	keys     map[string]*Project
 	sessions map[string]*Session
-	order    []string // session ids in creation order
+	extras   map[string]*sessionExtra // by session id
+	order    []string                 // session ids in creation order
 	creates  map[string][]time.Time
+	contexts map[string]*browserContext
 	requests []Request
 	faults   Faults
 	// GetReturnsConnect makes GET /v1/sessions/{id} return the connect fields, as the document
 	// allows; the real API's behaviour is unconfirmed.
 	getReturnsConnect bool
+	// concurrencyRetryAfter is the Retry-After of a concurrency 429; 0 sends none.
+	concurrencyRetryAfter time.Duration
+	// pendingFor is how long a new session stays PENDING before it is RUNNING; 0 starts it RUNNING.
+	pendingFor time.Duration
+}
+
+// sessionExtra is what the emulator keeps about a session beyond what the API shows.
+type sessionExtra struct {
+	// runningAt is when a PENDING session becomes RUNNING; zero once it has, or when a status was
+	// forced.
+	runningAt time.Time
+	// pageID is the CDP target id of the session's one page, for the debug URLs.
+	pageID string
 }
 
 // New returns an emulator with no API keys; add them with AddKey.
 func New() *Server {
 	return &Server{
-		now:               time.Now,
-		keys:              map[string]*Project{},
-		sessions:          map[string]*Session{},
-		creates:           map[string][]time.Time{},
-		getReturnsConnect: true,
+		now:                   time.Now,
+		keys:                  map[string]*Project{},
+		sessions:              map[string]*Session{},
+		extras:                map[string]*sessionExtra{},
+		creates:               map[string][]time.Time{},
+		contexts:              map[string]*browserContext{},
+		getReturnsConnect:     true,
+		concurrencyRetryAfter: 60 * time.Second,
 	}
 }
 
-// AddKey makes key a valid API key of project p.
+// AddKey makes key a valid API key of project p. Keys of the same project ID share its sessions
+// and contexts; each key keeps the limits it was added with.
 func (s *Server) AddKey(key string, p Project) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p.DefaultTimeout == 0 {
 		p.DefaultTimeout = 300
+	}
+	if p.Name == "" {
+		p.Name = p.ID
+	}
+	if p.OwnerID == "" {
+		p.OwnerID = "emulator-owner"
+	}
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = s.now()
 	}
 	s.keys[key] = &p
 }
@@ -120,6 +154,38 @@ func (s *Server) SetGetReturnsConnect(v bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.getReturnsConnect = v
+}
+
+// SetConcurrencyRetryAfter sets the Retry-After header of the 429 that refuses a create over the
+// concurrency limit, in whole seconds rounded up (default 60 s). 0 or less sends no Retry-After,
+// as the real API may not. The creation-rate 429 always says when its window frees a slot.
+func (s *Server) SetConcurrencyRetryAfter(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.concurrencyRetryAfter = max(d, 0)
+}
+
+// SetPendingFor makes sessions created from now on start PENDING and become RUNNING d after their
+// creation (unless they end first). 0 or less, the default, starts them RUNNING at once. Like
+// timeouts, the change is seen at the next read: nothing runs in the background.
+func (s *Server) SetPendingFor(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pendingFor = max(d, 0)
+}
+
+// Reset forgets every session, context, recorded request, creation-rate window and fault, as if
+// the emulator were new. API keys and the settings of the Set methods other than SetFaults stay.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions = map[string]*Session{}
+	s.extras = map[string]*sessionExtra{}
+	s.order = nil
+	s.creates = map[string][]time.Time{}
+	s.contexts = map[string]*browserContext{}
+	s.requests = nil
+	s.faults = Faults{}
 }
 
 // Sessions returns a copy of every session, oldest first.
@@ -166,7 +232,10 @@ func (s *Server) CountRequests(method, pathPrefix string) int {
 }
 
 // SetSessionStatus forces a session's status, as Browserbase would on its own (a disconnect
-// ending it, an error). Ended statuses stamp endedAt.
+// ending it, an error). Ended statuses stamp endedAt; a live status clears it. Any status string
+// is accepted, so clients can be shown values the enum does not have yet. A forced status is
+// final until the next change: a PENDING session no longer turns RUNNING on its own, though a
+// live one still times out at expiresAt.
 func (s *Server) SetSessionStatus(id, status string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -186,13 +255,22 @@ func (s *Server) ExpireSession(id string) bool {
 	if !ok {
 		return false
 	}
-	sess.ExpiresAt = s.now()
-	s.refresh(sess)
+	s.expire(sess)
 	return true
 }
 
-// ServeHTTP implements the API.
+// expire moves expiresAt to now and applies it. Callers hold s.mu.
+func (s *Server) expire(sess *Session) {
+	sess.ExpiresAt = s.now()
+	s.refresh(sess)
+}
+
+// ServeHTTP implements the API, and the admin API under /admin/.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/admin" || strings.HasPrefix(r.URL.Path, "/admin/") {
+		s.serveAdmin(w, r)
+		return
+	}
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	s.mu.Lock()
 	faults := s.faults
@@ -230,26 +308,72 @@ func (s *Server) serve(w *recorder, r *http.Request, faults Faults) (projectID s
 		return project.ID
 	}
 
-	path := strings.TrimSuffix(r.URL.Path, "/")
-	switch {
-	case path == "/v1/sessions" && r.Method == http.MethodPost:
-		s.create(w, r, project)
-	case path == "/v1/sessions" && r.Method == http.MethodGet:
-		s.list(w, r, project)
-	case strings.HasPrefix(path, "/v1/sessions/") && !strings.Contains(strings.TrimPrefix(path, "/v1/sessions/"), "/"):
-		id := strings.TrimPrefix(path, "/v1/sessions/")
-		switch r.Method {
-		case http.MethodGet:
-			s.get(w, id, project)
-		case http.MethodPost:
-			s.update(w, r, id, project)
-		default:
-			writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
-		}
-	default:
+	s.route(w, r, project)
+	return project.ID
+}
+
+// route dispatches an authenticated API call. A known collection path with another method is an
+// unknown route (404), as the real API's router answers; a known item path with another method
+// is 405.
+func (s *Server) route(w *recorder, r *http.Request, project *Project) {
+	p := strings.Split(strings.TrimPrefix(strings.TrimSuffix(r.URL.Path, "/"), "/"), "/")
+	notFound := func() {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("Route %s:%s not found", r.Method, r.URL.Path))
 	}
-	return project.ID
+	// methods runs the handler of r's method, or answers 405.
+	methods := func(handlers map[string]func()) {
+		if h, ok := handlers[r.Method]; ok {
+			h()
+			return
+		}
+		writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
+	}
+	if len(p) < 2 || p[0] != "v1" {
+		notFound()
+		return
+	}
+	switch {
+	case len(p) == 2 && p[1] == "sessions":
+		switch r.Method {
+		case http.MethodPost:
+			s.create(w, r, project)
+		case http.MethodGet:
+			s.list(w, r, project)
+		default:
+			notFound()
+		}
+	case len(p) == 3 && p[1] == "sessions":
+		methods(map[string]func(){
+			http.MethodGet:  func() { s.get(w, p[2], project) },
+			http.MethodPost: func() { s.update(w, r, p[2], project) },
+		})
+	case len(p) == 4 && p[1] == "sessions" && p[3] == "debug":
+		methods(map[string]func(){http.MethodGet: func() { s.debug(w, p[2], project) }})
+	case len(p) == 2 && p[1] == "contexts":
+		if r.Method != http.MethodPost {
+			notFound()
+			return
+		}
+		s.createContext(w, r, project)
+	case len(p) == 3 && p[1] == "contexts":
+		methods(map[string]func(){
+			http.MethodGet:    func() { s.getContext(w, p[2], project) },
+			http.MethodPut:    func() { s.updateContext(w, p[2], project) },
+			http.MethodDelete: func() { s.deleteContext(w, p[2], project) },
+		})
+	case len(p) == 2 && p[1] == "projects":
+		if r.Method != http.MethodGet {
+			notFound()
+			return
+		}
+		s.listProjects(w, project)
+	case len(p) == 3 && p[1] == "projects":
+		methods(map[string]func(){http.MethodGet: func() { s.getProject(w, p[2], project) }})
+	case len(p) == 4 && p[1] == "projects" && p[3] == "usage":
+		methods(map[string]func(){http.MethodGet: func() { s.projectUsage(w, p[2], project) }})
+	default:
+		notFound()
+	}
 }
 
 var regions = map[string]string{
@@ -340,7 +464,9 @@ func (s *Server) create(w *recorder, r *http.Request, project *Project) {
 			}
 		}
 		if active >= project.Concurrency {
-			w.Header().Set("Retry-After", "60")
+			if d := s.concurrencyRetryAfter; d > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+			}
 			writeError(w, http.StatusTooManyRequests, fmt.Sprintf(
 				"You've exceeded your max concurrent sessions limit (limit %d, currently %d)", project.Concurrency, active))
 			return
@@ -365,6 +491,12 @@ func (s *Server) create(w *recorder, r *http.Request, project *Project) {
 	s.creates[project.ID] = append(s.creates[project.ID], now)
 
 	signingKey := randomHex(24)
+	status := "RUNNING"
+	extra := &sessionExtra{pageID: strings.ToUpper(randomHex(16))}
+	if s.pendingFor > 0 {
+		status = "PENDING"
+		extra.runningAt = now.Add(s.pendingFor)
+	}
 	sess := &Session{
 		ID:                newUUID(),
 		CreatedAt:         now,
@@ -372,7 +504,7 @@ func (s *Server) create(w *recorder, r *http.Request, project *Project) {
 		StartedAt:         now,
 		ExpiresAt:         now.Add(time.Duration(timeout) * time.Second),
 		ProjectID:         project.ID,
-		Status:            "RUNNING",
+		Status:            status,
 		KeepAlive:         req.KeepAlive,
 		Region:            region,
 		UserMetadata:      req.UserMetadata,
@@ -385,6 +517,7 @@ func (s *Server) create(w *recorder, r *http.Request, project *Project) {
 		sess.ContextID = req.BrowserSettings.Context.ID
 	}
 	s.sessions[sess.ID] = sess
+	s.extras[sess.ID] = extra
 	s.order = append(s.order, sess.ID)
 
 	switch {
@@ -475,9 +608,17 @@ func (s *Server) list(w *recorder, r *http.Request, project *Project) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// refresh applies the passage of time: a live session past expiresAt has timed out.
+// refresh applies the passage of time: a PENDING session whose wait is over is RUNNING, and a
+// live session past expiresAt has timed out. Callers hold s.mu.
 func (s *Server) refresh(sess *Session) *Session {
-	if !ended(sess.Status) && !s.now().Before(sess.ExpiresAt) {
+	now := s.now()
+	if x := s.extras[sess.ID]; x != nil && !x.runningAt.IsZero() && sess.Status == "PENDING" &&
+		!now.Before(x.runningAt) && x.runningAt.Before(sess.ExpiresAt) {
+		sess.Status = "RUNNING"
+		sess.UpdatedAt = x.runningAt
+		x.runningAt = time.Time{}
+	}
+	if !ended(sess.Status) && !now.Before(sess.ExpiresAt) {
 		s.setStatusAt(sess, "TIMED_OUT", sess.ExpiresAt)
 	}
 	return sess
@@ -485,10 +626,18 @@ func (s *Server) refresh(sess *Session) *Session {
 
 func (s *Server) setStatus(sess *Session, status string) { s.setStatusAt(sess, status, s.now()) }
 
+// setStatusAt changes a session's status; an ended status stamps endedAt with at (once), a live
+// one clears it. Callers hold s.mu.
 func (s *Server) setStatusAt(sess *Session, status string, at time.Time) {
 	sess.Status = status
 	sess.UpdatedAt = s.now()
-	if ended(status) && sess.EndedAt == nil {
+	if x := s.extras[sess.ID]; x != nil {
+		x.runningAt = time.Time{}
+	}
+	switch {
+	case !ended(status):
+		sess.EndedAt = nil
+	case sess.EndedAt == nil:
 		sess.EndedAt = &at
 	}
 }

@@ -563,7 +563,15 @@ func TestOtherRoutes(t *testing.T) {
 	}{
 		{http.MethodDelete, "/v1/sessions/" + id, http.StatusMethodNotAllowed},
 		{http.MethodPut, "/v1/sessions/" + id, http.StatusMethodNotAllowed},
-		{http.MethodGet, "/v1/projects", http.StatusNotFound},
+		{http.MethodGet, "/v1/extensions", http.StatusNotFound},
+		{http.MethodGet, "/v1/contexts", http.StatusNotFound},
+		{http.MethodPost, "/v1/projects", http.StatusNotFound},
+		{http.MethodGet, "/v2/sessions", http.StatusNotFound},
+		{http.MethodGet, "/v1/sessions/" + id + "/logs", http.StatusNotFound},
+		{http.MethodPost, "/v1/sessions/" + id + "/debug", http.StatusMethodNotAllowed},
+		{http.MethodPost, "/v1/projects/proj-1", http.StatusMethodNotAllowed},
+		{http.MethodPost, "/v1/projects/proj-1/usage", http.StatusMethodNotAllowed},
+		{http.MethodPost, "/v1/contexts/some-context", http.StatusMethodNotAllowed},
 		{http.MethodDelete, "/v1/sessions", http.StatusNotFound},
 	} {
 		resp, data := f.call(t, c.method, c.path, testKey, nil)

@@ -1,0 +1,207 @@
+package emulator
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// AdminSession is a session as the admin API shows it: every stored field, the connect fields
+// whatever SetGetReturnsConnect says, and the create request as received.
+type AdminSession struct {
+	Session
+	// CreateBody is the body of the create request, decoded; null when it had none.
+	CreateBody map[string]any `json:"createBody"`
+}
+
+// faultsJSON is the wire shape of Faults.
+type faultsJSON struct {
+	Latency              string  `json:"latency"`
+	ErrorRate            float64 `json:"errorRate"`
+	CreateCommitThenFail int     `json:"createCommitThenFail"`
+	CreateCommitThenDrop int     `json:"createCommitThenDrop"`
+}
+
+// MarshalJSON encodes the faults as
+// {"latency":"250ms","errorRate":0.1,"createCommitThenFail":1,"createCommitThenDrop":0}.
+func (f Faults) MarshalJSON() ([]byte, error) {
+	return json.Marshal(faultsJSON{
+		Latency:              f.Latency.String(),
+		ErrorRate:            f.ErrorRate,
+		CreateCommitThenFail: f.CreateCommitThenFail,
+		CreateCommitThenDrop: f.CreateCommitThenDrop,
+	})
+}
+
+// UnmarshalJSON decodes the shape MarshalJSON writes; latency is a Go duration string. Missing
+// fields are zero. Unknown fields and values Validate refuses are errors.
+func (f *Faults) UnmarshalJSON(data []byte) error {
+	var raw faultsJSON
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return fmt.Errorf("faults: %w", err)
+	}
+	var latency time.Duration
+	if raw.Latency != "" {
+		var err error
+		if latency, err = time.ParseDuration(raw.Latency); err != nil {
+			return fmt.Errorf("faults: latency: %w", err)
+		}
+	}
+	out := Faults{
+		Latency:              latency,
+		ErrorRate:            raw.ErrorRate,
+		CreateCommitThenFail: raw.CreateCommitThenFail,
+		CreateCommitThenDrop: raw.CreateCommitThenDrop,
+	}
+	if err := out.Validate(); err != nil {
+		return err
+	}
+	*f = out
+	return nil
+}
+
+// Validate reports settings that make no sense: a negative latency or count, or an error rate
+// outside 0..1.
+func (f Faults) Validate() error {
+	var errs []error
+	if f.Latency < 0 {
+		errs = append(errs, errors.New("faults: latency must not be negative"))
+	}
+	if f.ErrorRate < 0 || f.ErrorRate > 1 {
+		errs = append(errs, errors.New("faults: errorRate must be within 0..1"))
+	}
+	if f.CreateCommitThenFail < 0 || f.CreateCommitThenDrop < 0 {
+		errs = append(errs, errors.New("faults: createCommitThenFail and createCommitThenDrop must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// serveAdmin is the admin API: no API key, no faults, nothing recorded. It is meant for a
+// loopback listener only.
+func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	p := strings.Split(strings.TrimPrefix(strings.TrimSuffix(r.URL.Path, "/"), "/admin"), "/")[1:]
+	only := func(method string, h func()) {
+		if r.Method != method {
+			writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
+			return
+		}
+		h()
+	}
+	switch {
+	case len(p) == 1 && p[0] == "sessions":
+		only(http.MethodGet, func() { writeJSON(w, http.StatusOK, s.adminSessions()) })
+	case len(p) == 3 && p[0] == "sessions" && p[2] == "status":
+		only(http.MethodPost, func() { s.adminSetStatus(w, r, p[1]) })
+	case len(p) == 3 && p[0] == "sessions" && p[2] == "expire":
+		only(http.MethodPost, func() { s.adminExpire(w, p[1]) })
+	case len(p) == 1 && p[0] == "requests":
+		only(http.MethodGet, func() {
+			reqs := s.Requests()
+			if reqs == nil {
+				reqs = []Request{}
+			}
+			writeJSON(w, http.StatusOK, reqs)
+		})
+	case len(p) == 1 && p[0] == "faults":
+		switch r.Method {
+		case http.MethodGet:
+			s.mu.Lock()
+			f := s.faults
+			s.mu.Unlock()
+			writeJSON(w, http.StatusOK, f)
+		case http.MethodPut:
+			s.adminSetFaults(w, r)
+		default:
+			writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
+		}
+	case len(p) == 1 && p[0] == "reset":
+		only(http.MethodPost, func() {
+			s.Reset()
+			writeJSON(w, http.StatusOK, struct{}{})
+		})
+	default:
+		writeError(w, http.StatusNotFound, fmt.Sprintf("Route %s:%s not found", r.Method, r.URL.Path))
+	}
+}
+
+func (s *Server) adminSessions() []AdminSession {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]AdminSession, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, adminView(s.refresh(s.sessions[id])))
+	}
+	return out
+}
+
+func adminView(sess *Session) AdminSession {
+	return AdminSession{Session: *sess, CreateBody: sess.CreateBody}
+}
+
+// decodeStrict decodes a JSON body that must hold exactly one value with only known fields.
+func decodeStrict(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errors.New("body must be a JSON object")
+		}
+		return err
+	}
+	if dec.More() {
+		return errors.New("body must hold one JSON value")
+	}
+	return nil
+}
+
+func (s *Server) adminSetStatus(w http.ResponseWriter, r *http.Request, id string) {
+	var body struct {
+		Status string `json:"status"`
+	}
+	if err := decodeStrict(r, &body); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if body.Status == "" {
+		writeError(w, http.StatusBadRequest, "body/status must be a non-empty string")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[id]
+	if !ok {
+		writeError(w, http.StatusNotFound, "Session not found")
+		return
+	}
+	s.setStatus(sess, body.Status)
+	writeJSON(w, http.StatusOK, adminView(s.refresh(sess)))
+}
+
+func (s *Server) adminExpire(w http.ResponseWriter, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[id]
+	if !ok {
+		writeError(w, http.StatusNotFound, "Session not found")
+		return
+	}
+	s.expire(sess)
+	writeJSON(w, http.StatusOK, adminView(sess))
+}
+
+func (s *Server) adminSetFaults(w http.ResponseWriter, r *http.Request) {
+	var f Faults
+	if err := decodeStrict(r, &f); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.SetFaults(f)
+	writeJSON(w, http.StatusOK, f)
+}

@@ -1,0 +1,150 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/browserbase/session-operator/internal/emulator"
+)
+
+var _ = Describe("The operator, as users run it", func() {
+	var ns string
+
+	BeforeEach(func(ctx SpecContext) {
+		ns = fmt.Sprintf("e2e-%d", time.Now().UnixNano()%1_000_000_000)
+		kubectl(ctx, "create", "namespace", ns)
+		DeferCleanup(func(ctx SpecContext) {
+			kubectl(ctx, "delete", "browsersessions", "--all", "-n", ns, "--wait", "--timeout=60s")
+		})
+	})
+
+	jsonpath := func(ctx SpecContext, resource, path string) string {
+		return kubectl(ctx, "get", "-n", ns, resource, "-o", "jsonpath="+path)
+	}
+	sessionByID := func(id string) emulator.Session {
+		GinkgoHelper()
+		sess, ok := emu.Session(id)
+		Expect(ok).To(BeTrue(), "the emulator has no session %s", id)
+		return sess
+	}
+	count := func(method, path string, status int) int {
+		n := 0
+		for _, r := range emu.Requests() {
+			if r.Method == method && r.Path == path && r.Status == status {
+				n++
+			}
+		}
+		return n
+	}
+	sessionManifest := func(name, extraSpec string) string {
+		return writeManifest(ns+"-"+name+".yaml", fmt.Sprintf(`apiVersion: browserbase.io/v1alpha1
+kind: BrowserSession
+metadata:
+  name: %s
+spec:
+  timeout: 600
+%s`, name, extraSpec))
+	}
+
+	It("runs the sample: Ready via kubectl, credentials in the Secret for a workload, released on delete", func(ctx SpecContext) {
+		sample := repo + "/config/samples/browserbase_v1alpha1_browsersession.yaml"
+		kubectl(ctx, "apply", "-n", ns, "-f", sample)
+		kubectl(ctx, "wait", "-n", ns, "browsersession/example", "--for=condition=Ready", "--timeout=60s")
+
+		id := jsonpath(ctx, "browsersession/example", "{.status.id}")
+		sess := sessionByID(id)
+		Expect(sess.Region).To(Equal("us-east-1"), "the sample's region reaches Browserbase")
+		Expect(jsonpath(ctx, "browsersession/example", "{.status.status}")).To(Equal("RUNNING"))
+		Expect(jsonpath(ctx, "browsersession/example", "{.status.connectUrl}")).To(Equal("wss://connect.use1.browserbase.com/"))
+
+		By("holding the credentials in the Secret, under keys envFrom accepts")
+		raw := jsonpath(ctx, "secret/example-browserbase", "{.data}")
+		data := map[string]string{}
+		Expect(json.Unmarshal([]byte(raw), &data)).To(Succeed())
+		Expect(data).To(HaveLen(5))
+		envVar := regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)
+		workloadEnv := []string{"PATH=/usr/bin:/bin"}
+		for _, key := range []string{"sessionId", "connectUrl", "seleniumRemoteUrl", "signingKey", "expiresAt"} {
+			Expect(data).To(HaveKey(key))
+			Expect(envVar.MatchString(key)).To(BeTrue())
+			value, err := base64.StdEncoding.DecodeString(data[key])
+			Expect(err).NotTo(HaveOccurred())
+			workloadEnv = append(workloadEnv, key+"="+string(value))
+		}
+
+		By("letting a workload connect with it, as a Pod with envFrom would")
+		workload := exec.CommandContext(ctx, "sh", "-c", `printf '%s' "$connectUrl"`)
+		workload.Env = workloadEnv
+		out, err := workload.Output()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(out)).To(Equal(sess.ConnectURL))
+		Expect(string(out)).To(ContainSubstring("signingKey=" + sess.SigningKey))
+
+		By("releasing the session on delete")
+		kubectl(ctx, "delete", "-n", ns, "browsersession/example", "--wait", "--timeout=60s")
+		Expect(sessionByID(id).Status).To(Equal("COMPLETED"))
+		Expect(count(http.MethodPost, "/v1/sessions/"+id, http.StatusOK)).To(Equal(1))
+	})
+
+	It("waits out 429s without a request storm, and goes Ready when a slot frees", func(ctx SpecContext) {
+		kubectl(ctx, "create", "secret", "generic", "limited", "-n", ns, "--from-literal=apiKey="+limitedKey)
+		withLimitedKey := "  apiKeySecretRef:\n    name: limited\n"
+		kubectl(ctx, "apply", "-n", ns, "-f", sessionManifest("first", withLimitedKey))
+		kubectl(ctx, "wait", "-n", ns, "browsersession/first", "--for=condition=Ready", "--timeout=60s")
+
+		rejectedBefore := count(http.MethodPost, "/v1/sessions", http.StatusTooManyRequests)
+		start := time.Now()
+		kubectl(ctx, "apply", "-n", ns, "-f", sessionManifest("second", withLimitedKey))
+		kubectl(ctx, "wait", "-n", ns, "browsersession/second", "--for=jsonpath={.status.conditions[?(@.type==\"Reconciling\")].reason}=RateLimited", "--timeout=60s")
+		Expect(jsonpath(ctx, "browsersession/second", `{.status.conditions[?(@.type=="Stalled")]}`)).To(BeEmpty(), "a rate limit is not a failure")
+		rejected := func() int { return count(http.MethodPost, "/v1/sessions", http.StatusTooManyRequests) - rejectedBefore }
+		// Retry-After is 2 s: at most one attempt per window, plus the first.
+		Consistently(func() int { return rejected() - int(time.Since(start)/(2*time.Second)) }, 6*time.Second).
+			Should(BeNumerically("<=", 1), "requests must follow Retry-After, not the backoff or a hot loop")
+		Expect(rejected()).To(BeNumerically(">=", 2), "and keep trying while the limit lasts")
+
+		kubectl(ctx, "delete", "-n", ns, "browsersession/first", "--wait", "--timeout=60s")
+		kubectl(ctx, "wait", "-n", ns, "browsersession/second", "--for=condition=Ready", "--timeout=60s")
+		elapsed := time.Since(start)
+
+		GinkgoWriter.Printf("429s while waiting %s: %d\n", elapsed.Round(time.Millisecond), rejected())
+		Expect(rejected()).To(BeNumerically("<=", int(elapsed/(2*time.Second))+1))
+	})
+
+	It("loses nothing across a manager restart", func(ctx SpecContext) {
+		kubectl(ctx, "apply", "-n", ns, "-f", sessionManifest("keep", ""))
+		kubectl(ctx, "apply", "-n", ns, "-f", sessionManifest("remove", ""))
+		kubectl(ctx, "wait", "-n", ns, "browsersession/keep", "browsersession/remove", "--for=condition=Ready", "--timeout=60s")
+		keepID := jsonpath(ctx, "browsersession/keep", "{.status.id}")
+		removeID := jsonpath(ctx, "browsersession/remove", "{.status.id}")
+		keepSecret := jsonpath(ctx, "secret/keep-browserbase", "{.metadata.resourceVersion}")
+		createsBefore := count(http.MethodPost, "/v1/sessions", http.StatusCreated)
+
+		By("changing things while the manager is down")
+		Expect(env.StopManager()).To(Succeed())
+		kubectl(ctx, "apply", "-n", ns, "-f", sessionManifest("added", ""))
+		kubectl(ctx, "delete", "-n", ns, "browsersession/remove", "--wait=false")
+
+		By("catching up after the restart")
+		Expect(env.StartManager()).To(Succeed())
+		kubectl(ctx, "wait", "-n", ns, "browsersession/added", "--for=condition=Ready", "--timeout=60s")
+		kubectl(ctx, "wait", "-n", ns, "browsersession/remove", "--for=delete", "--timeout=60s")
+		Expect(sessionByID(removeID).Status).To(Equal("COMPLETED"), "the deletion made while down still releases")
+		Expect(jsonpath(ctx, "browsersession/keep", "{.status.id}")).To(Equal(keepID))
+		Expect(sessionByID(keepID).Status).To(Equal("RUNNING"))
+		Expect(jsonpath(ctx, "browsersession/keep", `{.status.conditions[?(@.type=="Ready")].status}`)).To(Equal("True"))
+		Expect(jsonpath(ctx, "secret/keep-browserbase", "{.metadata.resourceVersion}")).To(Equal(keepSecret))
+		Expect(count(http.MethodPost, "/v1/sessions", http.StatusCreated)-createsBefore).To(Equal(1), "only the added resource creates a session")
+		Expect(strings.TrimSpace(kubectl(ctx, "get", "browsersessions", "-n", ns, "-o", "name"))).To(Equal(
+			"browsersession.browserbase.io/added\nbrowsersession.browserbase.io/keep"))
+	})
+})

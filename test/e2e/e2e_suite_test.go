@@ -1,0 +1,88 @@
+// Package e2e drives what users run: the manager binary built from main.go, the install bundle of
+// config/default, and kubectl, against a local control plane and the Browserbase emulator. The
+// manager authenticates as the ServiceAccount of config/rbac, so a missing RBAC rule fails here.
+package e2e
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/browserbase/session-operator/internal/emulator"
+	"github.com/browserbase/session-operator/internal/localenv"
+)
+
+// API keys the emulator accepts.
+const (
+	defaultKey = "bb_e2e_default_key_0123456789"
+	limitedKey = "bb_e2e_limited_key_0123456789"
+)
+
+var (
+	env     *localenv.Env
+	emu     *emulator.Server
+	repo    string
+	workDir string
+)
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "End-to-end Suite")
+}
+
+var _ = BeforeSuite(func(ctx SpecContext) {
+	SetDefaultEventuallyTimeout(60 * time.Second)
+	SetDefaultEventuallyPollingInterval(250 * time.Millisecond)
+
+	var err error
+	repo, err = filepath.Abs(filepath.Join("..", ".."))
+	Expect(err).NotTo(HaveOccurred())
+	assets, err := localenv.AssetsDir(ctx, repo)
+	Expect(err).NotTo(HaveOccurred())
+	workDir, err = os.MkdirTemp("", "bbs-e2e-")
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(os.RemoveAll, workDir)
+
+	emu = emulator.New()
+	emu.AddKey(defaultKey, emulator.Project{ID: "e2e-default", Name: "default", Concurrency: 50})
+	emu.AddKey(limitedKey, emulator.Project{ID: "e2e-limited", Name: "limited", Concurrency: 1})
+	// Short, so the rate-limit case completes quickly; the operator must still honour it.
+	emu.SetConcurrencyRetryAfter(2 * time.Second)
+	server := httptest.NewServer(emu)
+	DeferCleanup(server.Close)
+
+	env, err = localenv.Start(ctx, localenv.Options{
+		RepoRoot:       repo,
+		AssetsDir:      assets,
+		WorkDir:        workDir,
+		BrowserbaseURL: server.URL,
+		APIKey:         defaultKey,
+		ManagerOutput:  GinkgoWriter,
+		ManagerArgs:    []string{"--session-poll-interval=2s", "--credentials-recheck-interval=2s", "--zap-devel"},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { Expect(env.Stop()).To(Succeed()) })
+	Expect(env.StartManager()).To(Succeed())
+}, NodeTimeout(10*time.Minute))
+
+// kubectl runs kubectl as the cluster admin and fails the spec on an error.
+func kubectl(ctx context.Context, args ...string) string {
+	GinkgoHelper()
+	out, err := env.Kubectl(ctx, args...)
+	Expect(err).NotTo(HaveOccurred())
+	return out
+}
+
+// writeManifest writes YAML to a file for kubectl apply -f.
+func writeManifest(name, yaml string) string {
+	GinkgoHelper()
+	path := filepath.Join(workDir, name)
+	Expect(os.WriteFile(path, []byte(yaml), 0o600)).To(Succeed())
+	return path
+}
