@@ -39,7 +39,11 @@ func main() {
 		enableHTTP2                            bool
 		maxConcurrentReconciles                int
 		pollInterval, callTimeout              time.Duration
-		credentialsRecheck                     time.Duration
+		credentialsRecheck, createGrace        time.Duration
+		leaseDuration, renewDeadline           time.Duration
+		retryPeriod                            time.Duration
+		createsPerMinute                       float64
+		createBurst                            int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, "+
 		"for example :8443 (HTTPS) or :8080 (HTTP). 0 disables it.")
@@ -57,6 +61,15 @@ func main() {
 	flag.DurationVar(&callTimeout, "browserbase-timeout", 30*time.Second, "Timeout of each Browserbase API call.")
 	flag.DurationVar(&credentialsRecheck, "credentials-recheck-interval", time.Minute,
 		"How often a missing API-key or proxy-password Secret is looked for again.")
+	flag.Float64Var(&createsPerMinute, "creates-per-minute", 25,
+		"Most session creates per minute per API key, to stay under the project's creation-rate limit (0: no limit).")
+	flag.IntVar(&createBurst, "create-burst", 5, "Most creates per API key at once, within --creates-per-minute.")
+	flag.DurationVar(&createGrace, "create-grace-period", 10*time.Second,
+		"How long after a create whose answer was lost the session list is trusted to show the session it may have made.")
+	flag.DurationVar(&leaseDuration, "leader-election-lease-duration", 15*time.Second,
+		"How long a leader's lease lasts: a replica taking over after a crash waits up to this long.")
+	flag.DurationVar(&renewDeadline, "leader-election-renew-deadline", 10*time.Second, "How long the leader tries to renew its lease.")
+	flag.DurationVar(&retryPeriod, "leader-election-retry-period", 2*time.Second, "How often replicas try to take or renew the lease.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -83,6 +96,9 @@ func main() {
 		// safe, and a restarted or upgraded operator does not wait out the old lease.
 		LeaderElectionReleaseOnCancel: true,
 		LeaderElectionNamespace:       leaderElectionNamespace,
+		LeaseDuration:                 &leaseDuration,
+		RenewDeadline:                 &renewDeadline,
+		RetryPeriod:                   &retryPeriod,
 		Cache:                         controller.CacheOptions(),
 	})
 	if err != nil {
@@ -110,6 +126,8 @@ func main() {
 		PollInterval:               pollInterval,
 		CredentialsRecheckInterval: credentialsRecheck,
 		MaxConcurrentReconciles:    maxConcurrentReconciles,
+		CreateGate:                 controller.NewCreateGate(createsPerMinute, createBurst),
+		CreateGracePeriod:          createGrace,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Unable to set up the BrowserSession controller")
 		os.Exit(1)

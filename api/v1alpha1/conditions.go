@@ -45,9 +45,16 @@ const (
 	// ReasonInvalidSpec: the spec passed admission but cannot be sent, for example userMetadata
 	// over Browserbase's size limit or a proxy password Secret that is missing.
 	ReasonInvalidSpec = "InvalidSpec"
-	// ReasonRateLimited: Browserbase answered 429 (concurrency or creation-rate limit); the
-	// operator waits as long as Browserbase asks before it tries again.
+	// ReasonRateLimited: creates are being spaced under the project's creation-rate limit, or
+	// Browserbase answered 429 to one; the operator waits as long as Browserbase asks.
 	ReasonRateLimited = "RateLimited"
+	// ReasonConcurrencyLimitReached: the project is at its concurrent-session limit; the
+	// operator tries again once Browserbase's Retry-After has passed, spaced across resources.
+	ReasonConcurrencyLimitReached = "ConcurrencyLimitReached"
+	// ReasonCreateOutcomeUnknown: a create may have succeeded without the operator learning the
+	// session id (a crash, a timeout, a 5xx); the operator looks the session up by this
+	// resource's UID before it creates again.
+	ReasonCreateOutcomeUnknown = "CreateOutcomeUnknown"
 	// ReasonBrowserbaseUnavailable: a transient failure talking to Browserbase; retried with backoff.
 	ReasonBrowserbaseUnavailable = "BrowserbaseUnavailable"
 	// ReasonSecretConflict: a Secret with the target name exists and is not owned by this resource.
@@ -68,4 +75,13 @@ const (
 	// AnnotationSessionID records the Browserbase session id in metadata as soon as it is known,
 	// because status is not restored by backup tools and is written later in the reconcile.
 	AnnotationSessionID = "browserbase.io/session-id"
+	// AnnotationCreatePending holds the time a create was started and is removed, together with
+	// the session id being recorded, when it is known to have finished. Present without a session
+	// id, it means a session may exist that the operator has not recorded: it is looked up by
+	// this resource's UID (userMetadata k8s.uid) before any new create.
+	AnnotationCreatePending = "browserbase.io/create-pending"
+	// AnnotationSkipRelease, set to "true", lets a BrowserSession being deleted go without
+	// releasing its session (which then runs until its timeout): the way out when the session
+	// cannot be released, for example because the API key is gone.
+	AnnotationSkipRelease = "browserbase.io/skip-release"
 )

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"maps"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -10,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -44,6 +46,11 @@ type BrowserSessionReconciler struct {
 	CredentialsRecheckInterval time.Duration
 	// MaxConcurrentReconciles bounds parallel reconciles (and so parallel Browserbase calls).
 	MaxConcurrentReconciles int
+	// CreateGate spaces creates per API key (nil: no spacing beyond Browserbase's 429s).
+	CreateGate *CreateGate
+	// CreateGracePeriod is how long after an unfinished create the session list is trusted to
+	// show the session it may have made.
+	CreateGracePeriod time.Duration
 }
 
 // +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions,verbs=get;list;watch;update;patch
@@ -104,12 +111,7 @@ func (r *BrowserSessionReconciler) reconcileSession(ctx context.Context, bs *v1a
 	if id := sessionID(bs); id != "" {
 		sess, err = r.observeSession(ctx, bs, apiKey, id)
 	} else {
-		// Refuse a taken Secret name before paying for a session whose credentials would have
-		// nowhere to go.
-		if _, err := r.ownedSecret(ctx, bs); err != nil {
-			return ctrl.Result{}, err
-		}
-		sess, err = r.createSession(ctx, bs, apiKey)
+		sess, err = r.createOnce(ctx, bs, apiKey)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
@@ -171,20 +173,41 @@ func (r *BrowserSessionReconciler) event(bs *v1alpha1.BrowserSession, eventType,
 	}
 }
 
-// SetupWithManager registers the reconciler. Reconciles are triggered by spec and annotation
-// changes (status writes, including the operator's own, are not), and by changes to or the
-// deletion of an owned Secret.
+// userAnnotationsChanged passes updates that change an annotation other than the operator's
+// own bookkeeping: a person asking for another attempt, or setting skip-release. The operator's
+// writes of create-pending and session-id must not trigger reconciles, or a refused create
+// would trigger the next one.
+var userAnnotationsChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		if e.ObjectOld == nil || e.ObjectNew == nil {
+			return false
+		}
+		return !maps.Equal(userAnnotations(e.ObjectOld.GetAnnotations()), userAnnotations(e.ObjectNew.GetAnnotations()))
+	},
+}
+
+func userAnnotations(a map[string]string) map[string]string {
+	out := maps.Clone(a)
+	delete(out, v1alpha1.AnnotationCreatePending)
+	delete(out, v1alpha1.AnnotationSessionID)
+	return out
+}
+
+// SetupWithManager registers the reconciler. Reconciles are triggered by spec changes and by
+// annotations a person sets (status writes and the operator's own annotations are not), and by
+// changes to or the deletion of an owned Secret.
 func (r *BrowserSessionReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	// Errors back off from 1 s to 5 min per resource, and all retries together stay under 10 per
-	// second: controller-runtime's default starts at 5 ms, which would hammer Browserbase.
-	rateLimiter := workqueue.NewTypedMaxOfRateLimiter(
+	// Errors back off from 1 s to 5 min per resource, jittered, and all retries together stay
+	// under 10 per second: controller-runtime's default starts at 5 ms, which would hammer
+	// Browserbase.
+	rateLimiter := jitteredRateLimiter{workqueue.NewTypedMaxOfRateLimiter(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 5*time.Minute),
 		&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
-	)
+	)}
 	ignoreCreate := predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.BrowserSession{}, builder.WithPredicates(
-			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.Or(predicate.GenerationChangedPredicate{}, userAnnotationsChanged))).
 		// The operator creates these Secrets itself; only changes made by others need a look.
 		Owns(&corev1.Secret{}, builder.WithPredicates(ignoreCreate)).
 		WithOptions(controller.Options{
@@ -193,4 +216,14 @@ func (r *BrowserSessionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}).
 		Named("browsersession").
 		Complete(r)
+}
+
+// jitteredRateLimiter adds up to 20% to each backoff, so resources that failed together (an
+// outage of Browserbase) do not all retry together.
+type jitteredRateLimiter struct {
+	workqueue.TypedRateLimiter[reconcile.Request]
+}
+
+func (j jitteredRateLimiter) When(item reconcile.Request) time.Duration {
+	return wait.Jitter(j.TypedRateLimiter.When(item), 0.2)
 }

@@ -302,8 +302,9 @@ var _ = Describe("BrowserSession", func() {
 		limitedBefore := countRequests(http.MethodPost, "/v1/sessions", http.StatusTooManyRequests)
 
 		second := newSession(ctx, "second", withLimitedKey)
-		got := waitForCondition(ctx, second, v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonRateLimited)
+		got := waitForCondition(ctx, second, v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonConcurrencyLimitReached)
 		Expect(condition(got, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+		Expect(condition(got, v1alpha1.ConditionReady).Message).To(ContainSubstring("concurrent-session limit"))
 		Expect(condition(got, v1alpha1.ConditionReady).Message).To(ContainSubstring("max concurrent sessions limit"))
 		Expect(condition(got, v1alpha1.ConditionStalled)).To(BeNil())
 		Consistently(func() int {
@@ -366,6 +367,77 @@ var _ = Describe("BrowserSession", func() {
 		Expect(k8sClient.Delete(ctx, bs)).To(Succeed())
 		waitGone(ctx, bs)
 		Expect(emu.CountRequests(http.MethodPost, "/v1/sessions/"+got.Status.ID)).To(BeZero())
+	})
+
+	DescribeTable("creates exactly one session when a create's answer is lost",
+		func(ctx SpecContext, faults emulator.Faults) {
+			emu.SetFaults(faults)
+			DeferCleanup(func() { emu.SetFaults(emulator.Faults{}) })
+			bs := newSession(ctx, "lost-answer", nil)
+			got := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+
+			sessions := sessionsOf(ctx, bs)
+			Expect(sessions).To(HaveLen(1), "the committed session is adopted, not duplicated")
+			Expect(got.Status.ID).To(Equal(sessions[0].ID))
+			Expect(got.Annotations).NotTo(HaveKey(v1alpha1.AnnotationCreatePending))
+			secret := &corev1.Secret{}
+			Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "lost-answer-browserbase"}, secret)).To(Succeed())
+			Expect(string(secret.Data["connectUrl"])).To(Equal(sessions[0].ConnectURL))
+			Eventually(func(g Gomega) {
+				events := &eventsv1.EventList{}
+				g.Expect(k8sClient.List(ctx, events, client.InNamespace(ns))).To(Succeed())
+				g.Expect(events.Items).To(ContainElement(HaveField("Reason", "SessionAdopted")))
+			}).Should(Succeed())
+		},
+		Entry("500 after the session was committed", emulator.Faults{CreateCommitThenFail: 1}),
+		Entry("connection dropped after the session was committed", emulator.Faults{CreateCommitThenDrop: 1}),
+	)
+
+	It("creates again, once, when a failed create made nothing", func(ctx SpecContext) {
+		emu.SetFaults(emulator.Faults{ErrorRate: 1})
+		DeferCleanup(func() { emu.SetFaults(emulator.Faults{}) })
+		failedBefore := countRequests(http.MethodPost, "/v1/sessions", http.StatusInternalServerError)
+		bs := newSession(ctx, "flaky", nil)
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonBrowserbaseUnavailable)
+		Expect(got.Annotations).To(HaveKey(v1alpha1.AnnotationCreatePending), "a 5xx leaves the outcome unknown")
+		Eventually(func() int {
+			return countRequests(http.MethodPost, "/v1/sessions", http.StatusInternalServerError) - failedBefore
+		}).Should(BeNumerically(">=", 1))
+		emu.SetFaults(emulator.Faults{})
+
+		waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+		Expect(sessionsOf(ctx, bs)).To(HaveLen(1))
+	})
+
+	It("lets a resource whose session cannot be released go when asked to, and only then", func(ctx SpecContext) {
+		Expect(k8sClient.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "short-lived-key"},
+			StringData: map[string]string{"apiKey": teamKey},
+		})).To(Succeed())
+		bs := newSession(ctx, "stuck", func(bs *v1alpha1.BrowserSession) {
+			bs.Spec.APIKeySecretRef = &v1alpha1.APIKeySecretReference{Name: "short-lived-key"}
+		})
+		waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "short-lived-key"}})).To(Succeed())
+		Expect(k8sClient.Delete(ctx, bs)).To(Succeed())
+
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonCredentialsMissing)
+		msg := condition(got, v1alpha1.ConditionStalled).Message
+		Expect(msg).To(ContainSubstring("deletion waits until the session expires"))
+		Expect(msg).To(ContainSubstring("kubectl annotate browsersession stuck " + v1alpha1.AnnotationSkipRelease + "=true"))
+		Consistently(func() error {
+			return k8sClient.Get(ctx, client.ObjectKeyFromObject(bs), &v1alpha1.BrowserSession{})
+		}).Should(Succeed(), "the finalizer holds while the session may still run")
+
+		Eventually(func(g Gomega) {
+			current := fetch(ctx, bs)(g)
+			current.Annotations[v1alpha1.AnnotationSkipRelease] = "true"
+			g.Expect(k8sClient.Update(ctx, current)).To(Succeed())
+		}).Should(Succeed())
+		waitGone(ctx, bs)
+		sess, _ := emu.Session(got.Status.ID)
+		Expect(sess.Status).To(Equal("RUNNING"), "skipped, not released")
+		emu.SetSessionStatus(got.Status.ID, "COMPLETED")
 	})
 
 	It("stalls without calling Browserbase when userMetadata with the operator's tag is too long", func(ctx SpecContext) {

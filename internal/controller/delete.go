@@ -39,14 +39,20 @@ func (r *BrowserSessionReconciler) reconcileDelete(ctx context.Context, bs *v1al
 // longer knows counts as released.
 func (r *BrowserSessionReconciler) releaseSession(ctx context.Context, bs *v1alpha1.BrowserSession) error {
 	id := sessionID(bs)
+	_, createPending := bs.Annotations[v1alpha1.AnnotationCreatePending]
 	switch {
-	case id == "":
+	case id == "" && !createPending:
 		return nil
 	case bs.Spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan:
 		log.FromContext(ctx).Info("Leaving the Browserbase session running (deletionPolicy Orphan)", "sessionID", id)
 		r.event(bs, corev1.EventTypeNormal, "SessionOrphaned", "Delete", "Left Browserbase session %s running (deletionPolicy Orphan)", id)
 		return nil
-	case browserbase.SessionStatus(bs.Status.SessionStatus).Ended():
+	case bs.Annotations[v1alpha1.AnnotationSkipRelease] == "true":
+		log.FromContext(ctx).Info("Not releasing the Browserbase session (annotation "+v1alpha1.AnnotationSkipRelease+")", "sessionID", id)
+		r.event(bs, corev1.EventTypeWarning, "ReleaseSkipped", "Delete",
+			"Left Browserbase session %s to run until its timeout (annotation %s)", id, v1alpha1.AnnotationSkipRelease)
+		return nil
+	case id != "" && browserbase.SessionStatus(bs.Status.SessionStatus).Ended():
 		return nil
 	}
 	markProgressing(bs, v1alpha1.ReasonReleasing, fmt.Sprintf("Releasing Browserbase session %s", id))
@@ -54,6 +60,10 @@ func (r *BrowserSessionReconciler) releaseSession(ctx context.Context, bs *v1alp
 	apiKey, err := r.credentials(ctx, bs)
 	if err != nil {
 		return r.holdUntilExpiry(ctx, bs, err)
+	}
+	if id == "" {
+		// A create was unfinished: release whatever it may have made.
+		return r.holdUntilExpiry(ctx, bs, r.releaseTagged(ctx, bs, apiKey))
 	}
 	_, err = r.Browserbase.ReleaseSession(ctx, apiKey, id)
 	switch {
@@ -68,6 +78,21 @@ func (r *BrowserSessionReconciler) releaseSession(ctx context.Context, bs *v1alp
 	}
 }
 
+// releaseTagged releases every live session tagged with this resource's UID.
+func (r *BrowserSessionReconciler) releaseTagged(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) error {
+	live, err := r.taggedSessions(ctx, bs, apiKey)
+	if err != nil {
+		return classify(bs, "list the sessions of this resource", err)
+	}
+	for _, s := range live {
+		if _, err := r.Browserbase.ReleaseSession(ctx, apiKey, s.ID); err != nil && !browserbase.IsNotFound(err) {
+			return classify(bs, "release the Browserbase session", err)
+		}
+		r.event(bs, corev1.EventTypeNormal, "SessionReleased", "Delete", "Released Browserbase session %s", s.ID)
+	}
+	return nil
+}
+
 // holdUntilExpiry decides what a failed release does to the finalizer. Transient errors are
 // retried. For errors only a person can fix (credentials gone with the namespace, a revoked
 // key), the finalizer is held, and the resource stalled, only until the session's expiresAt:
@@ -78,6 +103,9 @@ func (r *BrowserSessionReconciler) holdUntilExpiry(ctx context.Context, bs *v1al
 		return err
 	}
 	expiry := bs.CreationTimestamp.Add(maxSessionLifetime)
+	if pending, err := time.Parse(time.RFC3339, bs.Annotations[v1alpha1.AnnotationCreatePending]); err == nil {
+		expiry = pending.Add(maxSessionLifetime)
+	}
 	if bs.Status.ExpiresAt != nil {
 		expiry = bs.Status.ExpiresAt.Time
 	}
@@ -90,7 +118,8 @@ func (r *BrowserSessionReconciler) holdUntilExpiry(ctx context.Context, bs *v1al
 		return nil
 	}
 	stall.message = fmt.Sprintf("Cannot release Browserbase session %s, so deletion waits until the session expires: %s. "+
-		"To delete now and leave the session to time out, remove finalizer %s", sessionID(bs), stall.message, v1alpha1.Finalizer)
+		"To delete now and leave the session to run until its timeout: kubectl annotate browsersession %s %s=true",
+		sessionID(bs), stall.message, bs.Name, v1alpha1.AnnotationSkipRelease)
 	// Look again when the fix can be seen without a Browserbase call (a Secret appearing), else
 	// only at expiry: retrying a rejected key would spend the user's quota for nothing.
 	if stall.recheck == 0 || stall.recheck > remaining {

@@ -33,6 +33,7 @@ func TestClassify(t *testing.T) {
 		err         error
 		wantStall   string
 		wantWait    time.Duration
+		wantReason  string
 		wantGeneric bool
 	}{
 		"401 stalls on the credentials":          {err: apiError(http.StatusUnauthorized, 0), wantStall: v1alpha1.ReasonCredentialsRejected},
@@ -41,9 +42,16 @@ func TestClassify(t *testing.T) {
 		"402 stalls: plan quota":                 {err: apiError(http.StatusPaymentRequired, 0), wantStall: v1alpha1.ReasonRequestRejected},
 		"429 waits as long as asked":             {err: apiError(http.StatusTooManyRequests, 42*time.Second), wantWait: 42 * time.Second},
 		"429 without Retry-After waits a window": {err: apiError(http.StatusTooManyRequests, 0), wantWait: time.Minute},
-		"500 is transient":                       {err: apiError(http.StatusInternalServerError, 0), wantGeneric: true},
-		"409 is transient":                       {err: apiError(http.StatusConflict, 0), wantGeneric: true},
-		"no answer is transient":                 {err: &browserbase.CallError{Method: "POST", Path: "/v1/sessions", Err: context.DeadlineExceeded}, wantGeneric: true},
+		"a concurrency 429 says so": {
+			err: &browserbase.APIError{
+				StatusCode: http.StatusTooManyRequests, RetryAfter: 5 * time.Second,
+				Message: "You've exceeded your max concurrent sessions limit (limit 1, currently 1)",
+			},
+			wantWait: 5 * time.Second, wantReason: v1alpha1.ReasonConcurrencyLimitReached,
+		},
+		"500 is transient":       {err: apiError(http.StatusInternalServerError, 0), wantGeneric: true},
+		"409 is transient":       {err: apiError(http.StatusConflict, 0), wantGeneric: true},
+		"no answer is transient": {err: &browserbase.CallError{Method: "POST", Path: "/v1/sessions", Err: context.DeadlineExceeded}, wantGeneric: true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -56,8 +64,13 @@ func TestClassify(t *testing.T) {
 					t.Fatalf("classify(%v) = %#v, want a stall with reason %s and no recheck", tc.err, got, tc.wantStall)
 				}
 			case tc.wantWait != 0:
-				if !isWait || wait.after != tc.wantWait || wait.reason != v1alpha1.ReasonRateLimited {
-					t.Fatalf("classify(%v) = %#v, want a RateLimited wait of %s", tc.err, got, tc.wantWait)
+				reason := tc.wantReason
+				if reason == "" {
+					reason = v1alpha1.ReasonRateLimited
+				}
+				// Jittered by up to 20%, never shorter than asked.
+				if !isWait || wait.after < tc.wantWait || wait.after > tc.wantWait*12/10 || wait.reason != reason {
+					t.Fatalf("classify(%v) = %#v, want a %s wait of %s to %s", tc.err, got, reason, tc.wantWait, tc.wantWait*12/10)
 				}
 			default:
 				if isStall || isWait || !errors.Is(got, tc.err) {

@@ -2,17 +2,14 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
@@ -25,42 +22,6 @@ func sessionID(bs *v1alpha1.BrowserSession) string {
 		return id
 	}
 	return bs.Status.ID
-}
-
-// createSession creates the Browserbase session of bs and records its id on the resource
-// before anything else can fail. The create is never retried here: its outcome may be unknown.
-func (r *BrowserSessionReconciler) createSession(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) (*browserbase.Session, error) {
-	req, err := r.createRequest(ctx, bs)
-	if err != nil {
-		return nil, err
-	}
-	sess, err := r.Browserbase.CreateSession(ctx, apiKey, req)
-	if err != nil {
-		return nil, classify(bs, "create the Browserbase session", err)
-	}
-	log.FromContext(ctx).Info("Created Browserbase session", "sessionID", sess.ID, "region", sess.Region)
-	r.event(bs, corev1.EventTypeNormal, "SessionCreated", "Create", "Created Browserbase session %s", sess.ID)
-
-	// Record the id in metadata at once: the status patch comes at the end of the reconcile, and
-	// a session whose id is lost is a leaked, billed browser.
-	bs.Status.ID = sess.ID
-	if err := r.recordSessionID(ctx, bs, sess.ID); err != nil {
-		log.FromContext(ctx).Error(err, "Could not record the session id annotation; status will carry it", "sessionID", sess.ID)
-	}
-	return sess, nil
-}
-
-// recordSessionID writes the session id annotation with a merge patch, which touches nothing
-// else and cannot conflict, retrying transient failures.
-func (r *BrowserSessionReconciler) recordSessionID(ctx context.Context, bs *v1alpha1.BrowserSession, id string) error {
-	return retry.OnError(retry.DefaultBackoff, func(err error) bool { return !apierrors.IsNotFound(err) }, func() error {
-		base := bs.DeepCopy()
-		if bs.Annotations == nil {
-			bs.Annotations = map[string]string{}
-		}
-		bs.Annotations[v1alpha1.AnnotationSessionID] = id
-		return r.Patch(ctx, bs, client.MergeFrom(base))
-	})
 }
 
 // observeSession reads the session from Browserbase.
@@ -93,9 +54,19 @@ func classify(bs *v1alpha1.BrowserSession, action string, err error) error {
 			// another session ends. Without a hint, one window is the shortest sensible wait.
 			after = time.Minute
 		}
+		// Resources rate-limited together must not all come back together.
+		after = jitter(after)
+		if isConcurrencyLimit(err) {
+			return &waitError{
+				reason: v1alpha1.ReasonConcurrencyLimitReached,
+				message: fmt.Sprintf("The Browserbase project is at its concurrent-session limit; trying again when "+
+					"Browserbase's Retry-After has passed: %v", err),
+				after: after,
+			}
+		}
 		return &waitError{
 			reason:  v1alpha1.ReasonRateLimited,
-			message: fmt.Sprintf("Browserbase rate limit reached, waiting %s before trying again: %v", after.Round(time.Second), err),
+			message: fmt.Sprintf("Browserbase's session-creation rate limit is reached; trying again when its Retry-After has passed: %v", err),
 			after:   after,
 		}
 	case browserbase.IsRejected(err):
@@ -104,6 +75,13 @@ func classify(bs *v1alpha1.BrowserSession, action string, err error) error {
 	default:
 		return fmt.Errorf("could not %s: %w", action, err)
 	}
+}
+
+// isConcurrencyLimit tells a concurrent-session 429 from a creation-rate one. Browserbase gives
+// no machine-readable distinction, only the message: "…max concurrent sessions limit…".
+func isConcurrencyLimit(err error) bool {
+	apiErr, ok := errors.AsType[*browserbase.APIError](err)
+	return ok && strings.Contains(strings.ToLower(apiErr.Message), "concurrent")
 }
 
 // recordSession copies what Browserbase reports into status. The connect URL is stored without

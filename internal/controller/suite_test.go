@@ -89,6 +89,8 @@ var _ = BeforeSuite(func() {
 		PollInterval:               time.Second,
 		CredentialsRecheckInterval: time.Second,
 		MaxConcurrentReconciles:    4,
+		CreateGate:                 NewCreateGate(600, 20),
+		CreateGracePeriod:          time.Second,
 	}).SetupWithManager(mgr)).To(Succeed())
 
 	var ctx context.Context

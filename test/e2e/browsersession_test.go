@@ -104,7 +104,7 @@ spec:
 		rejectedBefore := count(http.MethodPost, "/v1/sessions", http.StatusTooManyRequests)
 		start := time.Now()
 		kubectl(ctx, "apply", "-n", ns, "-f", sessionManifest("second", withLimitedKey))
-		kubectl(ctx, "wait", "-n", ns, "browsersession/second", "--for=jsonpath={.status.conditions[?(@.type==\"Reconciling\")].reason}=RateLimited", "--timeout=60s")
+		kubectl(ctx, "wait", "-n", ns, "browsersession/second", "--for=jsonpath={.status.conditions[?(@.type==\"Reconciling\")].reason}=ConcurrencyLimitReached", "--timeout=60s")
 		Expect(jsonpath(ctx, "browsersession/second", `{.status.conditions[?(@.type=="Stalled")]}`)).To(BeEmpty(), "a rate limit is not a failure")
 		rejected := func() int { return count(http.MethodPost, "/v1/sessions", http.StatusTooManyRequests) - rejectedBefore }
 		// Retry-After is 2 s: at most one attempt per window, plus the first.

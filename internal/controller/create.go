@@ -1,0 +1,204 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase"
+)
+
+// Browserbase has no idempotency key and picks session ids itself, so a create whose answer is
+// lost (a crash, a timeout, a 5xx after the session was committed) leaves a billed session the
+// operator does not know about, and a blind retry makes a duplicate. The protocol here:
+//
+//  1. Before the call, the create-pending annotation is written with a resourceVersion
+//     precondition: a stale copy of the resource (from a lagging cache, or a second manager)
+//     fails with a conflict instead of creating.
+//  2. Every session carries this resource's UID in userMetadata (k8s.uid).
+//  3. When the call succeeds, the session id annotation is written and create-pending removed,
+//     in one write.
+//  4. A create-pending annotation without a session id therefore means "a session may exist":
+//     before creating again, the sessions tagged with the UID are listed (after a grace period,
+//     as the list may lag). A live one whose credentials can still be read is adopted, the rest
+//     released; none means the create did not happen, and it is made again.
+//
+// Unlike Crossplane's create-pending lock, this needs no person to unlock it.
+
+// createOnce returns the session of bs: the one an earlier, unfinished attempt created, or a
+// new one.
+func (r *BrowserSessionReconciler) createOnce(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) (*browserbase.Session, error) {
+	if _, pending := bs.Annotations[v1alpha1.AnnotationCreatePending]; pending {
+		sess, err := r.resolveUnfinishedCreate(ctx, bs, apiKey)
+		if err != nil || sess != nil {
+			return sess, err
+		}
+	}
+	// Refuse a taken Secret name before paying for a session whose credentials would have
+	// nowhere to go.
+	if _, err := r.ownedSecret(ctx, bs); err != nil {
+		return nil, err
+	}
+	req, err := r.createRequest(ctx, bs)
+	if err != nil {
+		return nil, err
+	}
+	if wait := r.CreateGate.admit(apiKey); wait != nil {
+		return nil, wait
+	}
+	if err := r.markCreatePending(ctx, bs); err != nil {
+		return nil, err
+	}
+
+	sess, err := r.Browserbase.CreateSession(ctx, apiKey, req)
+	if err != nil {
+		if createOutcomeKnown(err) {
+			// Browserbase refused: nothing was created, nothing to look for.
+			if clearErr := r.clearCreatePending(ctx, bs); clearErr != nil {
+				log.FromContext(ctx).Error(clearErr, "Could not clear the create-pending annotation")
+			}
+		}
+		outcome := classify(bs, "create the Browserbase session", err)
+		if limited, ok := errors.AsType[*waitError](outcome); ok {
+			r.CreateGate.close(apiKey, limited)
+		}
+		return nil, outcome
+	}
+	log.FromContext(ctx).Info("Created Browserbase session", "sessionID", sess.ID, "region", sess.Region)
+	r.event(bs, corev1.EventTypeNormal, "SessionCreated", "Create", "Created Browserbase session %s", sess.ID)
+	r.recordCreated(ctx, bs, sess.ID)
+	return sess, nil
+}
+
+// createOutcomeKnown reports whether a failed create certainly created nothing: Browserbase
+// answered with a refusal. A 5xx or no answer at all leaves the outcome unknown.
+func createOutcomeKnown(err error) bool {
+	code := browserbase.StatusCode(err)
+	return code >= 400 && code < 500 && code != http.StatusRequestTimeout
+}
+
+// markCreatePending records that a create is about to be made. The write carries the
+// resourceVersion this reconcile read, so it fails if the copy is stale.
+func (r *BrowserSessionReconciler) markCreatePending(ctx context.Context, bs *v1alpha1.BrowserSession) error {
+	base := bs.DeepCopy()
+	if bs.Annotations == nil {
+		bs.Annotations = map[string]string{}
+	}
+	bs.Annotations[v1alpha1.AnnotationCreatePending] = time.Now().UTC().Format(time.RFC3339)
+	return r.Patch(ctx, bs, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+}
+
+// clearCreatePending removes the create-pending annotation.
+func (r *BrowserSessionReconciler) clearCreatePending(ctx context.Context, bs *v1alpha1.BrowserSession) error {
+	return r.patchAnnotations(ctx, bs, func(a map[string]string) { delete(a, v1alpha1.AnnotationCreatePending) })
+}
+
+// recordCreated writes the session id and removes create-pending in one write, retried: from
+// then on the session is known. Should the write still fail, status carries the id, and if that
+// is lost too the next reconcile finds the session by its UID tag.
+func (r *BrowserSessionReconciler) recordCreated(ctx context.Context, bs *v1alpha1.BrowserSession, id string) {
+	bs.Status.ID = id
+	err := r.patchAnnotations(ctx, bs, func(a map[string]string) {
+		a[v1alpha1.AnnotationSessionID] = id
+		delete(a, v1alpha1.AnnotationCreatePending)
+	})
+	if err != nil {
+		log.FromContext(ctx).Error(err, "Could not record the session id annotation", "sessionID", id)
+	}
+}
+
+// patchAnnotations changes annotations with a merge patch, which touches nothing else and
+// cannot conflict, retrying transient failures.
+func (r *BrowserSessionReconciler) patchAnnotations(ctx context.Context, bs *v1alpha1.BrowserSession, change func(map[string]string)) error {
+	return retry.OnError(retry.DefaultBackoff, func(err error) bool { return !apierrors.IsNotFound(err) }, func() error {
+		base := bs.DeepCopy()
+		if bs.Annotations == nil {
+			bs.Annotations = map[string]string{}
+		}
+		change(bs.Annotations)
+		return r.Patch(ctx, bs, client.MergeFrom(base))
+	})
+}
+
+// resolveUnfinishedCreate finds out what an unfinished create left behind. It returns the
+// session to adopt, or nil when there is none and a create may be made. Sessions tagged with
+// this resource that cannot be adopted are released.
+func (r *BrowserSessionReconciler) resolveUnfinishedCreate(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) (*browserbase.Session, error) {
+	if wait := r.createGraceLeft(bs); wait > 0 {
+		return nil, &waitError{
+			reason:  v1alpha1.ReasonCreateOutcomeUnknown,
+			message: "A create may have succeeded without its answer arriving; waiting for Browserbase's session list to show it",
+			after:   wait,
+		}
+	}
+	live, err := r.taggedSessions(ctx, bs, apiKey)
+	if err != nil {
+		return nil, err
+	}
+	var keep *browserbase.Session
+	for _, s := range live {
+		if keep == nil {
+			full, err := r.Browserbase.GetSession(ctx, apiKey, s.ID)
+			if err != nil && !browserbase.IsNotFound(err) {
+				return nil, fmt.Errorf("reading session %s, which an unfinished create may have made: %w", s.ID, err)
+			}
+			// Workloads cannot use a session without its connect URL and signing key.
+			if err == nil && full.ConnectURL != "" && full.SigningKey != "" && !full.Status.Ended() {
+				keep = full
+				continue
+			}
+		}
+		if _, err := r.Browserbase.ReleaseSession(ctx, apiKey, s.ID); err != nil && !browserbase.IsNotFound(err) {
+			return nil, fmt.Errorf("releasing session %s, left by an unfinished create: %w", s.ID, err)
+		}
+		log.FromContext(ctx).Info("Released a session left by an unfinished create", "sessionID", s.ID)
+		r.event(bs, corev1.EventTypeWarning, "SessionReleased", "Create",
+			"Released Browserbase session %s, left by an unfinished create and not usable or not needed", s.ID)
+	}
+	if keep == nil {
+		return nil, nil
+	}
+	log.FromContext(ctx).Info("Adopted the session of an unfinished create", "sessionID", keep.ID)
+	r.event(bs, corev1.EventTypeNormal, "SessionAdopted", "Create", "Found Browserbase session %s, made by an earlier attempt, and adopted it", keep.ID)
+	r.recordCreated(ctx, bs, keep.ID)
+	return keep, nil
+}
+
+// taggedSessions lists the live sessions whose userMetadata carries this resource's UID.
+// Ended ones are history, not leaks.
+func (r *BrowserSessionReconciler) taggedSessions(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) ([]browserbase.Session, error) {
+	q, ok := browserbase.MetadataQuery(string(bs.UID), v1alpha1.ReservedMetadataKey, "uid")
+	if !ok {
+		return nil, stalled(v1alpha1.ReasonCreateOutcomeUnknown, "cannot search Browserbase for UID %q", bs.UID)
+	}
+	all, err := r.Browserbase.ListSessions(ctx, apiKey, browserbase.ListOptions{Query: q})
+	if err != nil {
+		return nil, fmt.Errorf("listing the sessions of this resource, to find out whether an unfinished create made one: %w", err)
+	}
+	var live []browserbase.Session
+	for _, s := range all {
+		if !s.Status.Ended() {
+			live = append(live, s)
+		}
+	}
+	return live, nil
+}
+
+// createGraceLeft is how long to wait before trusting the session list about an unfinished
+// create: Browserbase does not say how soon a new session shows in it.
+func (r *BrowserSessionReconciler) createGraceLeft(bs *v1alpha1.BrowserSession) time.Duration {
+	started, err := time.Parse(time.RFC3339, bs.Annotations[v1alpha1.AnnotationCreatePending])
+	if err != nil {
+		return 0 // unreadable: treat as old
+	}
+	return time.Until(started.Add(r.CreateGracePeriod))
+}
