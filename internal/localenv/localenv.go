@@ -181,6 +181,17 @@ func (e *Env) StopManager() error {
 	return err
 }
 
+// KillManager kills the manager with SIGKILL, as a node failure or the OOM killer would: no
+// cleanup, no lease handed over.
+func (e *Env) KillManager() {
+	if e.manager == nil {
+		return
+	}
+	_ = e.manager.Process.Kill()
+	<-e.exited
+	e.manager = nil
+}
+
 // ManagerExited delivers the manager's exit status when it stops, on its own or by StopManager.
 func (e *Env) ManagerExited() <-chan error { return e.exited }
 

@@ -1,0 +1,254 @@
+// Package faults is the fault-injection suite: many BrowserSessions at once, the manager binary
+// killed with SIGKILL at random moments, and an emulator that answers slowly, with 5xx, with
+// concurrency and creation-rate 429s, and with creates that commit and then fail or drop the
+// answer. At the end, every resource that exists has exactly one session, every deleted one's
+// session is released, and no session runs without an owner.
+package faults
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/emulator"
+	"github.com/browserbase/session-operator/internal/localenv"
+)
+
+const (
+	defaultKey = "bb_faults_default_key_0123456789"
+	limitedKey = "bb_faults_limited_key_0123456789"
+	namespace  = "faults"
+)
+
+func TestFaults(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Fault-injection Suite")
+}
+
+var _ = Describe("Under faults and crashes", func() {
+	It("leaks nothing and duplicates nothing", func(ctx SpecContext) {
+		seed := uint64(time.Now().UnixNano())
+		rng := rand.New(rand.NewPCG(seed, 0))
+		GinkgoWriter.Printf("seed %d\n", seed)
+
+		By("starting the control plane, the emulator and the manager")
+		repo, err := filepath.Abs(filepath.Join("..", ".."))
+		Expect(err).NotTo(HaveOccurred())
+		assets, err := localenv.AssetsDir(ctx, repo)
+		Expect(err).NotTo(HaveOccurred())
+		workDir := GinkgoT().TempDir()
+		emu := emulator.New()
+		// Enough concurrency for the default key; creation-rate 429s while 110 resources start.
+		emu.AddKey(defaultKey, emulator.Project{ID: "faults-default", Concurrency: 500, CreatesPerMinute: 60})
+		// Fewer slots than resources: some wait on concurrency 429s until deletions free slots.
+		emu.AddKey(limitedKey, emulator.Project{ID: "faults-limited", Concurrency: 20})
+		emu.SetConcurrencyRetryAfter(3 * time.Second)
+		server := httptest.NewServer(emu)
+		DeferCleanup(server.Close)
+		managerLog, err := os.Create(filepath.Join(workDir, "manager.log"))
+		Expect(err).NotTo(HaveOccurred())
+		env, err := localenv.Start(ctx, localenv.Options{
+			RepoRoot: repo, AssetsDir: assets, WorkDir: workDir,
+			BrowserbaseURL: server.URL, APIKey: defaultKey, ManagerOutput: managerLog,
+			ManagerArgs: []string{
+				"--session-poll-interval=3s", "--create-grace-period=2s", "--credentials-recheck-interval=2s",
+				"--creates-per-minute=300", "--create-burst=20", "--max-concurrent-reconciles=8",
+				"--browserbase-timeout=5s",
+				"--leader-election-lease-duration=4s", "--leader-election-renew-deadline=3s", "--leader-election-retry-period=1s",
+			},
+		})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { _ = env.Stop() })
+		Expect(env.StartManager()).To(Succeed())
+
+		scheme := runtime.NewScheme()
+		Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+		Expect(v1alpha1.AddToScheme(scheme)).To(Succeed())
+		k8s, err := client.New(env.AdminConfig, client.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
+		Expect(k8s.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "limited"},
+			StringData: map[string]string{"apiKey": limitedKey},
+		})).To(Succeed())
+
+		emu.SetFaults(emulator.Faults{Latency: 100 * time.Millisecond, ErrorRate: 0.05, CreateCommitThenFail: 5, CreateCommitThenDrop: 5})
+
+		var mu sync.Mutex
+		uids := map[types.UID]string{} // every resource ever created, by UID
+		deleted := map[string]bool{}
+		create := func(name string, limited bool) {
+			defer GinkgoRecover()
+			bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+			bs.Spec.Timeout = ptr(int32(3600))
+			if limited {
+				bs.Spec.APIKeySecretRef = &v1alpha1.APIKeySecretReference{Name: "limited"}
+			}
+			Expect(k8s.Create(ctx, bs)).To(Succeed())
+			mu.Lock()
+			uids[bs.UID] = name
+			mu.Unlock()
+		}
+
+		By("creating 100 BrowserSessions, 30 of them on a key with 20 concurrent slots")
+		for i := range 100 {
+			create(fmt.Sprintf("s-%03d", i), i%10 < 3)
+		}
+
+		By("killing the manager at random moments while deleting and adding resources")
+		kills := 0
+		chaosEnd := time.Now().Add(45 * time.Second)
+		var limitedToDelete, defaultToDelete []string
+		for i := range 100 {
+			if i%10 < 3 {
+				limitedToDelete = append(limitedToDelete, fmt.Sprintf("s-%03d", i))
+			} else {
+				defaultToDelete = append(defaultToDelete, fmt.Sprintf("s-%03d", i))
+			}
+		}
+		rng.Shuffle(len(limitedToDelete), func(i, j int) { limitedToDelete[i], limitedToDelete[j] = limitedToDelete[j], limitedToDelete[i] })
+		rng.Shuffle(len(defaultToDelete), func(i, j int) { defaultToDelete[i], defaultToDelete[j] = defaultToDelete[j], defaultToDelete[i] })
+		toDelete := append(limitedToDelete[:12], defaultToDelete[:20]...)
+		rng.Shuffle(len(toDelete), func(i, j int) { toDelete[i], toDelete[j] = toDelete[j], toDelete[i] })
+		added := 0
+		for time.Now().Before(chaosEnd) {
+			time.Sleep(time.Duration(2000+rng.IntN(4000)) * time.Millisecond) // a random moment, not a wait for state
+			env.KillManager()
+			kills++
+			for range 3 {
+				if len(toDelete) > 0 {
+					name := toDelete[0]
+					toDelete = toDelete[1:]
+					Expect(client.IgnoreNotFound(k8s.Delete(ctx, &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}))).To(Succeed())
+					deleted[name] = true
+				}
+			}
+			if added < 10 {
+				create(fmt.Sprintf("late-%02d", added), false)
+				added++
+			}
+			Expect(env.StartManager()).To(Succeed())
+		}
+		for _, name := range toDelete {
+			Expect(client.IgnoreNotFound(k8s.Delete(ctx, &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}))).To(Succeed())
+			deleted[name] = true
+		}
+
+		By("letting it settle without faults")
+		emu.SetFaults(emulator.Faults{})
+		Eventually(func(g Gomega) {
+			list := &v1alpha1.BrowserSessionList{}
+			g.Expect(k8s.List(ctx, list, client.InNamespace(namespace))).To(Succeed())
+			g.Expect(list.Items).To(HaveLen(110-len(deleted)), "deleted resources are gone")
+			notReady := 0
+			for _, bs := range list.Items {
+				if !meta.IsStatusConditionTrue(bs.Status.Conditions, v1alpha1.ConditionReady) {
+					notReady++
+				}
+			}
+			g.Expect(notReady).To(BeZero(), "every remaining resource is Ready")
+		}, 4*time.Minute, time.Second).Should(Succeed())
+
+		By("counting sessions against resources")
+		list := &v1alpha1.BrowserSessionList{}
+		Expect(k8s.List(ctx, list, client.InNamespace(namespace))).To(Succeed())
+		existing := map[types.UID]v1alpha1.BrowserSession{}
+		for _, bs := range list.Items {
+			existing[bs.UID] = bs
+		}
+		created := map[types.UID]int{}
+		live := map[types.UID][]string{}
+		leaked, orphans := 0, 0
+		for _, s := range emu.Sessions() {
+			tag, _ := s.UserMetadata["k8s"].(map[string]any)
+			uid := types.UID(fmt.Sprint(tag["uid"]))
+			if _, ours := uids[uid]; !ours {
+				orphans++
+				continue
+			}
+			created[uid]++
+			if s.Status == "RUNNING" || s.Status == "PENDING" {
+				live[uid] = append(live[uid], s.ID)
+			}
+		}
+		duplicates := 0
+		for uid, n := range created {
+			duplicates += n - 1
+			if _, exists := existing[uid]; !exists {
+				leaked += len(live[uid])
+			}
+		}
+		for uid, bs := range existing {
+			Expect(live[uid]).To(Equal([]string{bs.Status.ID}), "%s has exactly its one recorded session running", bs.Name)
+		}
+
+		requests := map[string]int{}
+		releases := 0
+		for _, r := range emu.Requests() {
+			kind := requestKind(r)
+			requests[fmt.Sprintf("%s %d", kind, r.Status)]++
+			if kind == "release" && r.Status == 200 {
+				releases++
+			}
+		}
+		keys := make([]string, 0, len(requests))
+		for k := range requests {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var byKind []string
+		for _, k := range keys {
+			byKind = append(byKind, fmt.Sprintf("%s=%d", strings.ReplaceAll(k, " ", ":"), requests[k]))
+		}
+		summary := fmt.Sprintf("faults summary: seed=%d resources=%d existing=%d deleted=%d kills=%d sessions_created=%d duplicates=%d leaked=%d untagged=%d releases=%d requests[%s]",
+			seed, len(uids), len(existing), len(deleted), kills, sum(created), duplicates, leaked, orphans, releases, strings.Join(byKind, " "))
+		fmt.Println(summary)
+		AddReportEntry("summary", summary)
+		Expect(duplicates).To(BeZero())
+		Expect(leaked).To(BeZero())
+		Expect(orphans).To(BeZero())
+	}, NodeTimeout(10*time.Minute))
+})
+
+func requestKind(r emulator.Request) string {
+	switch {
+	case r.Path == "/v1/sessions" && r.Method == "POST":
+		return "create"
+	case r.Path == "/v1/sessions":
+		return "list"
+	case strings.HasPrefix(r.Path, "/v1/sessions/") && r.Method == "POST":
+		return "release"
+	case strings.HasPrefix(r.Path, "/v1/sessions/"):
+		return "get"
+	default:
+		return "other"
+	}
+}
+
+func sum(m map[types.UID]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func ptr[T any](v T) *T { return &v }
