@@ -60,8 +60,8 @@ type Env struct {
 	AdminConfig *rest.Config
 
 	managerBin string
-	manager    *exec.Cmd
-	exited     chan error
+	manager    *Manager   // the main manager
+	replicas   []*Manager // every manager started, the main one included
 }
 
 // Start starts the control plane, installs config/default and builds the manager. It does not
@@ -133,11 +133,15 @@ func (e *Env) writeKubeconfigs() error {
 	return clientcmd.WriteToFile(*mgr, e.ManagerKubeconfig)
 }
 
-// StartManager runs the manager binary. It fails if a manager is already running.
-func (e *Env) StartManager() error {
-	if e.manager != nil {
-		return errors.New("the manager is already running")
-	}
+// A Manager is one running manager process (a replica).
+type Manager struct {
+	cmd    *exec.Cmd
+	exited chan error
+	done   bool
+}
+
+// StartReplica runs one more manager process, logging to out. Replicas elect a leader.
+func (e *Env) StartReplica(out io.Writer) (*Manager, error) {
 	args := append([]string{
 		"--kubeconfig=" + e.ManagerKubeconfig,
 		"--leader-elect",
@@ -147,33 +151,33 @@ func (e *Env) StartManager() error {
 	}, e.opts.ManagerArgs...)
 	cmd := exec.Command(e.managerBin, args...)
 	cmd.Env = append(os.Environ(), "BROWSERBASE_BASE_URL="+e.opts.BrowserbaseURL, "BROWSERBASE_API_KEY="+e.opts.APIKey)
-	cmd.Stdout, cmd.Stderr = e.opts.ManagerOutput, e.opts.ManagerOutput
+	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group: a Ctrl-C in the terminal must not stop the manager before the
 	// BrowserSessions are deleted and their sessions released.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting the manager: %w", err)
+		return nil, fmt.Errorf("starting the manager: %w", err)
 	}
-	e.manager = cmd
-	e.exited = make(chan error, 1)
-	go func() { e.exited <- cmd.Wait() }()
-	return nil
+	m := &Manager{cmd: cmd, exited: make(chan error, 1)}
+	go func() { m.exited <- cmd.Wait() }()
+	e.replicas = append(e.replicas, m)
+	return m, nil
 }
 
-// StopManager stops the manager with SIGTERM, as Kubernetes does, and waits for it to exit.
-func (e *Env) StopManager() error {
-	if e.manager == nil {
+// Stop stops the manager with SIGTERM, as Kubernetes does, and waits for it to exit.
+func (m *Manager) Stop() error {
+	if m == nil || m.done {
 		return nil
 	}
-	_ = e.manager.Process.Signal(syscall.SIGTERM)
+	m.done = true
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
 	var err error
 	select {
-	case err = <-e.exited:
+	case err = <-m.exited:
 	case <-time.After(60 * time.Second):
-		_ = e.manager.Process.Kill()
-		err = <-e.exited
+		_ = m.cmd.Process.Kill()
+		err = <-m.exited
 	}
-	e.manager = nil
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() == 0 {
 		err = nil
@@ -181,23 +185,61 @@ func (e *Env) StopManager() error {
 	return err
 }
 
-// KillManager kills the manager with SIGKILL, as a node failure or the OOM killer would: no
-// cleanup, no lease handed over.
-func (e *Env) KillManager() {
-	if e.manager == nil {
+// Kill kills the manager with SIGKILL, as a node failure or the OOM killer would: no cleanup,
+// no lease handed over.
+func (m *Manager) Kill() {
+	if m == nil || m.done {
 		return
 	}
-	_ = e.manager.Process.Kill()
-	<-e.exited
+	m.done = true
+	_ = m.cmd.Process.Kill()
+	// Killed: the exit status only says so. Wait for it so the process is reaped.
+	for range m.exited {
+		break
+	}
+}
+
+// Exited delivers the manager's exit status if it stops on its own.
+func (m *Manager) Exited() <-chan error { return m.exited }
+
+// StartManager runs the main manager, with the environment's ManagerOutput. It fails if it is
+// already running.
+func (e *Env) StartManager() error {
+	if e.manager != nil {
+		return errors.New("the manager is already running")
+	}
+	m, err := e.StartReplica(e.opts.ManagerOutput)
+	if err != nil {
+		return err
+	}
+	e.manager = m
+	return nil
+}
+
+// StopManager stops the main manager with SIGTERM and waits for it to exit.
+func (e *Env) StopManager() error {
+	err := e.manager.Stop()
+	e.manager = nil
+	return err
+}
+
+// KillManager kills the main manager with SIGKILL.
+func (e *Env) KillManager() {
+	e.manager.Kill()
 	e.manager = nil
 }
 
-// ManagerExited delivers the manager's exit status when it stops, on its own or by StopManager.
-func (e *Env) ManagerExited() <-chan error { return e.exited }
+// ManagerExited delivers the main manager's exit status if it stops on its own.
+func (e *Env) ManagerExited() <-chan error { return e.manager.Exited() }
 
-// Stop stops the manager and the control plane.
+// Stop stops every manager and the control plane.
 func (e *Env) Stop() error {
-	return errors.Join(e.StopManager(), e.testEnv.Stop())
+	var errs []error
+	for _, m := range e.replicas {
+		errs = append(errs, m.Stop())
+	}
+	e.manager = nil
+	return errors.Join(append(errs, e.testEnv.Stop())...)
 }
 
 // Kubectl runs the source-built kubectl as the admin user and returns its stdout.

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os/exec"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 
 	"github.com/browserbase/session-operator/internal/emulator"
 )
@@ -118,6 +120,44 @@ spec:
 
 		GinkgoWriter.Printf("429s while waiting %s: %d\n", elapsed.Round(time.Millisecond), rejected())
 		Expect(rejected()).To(BeNumerically("<=", int(elapsed/(2*time.Second))+1))
+	})
+
+	It("runs two replicas safely: only the leader creates, and a killed leader hands over", func(ctx SpecContext) {
+		replicaLog := gbytes.NewBuffer()
+		replica, err := env.StartReplica(io.MultiWriter(replicaLog, GinkgoWriter))
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(replica.Stop)
+		createsPerUID := func() map[string]int {
+			n := map[string]int{}
+			for _, s := range emu.Sessions() {
+				if tag, ok := s.UserMetadata["k8s"].(map[string]any); ok && tag["namespace"] == ns {
+					n[fmt.Sprint(tag["name"])]++
+				}
+			}
+			return n
+		}
+
+		for i := range 5 {
+			kubectl(ctx, "apply", "-n", ns, "-f", sessionManifest(fmt.Sprintf("before-%d", i), ""))
+		}
+		kubectl(ctx, "wait", "-n", ns, "browsersession", "--all", "--for=condition=Ready", "--timeout=60s")
+
+		By("killing the leader")
+		// The first manager has held the lease since the suite started; the replica only waits.
+		Expect(string(replicaLog.Contents())).NotTo(MatchRegexp("(?i)successfully acquired lease"))
+		env.KillManager()
+		DeferCleanup(env.StartManager)
+		for i := range 5 {
+			kubectl(ctx, "apply", "-n", ns, "-f", sessionManifest(fmt.Sprintf("after-%d", i), ""))
+		}
+		Eventually(replicaLog).WithTimeout(30 * time.Second).Should(gbytes.Say("(?i)successfully acquired lease"))
+		kubectl(ctx, "wait", "-n", ns, "browsersession", "--all", "--for=condition=Ready", "--timeout=60s")
+
+		perName := createsPerUID()
+		Expect(perName).To(HaveLen(10))
+		for name, n := range perName {
+			Expect(n).To(Equal(1), "%s has exactly one session", name)
+		}
 	})
 
 	It("loses nothing across a manager restart", func(ctx SpecContext) {

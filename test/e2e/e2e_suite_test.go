@@ -64,7 +64,11 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		BrowserbaseURL: server.URL,
 		APIKey:         defaultKey,
 		ManagerOutput:  GinkgoWriter,
-		ManagerArgs:    []string{"--session-poll-interval=2s", "--credentials-recheck-interval=2s", "--zap-devel"},
+		ManagerArgs: []string{
+			"--session-poll-interval=2s", "--credentials-recheck-interval=2s", "--zap-devel",
+			// Short leases, so the handover after a killed leader fits in a test.
+			"--leader-election-lease-duration=4s", "--leader-election-renew-deadline=3s", "--leader-election-retry-period=1s",
+		},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { Expect(env.Stop()).To(Succeed()) })

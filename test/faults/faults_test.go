@@ -6,6 +6,7 @@
 package faults
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
@@ -113,8 +114,73 @@ var _ = Describe("Under faults and crashes", func() {
 			create(fmt.Sprintf("s-%03d", i), i%10 < 3)
 		}
 
-		By("killing the manager at random moments while deleting and adding resources")
 		kills := 0
+		// summarize counts sessions against resources, and requests by kind and status.
+		summarize := func() (summary string, duplicates, leaked, orphans int) {
+			list := &v1alpha1.BrowserSessionList{}
+			Expect(k8s.List(context.Background(), list, client.InNamespace(namespace))).To(Succeed())
+			existing := map[types.UID]v1alpha1.BrowserSession{}
+			for _, bs := range list.Items {
+				existing[bs.UID] = bs
+			}
+			created := map[types.UID]int{}
+			live := map[types.UID][]string{}
+			for _, s := range emu.Sessions() {
+				tag, _ := s.UserMetadata["k8s"].(map[string]any)
+				uid := types.UID(fmt.Sprint(tag["uid"]))
+				mu.Lock()
+				_, ours := uids[uid]
+				mu.Unlock()
+				if !ours {
+					orphans++
+					continue
+				}
+				created[uid]++
+				if s.Status == "RUNNING" || s.Status == "PENDING" {
+					live[uid] = append(live[uid], s.ID)
+				}
+			}
+			for uid, n := range created {
+				duplicates += n - 1
+				if _, exists := existing[uid]; !exists {
+					leaked += len(live[uid])
+				}
+			}
+			for uid, bs := range existing {
+				if len(live[uid]) != 1 || live[uid][0] != bs.Status.ID {
+					GinkgoWriter.Printf("%s: live sessions %v, recorded %q\n", bs.Name, live[uid], bs.Status.ID)
+				}
+			}
+			requests := map[string]int{}
+			releases := 0
+			for _, r := range emu.Requests() {
+				kind := requestKind(r)
+				requests[fmt.Sprintf("%s:%d", kind, r.Status)]++
+				if kind == "release" && r.Status == 200 {
+					releases++
+				}
+			}
+			keys := make([]string, 0, len(requests))
+			for k := range requests {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			var byKind []string
+			for _, k := range keys {
+				byKind = append(byKind, fmt.Sprintf("%s=%d", k, requests[k]))
+			}
+			summary = fmt.Sprintf("faults summary: seed=%d resources=%d existing=%d deleted=%d kills=%d sessions_created=%d duplicates=%d leaked=%d untagged=%d releases=%d requests[%s]",
+				seed, len(uids), len(existing), len(deleted), kills, sum(created), duplicates, leaked, orphans, releases, strings.Join(byKind, " "))
+			return summary, duplicates, leaked, orphans
+		}
+		DeferCleanup(func() {
+			if CurrentSpecReport().Failed() {
+				summary, _, _, _ := summarize()
+				fmt.Println(summary)
+			}
+		})
+
+		By("killing the manager at random moments while deleting and adding resources")
 		chaosEnd := time.Now().Add(45 * time.Second)
 		var limitedToDelete, defaultToDelete []string
 		for i := range 100 {
@@ -168,60 +234,17 @@ var _ = Describe("Under faults and crashes", func() {
 		}, 4*time.Minute, time.Second).Should(Succeed())
 
 		By("counting sessions against resources")
-		list := &v1alpha1.BrowserSessionList{}
-		Expect(k8s.List(ctx, list, client.InNamespace(namespace))).To(Succeed())
-		existing := map[types.UID]v1alpha1.BrowserSession{}
-		for _, bs := range list.Items {
-			existing[bs.UID] = bs
-		}
-		created := map[types.UID]int{}
-		live := map[types.UID][]string{}
-		leaked, orphans := 0, 0
-		for _, s := range emu.Sessions() {
-			tag, _ := s.UserMetadata["k8s"].(map[string]any)
-			uid := types.UID(fmt.Sprint(tag["uid"]))
-			if _, ours := uids[uid]; !ours {
-				orphans++
-				continue
-			}
-			created[uid]++
-			if s.Status == "RUNNING" || s.Status == "PENDING" {
-				live[uid] = append(live[uid], s.ID)
-			}
-		}
-		duplicates := 0
-		for uid, n := range created {
-			duplicates += n - 1
-			if _, exists := existing[uid]; !exists {
-				leaked += len(live[uid])
-			}
-		}
-		for uid, bs := range existing {
-			Expect(live[uid]).To(Equal([]string{bs.Status.ID}), "%s has exactly its one recorded session running", bs.Name)
-		}
-
-		requests := map[string]int{}
-		releases := 0
-		for _, r := range emu.Requests() {
-			kind := requestKind(r)
-			requests[fmt.Sprintf("%s %d", kind, r.Status)]++
-			if kind == "release" && r.Status == 200 {
-				releases++
-			}
-		}
-		keys := make([]string, 0, len(requests))
-		for k := range requests {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var byKind []string
-		for _, k := range keys {
-			byKind = append(byKind, fmt.Sprintf("%s=%d", strings.ReplaceAll(k, " ", ":"), requests[k]))
-		}
-		summary := fmt.Sprintf("faults summary: seed=%d resources=%d existing=%d deleted=%d kills=%d sessions_created=%d duplicates=%d leaked=%d untagged=%d releases=%d requests[%s]",
-			seed, len(uids), len(existing), len(deleted), kills, sum(created), duplicates, leaked, orphans, releases, strings.Join(byKind, " "))
+		summary, duplicates, leaked, orphans := summarize()
 		fmt.Println(summary)
 		AddReportEntry("summary", summary)
+		list := &v1alpha1.BrowserSessionList{}
+		Expect(k8s.List(ctx, list, client.InNamespace(namespace))).To(Succeed())
+		for _, bs := range list.Items {
+			Expect(bs.Status.ID).NotTo(BeEmpty())
+			sess, ok := emu.Session(bs.Status.ID)
+			Expect(ok).To(BeTrue())
+			Expect(sess.Status).To(Equal("RUNNING"), "%s runs its recorded session", bs.Name)
+		}
 		Expect(duplicates).To(BeZero())
 		Expect(leaked).To(BeZero())
 		Expect(orphans).To(BeZero())
