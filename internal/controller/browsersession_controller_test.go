@@ -393,6 +393,27 @@ var _ = Describe("BrowserSession", func() {
 		Entry("connection dropped after the session was committed", emulator.Faults{CreateCommitThenDrop: 1}),
 	)
 
+	It("finds its session again from the id annotation after a restore without status", func(ctx SpecContext) {
+		original := newSession(ctx, "backed-up", nil)
+		got := waitForCondition(ctx, original, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+		id := got.Annotations[v1alpha1.AnnotationSessionID]
+		Expect(id).To(Equal(got.Status.ID))
+
+		By("restoring it elsewhere as a backup tool would: metadata and spec, no status, a new UID")
+		restored := newSession(ctx, "restored", func(bs *v1alpha1.BrowserSession) {
+			bs.Annotations = map[string]string{v1alpha1.AnnotationSessionID: id}
+			bs.Spec = got.Spec
+		})
+		creates := emu.CountRequests(http.MethodPost, "/v1/sessions")
+		restoredGot := waitForCondition(ctx, restored, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+		Expect(restoredGot.Status.ID).To(Equal(id))
+		Expect(emu.CountRequests(http.MethodPost, "/v1/sessions")).To(Equal(creates), "no new session")
+		secret := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "restored-browserbase"}, secret)).To(Succeed())
+		Expect(string(secret.Data["sessionId"])).To(Equal(id))
+		Expect(k8sClient.Delete(ctx, original)).To(Succeed())
+	})
+
 	It("creates again, once, when a failed create made nothing", func(ctx SpecContext) {
 		emu.SetFaults(emulator.Faults{ErrorRate: 1})
 		DeferCleanup(func() { emu.SetFaults(emulator.Faults{}) })
