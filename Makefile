@@ -58,8 +58,23 @@ envtest: ## Build (once) the kube-apiserver, etcd and kubectl that the tests run
 	@hack/envtest-binaries.sh >/dev/null
 
 .PHONY: test
-test: manifests generate fmt vet envtest ## Run every test that needs no network: unit tests and the envtest suite.
-	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go test ./... -coverprofile cover.out
+test: manifests generate fmt vet envtest ## Run every test: units, envtest, end-to-end, then fault injection.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go test $$(go list ./... | grep -v /test/faults) -coverprofile cover.out
+	@$(MAKE) --no-print-directory test-faults
+
+# The fault-injection suite runs on its own (it kills processes and loads both cores) and prints
+# its summary line; on failure, its whole log.
+FAULTS_DURATION ?= 45s
+.PHONY: test-faults
+test-faults: envtest | $(LOCALBIN) ## Run the fault-injection suite (FAULTS_DURATION of chaos, default 45s).
+	@echo "fault-injection suite: $(FAULTS_DURATION) of chaos, log in bin/faults.log"
+	@FAULTS_DURATION=$(FAULTS_DURATION) KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" \
+		go test ./test/faults -count=1 -timeout 60m -v > $(LOCALBIN)/faults.log 2>&1 || { cat $(LOCALBIN)/faults.log; exit 1; }
+	@grep -m1 '^faults summary' $(LOCALBIN)/faults.log
+
+.PHONY: test-soak
+test-soak: ## The fault-injection suite with 10 minutes of chaos.
+	@$(MAKE) --no-print-directory test-faults FAULTS_DURATION=10m
 
 .PHONY: dev
 dev: envtest ## Run it all locally: control plane, emulator (or the real API with BROWSERBASE_API_KEY), manager, sample.
