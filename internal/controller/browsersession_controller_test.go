@@ -289,6 +289,24 @@ var _ = Describe("BrowserSession", func() {
 		Consistently(func() int { return countRequests(http.MethodPost, "/v1/sessions", http.StatusNotFound) }).Should(Equal(1))
 	})
 
+	It("stalls, once, on a region the project cannot use", func(ctx SpecContext) {
+		Expect(k8sClient.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "west"},
+			StringData: map[string]string{"apiKey": westKey},
+		})).To(Succeed())
+		refusedBefore := countRequests(http.MethodPost, "/v1/sessions", http.StatusBadRequest)
+		bs := newSession(ctx, "europe", func(bs *v1alpha1.BrowserSession) {
+			bs.Spec.Region = "eu-central-1"
+			bs.Spec.APIKeySecretRef = &v1alpha1.APIKeySecretReference{Name: "west"}
+		})
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonRequestRejected)
+		Expect(condition(got, v1alpha1.ConditionStalled).Message).To(ContainSubstring("Region eu-central-1 is not available for this project"))
+		Expect(got.Annotations).NotTo(HaveKey(v1alpha1.AnnotationCreatePending), "a refused create made nothing to look for")
+		Consistently(func() int {
+			return countRequests(http.MethodPost, "/v1/sessions", http.StatusBadRequest) - refusedBefore
+		}).Should(Equal(1))
+	})
+
 	It("waits out a rate limit as Reconciling, not Stalled, and does not hammer the API", func(ctx SpecContext) {
 		Expect(k8sClient.Create(ctx, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "limited"},

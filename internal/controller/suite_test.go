@@ -29,6 +29,7 @@ const (
 	defaultKey = "bb_test_default_key_0123456789"
 	teamKey    = "bb_test_team_key_0123456789"
 	limitedKey = "bb_test_limited_key_0123456789"
+	westKey    = "bb_test_west_only_key_0123456789"
 )
 
 var (
@@ -68,6 +69,7 @@ var _ = BeforeSuite(func() {
 	emu.AddKey(defaultKey, emulator.Project{ID: "proj-default", Name: "default"})
 	emu.AddKey(teamKey, emulator.Project{ID: "proj-team", Name: "team"})
 	emu.AddKey(limitedKey, emulator.Project{ID: "proj-limited", Name: "limited", Concurrency: 1})
+	emu.AddKey(westKey, emulator.Project{ID: "proj-west", Name: "west", Regions: []string{"us-west-2"}})
 	server := httptest.NewServer(emu)
 	DeferCleanup(server.Close)
 	bb, err := browserbase.NewHTTPClient(server.URL, browserbase.WithTimeout(5*time.Second))

@@ -8,6 +8,7 @@ import (
 	"io"
 	mathrand "math/rand/v2"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +32,9 @@ type Project struct {
 	CreatesPerMinute int
 	// DefaultTimeout is the session timeout in seconds when a create does not give one.
 	DefaultTimeout int
+	// Regions, when set, are the only regions the project may create sessions in (a plan or
+	// organisation restriction); others are answered 400.
+	Regions []string
 }
 
 // Faults change how the emulator answers, to test how clients cope.
@@ -443,6 +447,10 @@ func (s *Server) create(w *recorder, r *http.Request, project *Project) {
 	host, ok := regions[region]
 	if !ok {
 		writeError(w, http.StatusBadRequest, "body/region must be equal to one of the allowed values")
+		return
+	}
+	if len(project.Regions) > 0 && !slices.Contains(project.Regions, region) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("Region %s is not available for this project", region))
 		return
 	}
 	if req.UserMetadata != nil {

@@ -848,3 +848,13 @@ func TestCountRequests(t *testing.T) {
 		t.Errorf("Requests() mismatch (-want +got):\n%s", d)
 	}
 }
+
+func TestCreateSessionOutsideTheProjectsRegions(t *testing.T) {
+	f := newFixture(t, Project{Regions: []string{"us-west-2"}}, false)
+	resp, data := f.call(t, http.MethodPost, "/v1/sessions", testKey, map[string]any{"region": "eu-central-1"})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(data), "Region eu-central-1 is not available for this project") {
+		t.Errorf("create in eu-central-1 = %d %s, want 400 naming the region", resp.StatusCode, data)
+	}
+	f.create(t, testKey, map[string]any{"region": "us-west-2"})
+	f.create(t, testKey, map[string]any{}) // the default region is allowed
+}
