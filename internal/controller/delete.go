@@ -55,14 +55,22 @@ func (r *BrowserSessionReconciler) releaseSession(ctx context.Context, bs *v1alp
 	case id != "" && browserbase.SessionStatus(bs.Status.SessionStatus).Ended():
 		return nil
 	}
-	markProgressing(bs, v1alpha1.ReasonReleasing, fmt.Sprintf("Releasing Browserbase session %s", id))
+	if id == "" {
+		markProgressing(bs, v1alpha1.ReasonReleasing, "Releasing any session an unfinished create made")
+	} else {
+		markProgressing(bs, v1alpha1.ReasonReleasing, fmt.Sprintf("Releasing Browserbase session %s", id))
+	}
 
 	apiKey, err := r.credentials(ctx, bs)
 	if err != nil {
 		return r.holdUntilExpiry(ctx, bs, err)
 	}
 	if id == "" {
-		// A create was unfinished: release whatever it may have made.
+		// A create was unfinished: release whatever it may have made, once the list can be
+		// trusted to show it.
+		if wait := r.createGraceLeft(bs); wait > 0 {
+			return &waitError{reason: v1alpha1.ReasonReleasing, message: "Waiting for Browserbase's session list to show what an unfinished create made", after: wait}
+		}
 		return r.holdUntilExpiry(ctx, bs, r.releaseTagged(ctx, bs, apiKey))
 	}
 	_, err = r.Browserbase.ReleaseSession(ctx, apiKey, id)
