@@ -30,6 +30,9 @@ const (
 	teamKey    = "bb_test_team_key_0123456789"
 	limitedKey = "bb_test_limited_key_0123456789"
 	westKey    = "bb_test_west_only_key_0123456789"
+	// A second single-slot key: a 429 closes the operator's create gate for its key, so specs
+	// that fill a slot each use their own.
+	oneSlotKey = "bb_test_one_slot_key_0123456789"
 )
 
 var (
@@ -69,6 +72,7 @@ var _ = BeforeSuite(func() {
 	emu.AddKey(defaultKey, emulator.Project{ID: "proj-default", Name: "default"})
 	emu.AddKey(teamKey, emulator.Project{ID: "proj-team", Name: "team"})
 	emu.AddKey(limitedKey, emulator.Project{ID: "proj-limited", Name: "limited", Concurrency: 1})
+	emu.AddKey(oneSlotKey, emulator.Project{ID: "proj-one-slot", Name: "one-slot", Concurrency: 1})
 	emu.AddKey(westKey, emulator.Project{ID: "proj-west", Name: "west", Regions: []string{"us-west-2"}})
 	server := httptest.NewServer(emu)
 	DeferCleanup(server.Close)
