@@ -67,7 +67,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		ManagerArgs: []string{
 			"--session-poll-interval=2s", "--credentials-recheck-interval=2s", "--zap-devel",
 			// Short leases, so the handover after a killed leader fits in a test.
-			"--leader-election-lease-duration=4s", "--leader-election-renew-deadline=3s", "--leader-election-retry-period=1s",
+			"--leader-election-lease-duration=6s", "--leader-election-renew-deadline=5s", "--leader-election-retry-period=1s",
 		},
 	})
 	Expect(err).NotTo(HaveOccurred())
