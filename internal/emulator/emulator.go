@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Project is a Browserbase project and its limits.
@@ -506,7 +508,7 @@ func (s *Server) create(w *recorder, r *http.Request, project *Project) {
 		extra.runningAt = now.Add(s.pendingFor)
 	}
 	sess := &Session{
-		ID:                newUUID(),
+		ID:                uuid.NewString(),
 		CreatedAt:         now,
 		UpdatedAt:         now,
 		StartedAt:         now,
@@ -718,7 +720,7 @@ func (r *recorder) drop(projectID string) {
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("x-request-id", newUUID())
+	w.Header().Set("x-request-id", uuid.NewString())
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
 }
@@ -731,13 +733,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func newUUID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // sessionLiveURLs is the answer of GET /v1/sessions/{id}/debug (SessionLiveUrls).
@@ -124,7 +126,7 @@ func (s *Server) createContext(w *recorder, r *http.Request, project *Project) {
 	}
 	s.mu.Lock()
 	now := s.now()
-	c := &browserContext{ID: newUUID(), CreatedAt: now, UpdatedAt: now, ProjectID: project.ID}
+	c := &browserContext{ID: uuid.NewString(), CreatedAt: now, UpdatedAt: now, ProjectID: project.ID}
 	s.contexts[c.ID] = c
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, uploadOf(c))
@@ -163,7 +165,7 @@ func (s *Server) deleteContext(w *recorder, id string, project *Project) {
 	defer s.mu.Unlock()
 	if c := s.lookupContext(w, id, project); c != nil {
 		delete(s.contexts, c.ID)
-		w.Header().Set("x-request-id", newUUID())
+		w.Header().Set("x-request-id", uuid.NewString())
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
