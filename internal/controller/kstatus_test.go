@@ -12,11 +12,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/test/argocd"
 )
 
 // What kubectl wait, Flux and every kstatus-based tool conclude from the status the reconciler
-// writes, computed by the library itself on resources from live reconciles.
-var _ = Describe("kstatus", func() {
+// writes, computed by the library itself on resources from live reconciles, and what Argo CD's
+// health check makes of the same objects.
+var _ = Describe("kstatus and Argo CD health", func() {
 	var ns string
 
 	BeforeEach(func(ctx SpecContext) {
@@ -33,6 +35,8 @@ var _ = Describe("kstatus", func() {
 		})
 	})
 
+	// compute returns the kstatus of the live resource, and checks that Argo CD's health check
+	// (config/argocd) agrees: Current is Healthy, InProgress Progressing, Failed Degraded.
 	compute := func(ctx SpecContext, bs *v1alpha1.BrowserSession) status.Status {
 		GinkgoHelper()
 		got := &v1alpha1.BrowserSession{}
@@ -41,6 +45,12 @@ var _ = Describe("kstatus", func() {
 		Expect(err).NotTo(HaveOccurred())
 		result, err := status.Compute(&unstructured.Unstructured{Object: raw})
 		Expect(err).NotTo(HaveOccurred())
+		health, err := argocd.Evaluate(raw)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(health.Status).To(Equal(map[status.Status]string{
+			status.CurrentStatus: "Healthy", status.InProgressStatus: "Progressing", status.FailedStatus: "Degraded",
+		}[result.Status]), "Argo CD health %+v for kstatus %s", health, result.Status)
+		Expect(health.Message).NotTo(BeEmpty())
 		return result.Status
 	}
 	create := func(ctx SpecContext, name string, mutate func(*v1alpha1.BrowserSession)) *v1alpha1.BrowserSession {

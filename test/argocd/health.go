@@ -1,0 +1,82 @@
+// Package argocd runs the Argo CD health check that config/argocd ships for BrowserSessions, in
+// gopher-lua, the Lua interpreter Argo CD embeds, the way Argo CD does: the object is the global
+// obj, and the script returns {status, message}.
+package argocd
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Health is what the check returns.
+type Health struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
+// ScriptPath is the health check in the repository.
+func ScriptPath() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "config", "argocd", "resource_customizations",
+		"browserbase.io", "BrowserSession", "health.lua")
+}
+
+// Evaluate runs the health check on an object in its unstructured form.
+func Evaluate(obj map[string]any) (Health, error) {
+	script, err := os.ReadFile(ScriptPath())
+	if err != nil {
+		return Health{}, err
+	}
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer L.Close()
+	for _, open := range []lua.LGFunction{lua.OpenBase, lua.OpenTable, lua.OpenString, lua.OpenMath} {
+		L.Push(L.NewFunction(open))
+		L.Call(0, 0)
+	}
+	L.SetGlobal("obj", toLua(L, obj))
+	if err := L.DoString(string(script)); err != nil {
+		return Health{}, err
+	}
+	table, ok := L.Get(-1).(*lua.LTable)
+	if !ok {
+		return Health{}, fmt.Errorf("health.lua returned %s, not a table", L.Get(-1).Type())
+	}
+	return Health{Status: lua.LVAsString(table.RawGetString("status")), Message: lua.LVAsString(table.RawGetString("message"))}, nil
+}
+
+// toLua converts JSON-shaped values as Argo CD does: objects and arrays to tables, numbers to
+// numbers, and so on.
+func toLua(L *lua.LState, v any) lua.LValue {
+	switch v := v.(type) {
+	case map[string]any:
+		t := L.NewTable()
+		for k, val := range v {
+			t.RawSetString(k, toLua(L, val))
+		}
+		return t
+	case []any:
+		t := L.NewTable()
+		for _, val := range v {
+			t.Append(toLua(L, val))
+		}
+		return t
+	case string:
+		return lua.LString(v)
+	case bool:
+		return lua.LBool(v)
+	case int64:
+		return lua.LNumber(v)
+	case int:
+		return lua.LNumber(v)
+	case float64:
+		return lua.LNumber(v)
+	case nil:
+		return lua.LNil
+	default:
+		return lua.LString(fmt.Sprint(v))
+	}
+}
