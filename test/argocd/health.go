@@ -31,37 +31,37 @@ func Evaluate(obj map[string]any) (Health, error) {
 	if err != nil {
 		return Health{}, err
 	}
-	L := lua.NewState(lua.Options{SkipOpenLibs: true})
-	defer L.Close()
+	state := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer state.Close()
 	for _, open := range []lua.LGFunction{lua.OpenBase, lua.OpenTable, lua.OpenString, lua.OpenMath} {
-		L.Push(L.NewFunction(open))
-		L.Call(0, 0)
+		state.Push(state.NewFunction(open))
+		state.Call(0, 0)
 	}
-	L.SetGlobal("obj", toLua(L, obj))
-	if err := L.DoString(string(script)); err != nil {
+	state.SetGlobal("obj", toLua(state, obj))
+	if err := state.DoString(string(script)); err != nil {
 		return Health{}, err
 	}
-	table, ok := L.Get(-1).(*lua.LTable)
+	table, ok := state.Get(-1).(*lua.LTable)
 	if !ok {
-		return Health{}, fmt.Errorf("health.lua returned %s, not a table", L.Get(-1).Type())
+		return Health{}, fmt.Errorf("health.lua returned %s, not a table", state.Get(-1).Type())
 	}
 	return Health{Status: lua.LVAsString(table.RawGetString("status")), Message: lua.LVAsString(table.RawGetString("message"))}, nil
 }
 
 // toLua converts JSON-shaped values as Argo CD does: objects and arrays to tables, numbers to
 // numbers, and so on.
-func toLua(L *lua.LState, v any) lua.LValue {
+func toLua(state *lua.LState, v any) lua.LValue {
 	switch v := v.(type) {
 	case map[string]any:
-		t := L.NewTable()
+		t := state.NewTable()
 		for k, val := range v {
-			t.RawSetString(k, toLua(L, val))
+			t.RawSetString(k, toLua(state, val))
 		}
 		return t
 	case []any:
-		t := L.NewTable()
+		t := state.NewTable()
 		for _, val := range v {
-			t.Append(toLua(L, val))
+			t.Append(toLua(state, val))
 		}
 		return t
 	case string:
