@@ -97,6 +97,11 @@ spec:
 		Expect(count(http.MethodPost, "/v1/sessions/"+id, http.StatusOK)).To(Equal(1))
 	})
 
+	It("accepts every sample manifest at admission", func(ctx SpecContext) {
+		out := kubectl(ctx, "apply", "-n", ns, "--dry-run=server", "-k", repo+"/config/samples")
+		Expect(strings.Count(out, "created (server dry run)")).To(Equal(5), out)
+	})
+
 	It("waits out 429s without a request storm, and goes Ready when a slot frees", func(ctx SpecContext) {
 		kubectl(ctx, "create", "secret", "generic", "limited", "-n", ns, "--from-literal=apiKey="+limitedKey)
 		withLimitedKey := "  apiKeySecretRef:\n    name: limited\n"
