@@ -15,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -22,6 +23,7 @@ import (
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/controller"
+	"github.com/browserbase/session-operator/internal/metrics"
 )
 
 var scheme = runtime.NewScheme()
@@ -120,7 +122,7 @@ func main() {
 	if err := (&controller.BrowserSessionReconciler{
 		Client:                     mgr.GetClient(),
 		APIReader:                  mgr.GetAPIReader(),
-		Browserbase:                bb,
+		Browserbase:                metrics.InstrumentClient(bb),
 		Recorder:                   mgr.GetEventRecorder("browserbase-session-operator"),
 		DefaultAPIKey:              defaultKey,
 		PollInterval:               pollInterval,
@@ -132,6 +134,9 @@ func main() {
 		setupLog.Error(err, "Unable to set up the BrowserSession controller")
 		os.Exit(1)
 	}
+
+	// BrowserSessions by status, counted from the cache at scrape time.
+	ctrlmetrics.Registry.MustRegister(metrics.NewSessionCollector(mgr.GetCache()))
 
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		setupLog.Error(err, "Unable to set up the health check")

@@ -135,6 +135,8 @@ func (r *BrowserSessionReconciler) finalizeStatus(ctx context.Context, before, b
 
 	if newly := stalledTransition(before, bs); newly != nil {
 		r.event(bs, corev1.EventTypeWarning, newly.Reason, "Reconcile", "%s", newly.Message)
+	} else if waiting := waitTransition(before, bs); waiting != nil {
+		r.event(bs, corev1.EventTypeWarning, waiting.Reason, "Reconcile", "%s", waiting.Message)
 	}
 	if equality.Semantic.DeepEqual(before.Status, bs.Status) {
 		return result, err
@@ -161,6 +163,28 @@ func stalledTransition(before, after *v1alpha1.BrowserSession) *metav1.Condition
 	}
 	was := meta.FindStatusCondition(before.Status.Conditions, v1alpha1.ConditionStalled)
 	if was != nil && was.Status == now.Status && was.Reason == now.Reason && was.Message == now.Message {
+		return nil
+	}
+	return now
+}
+
+// waitReasons are the waits worth an event when they begin: a rate limit, an outage, a lost
+// create answer. Their ends show as the SessionCreated or Ready that follows.
+var waitReasons = map[string]bool{
+	v1alpha1.ReasonRateLimited:             true,
+	v1alpha1.ReasonConcurrencyLimitReached: true,
+	v1alpha1.ReasonBrowserbaseUnavailable:  true,
+	v1alpha1.ReasonCreateOutcomeUnknown:    true,
+}
+
+// waitTransition returns the Reconciling condition if the resource has just begun one of the
+// waitReasons, so that a wait makes one event, not one per retry.
+func waitTransition(before, after *v1alpha1.BrowserSession) *metav1.Condition {
+	now := meta.FindStatusCondition(after.Status.Conditions, v1alpha1.ConditionReconciling)
+	if now == nil || now.Status != metav1.ConditionTrue || !waitReasons[now.Reason] {
+		return nil
+	}
+	if was := meta.FindStatusCondition(before.Status.Conditions, v1alpha1.ConditionReconciling); was != nil && was.Reason == now.Reason {
 		return nil
 	}
 	return now

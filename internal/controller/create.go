@@ -15,6 +15,7 @@ import (
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/metrics"
 )
 
 // Browserbase has no idempotency key and picks session ids itself, so a create whose answer is
@@ -168,6 +169,7 @@ func (r *BrowserSessionReconciler) resolveUnfinishedCreate(ctx context.Context, 
 		return nil, nil
 	}
 	log.FromContext(ctx).Info("Adopted the session of an unfinished create", "sessionID", keep.ID)
+	metrics.SessionsAdopted.Inc()
 	r.event(bs, corev1.EventTypeNormal, "SessionAdopted", "Create", "Found Browserbase session %s, made by an earlier attempt, and adopted it", keep.ID)
 	r.recordCreated(ctx, bs, keep.ID)
 	return keep, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/metrics"
 )
 
 // A stallError is a problem that retrying cannot fix: a person must change something first. It
@@ -53,6 +54,9 @@ func applyOutcome(bs *v1alpha1.BrowserSession, result ctrl.Result, err error) (c
 		return ctrl.Result{RequeueAfter: stall.recheck}, nil
 	}
 	if wait, ok := errors.AsType[*waitError](err); ok {
+		if wait.reason == v1alpha1.ReasonRateLimited || wait.reason == v1alpha1.ReasonConcurrencyLimitReached {
+			metrics.RateLimitWaits.WithLabelValues(wait.reason).Inc()
+		}
 		markProgressing(bs, wait.reason, wait.message)
 		return ctrl.Result{RequeueAfter: wait.after}, nil
 	}

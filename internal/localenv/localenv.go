@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,6 +46,9 @@ type Options struct {
 	ManagerArgs []string
 	// ManagerOutput receives the manager's logs (os.Stderr if nil).
 	ManagerOutput io.Writer
+	// Metrics serves each manager's metrics over plain HTTP on a free loopback port (see
+	// Manager.MetricsURL); otherwise metrics are off.
+	Metrics bool
 }
 
 // Env is a running local environment.
@@ -138,6 +142,8 @@ type Manager struct {
 	cmd    *exec.Cmd
 	exited chan error
 	done   bool
+	// MetricsURL is where the manager serves metrics, if Options.Metrics is set.
+	MetricsURL string
 }
 
 // StartReplica runs one more manager process, logging to out. Replicas elect a leader.
@@ -149,6 +155,15 @@ func (e *Env) StartReplica(out io.Writer) (*Manager, error) {
 		"--metrics-bind-address=0",
 		"--health-probe-bind-address=0",
 	}, e.opts.ManagerArgs...)
+	metricsURL := ""
+	if e.opts.Metrics {
+		addr, err := freeLoopbackAddr()
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--metrics-bind-address="+addr, "--metrics-secure=false")
+		metricsURL = "http://" + addr + "/metrics"
+	}
 	cmd := exec.Command(e.managerBin, args...)
 	cmd.Env = append(os.Environ(), "BROWSERBASE_BASE_URL="+e.opts.BrowserbaseURL, "BROWSERBASE_API_KEY="+e.opts.APIKey)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -158,7 +173,7 @@ func (e *Env) StartReplica(out io.Writer) (*Manager, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the manager: %w", err)
 	}
-	m := &Manager{cmd: cmd, exited: make(chan error, 1)}
+	m := &Manager{cmd: cmd, exited: make(chan error, 1), MetricsURL: metricsURL}
 	go func() { m.exited <- cmd.Wait() }()
 	e.replicas = append(e.replicas, m)
 	return m, nil
@@ -231,6 +246,19 @@ func (e *Env) KillManager() {
 
 // ManagerExited delivers the main manager's exit status if it stops on its own.
 func (e *Env) ManagerExited() <-chan error { return e.manager.Exited() }
+
+// Manager is the main manager, nil while it is stopped.
+func (e *Env) Manager() *Manager { return e.manager }
+
+// freeLoopbackAddr finds a loopback port nothing listens on.
+func freeLoopbackAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String(), nil
+}
 
 // Stop stops every manager and the control plane.
 func (e *Env) Stop() error {

@@ -91,6 +91,23 @@ spec:
 		Expect(string(out)).To(Equal(sess.ConnectURL))
 		Expect(string(out)).To(ContainSubstring("signingKey=" + sess.SigningKey))
 
+		By("counting it in the manager's metrics")
+		scrape := func() string {
+			resp, err := http.Get(env.Manager().MetricsURL)
+			Expect(err).NotTo(HaveOccurred())
+			defer func() { _ = resp.Body.Close() }()
+			body, err := io.ReadAll(resp.Body)
+			Expect(err).NotTo(HaveOccurred())
+			return string(body)
+		}
+		Eventually(scrape).Should(And(
+			MatchRegexp(`browserbase_api_requests_total\{code="201",endpoint="create"\} [1-9]`),
+			MatchRegexp(`browserbase_sessions_created_total [1-9]`),
+			MatchRegexp(`browserbase_api_request_duration_seconds_count\{endpoint="create"\} [1-9]`),
+			MatchRegexp(`browserbase_browsersessions\{ready="True",status="RUNNING"\} [1-9]`),
+		))
+		Expect(scrape()).NotTo(ContainSubstring(sess.SigningKey))
+
 		By("releasing the session on delete")
 		kubectl(ctx, "delete", "-n", ns, "browsersession/example", "--wait", "--timeout=60s")
 		Expect(sessionByID(id).Status).To(Equal("COMPLETED"))

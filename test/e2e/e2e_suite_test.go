@@ -64,6 +64,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		BrowserbaseURL: server.URL,
 		APIKey:         defaultKey,
 		ManagerOutput:  GinkgoWriter,
+		Metrics:        true,
 		ManagerArgs: []string{
 			"--session-poll-interval=2s", "--credentials-recheck-interval=2s", "--zap-devel",
 			// Short leases, so the handover after a killed leader fits in a test.

@@ -1,0 +1,105 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase"
+)
+
+// stubClient answers every call with err.
+type stubClient struct{ err error }
+
+func (s stubClient) CreateSession(context.Context, browserbase.Sensitive, browserbase.CreateSessionRequest) (*browserbase.Session, error) {
+	return &browserbase.Session{}, s.err
+}
+func (s stubClient) GetSession(context.Context, browserbase.Sensitive, string) (*browserbase.Session, error) {
+	return &browserbase.Session{}, s.err
+}
+func (s stubClient) ListSessions(context.Context, browserbase.Sensitive, browserbase.ListOptions) ([]browserbase.Session, error) {
+	return nil, s.err
+}
+func (s stubClient) ReleaseSession(context.Context, browserbase.Sensitive, string) (*browserbase.Session, error) {
+	return &browserbase.Session{}, s.err
+}
+
+func TestInstrumentClient(t *testing.T) {
+	ctx := context.Background()
+	before := map[string]float64{
+		"create/201":  testutil.ToFloat64(APIRequests.WithLabelValues("create", "201")),
+		"create/429":  testutil.ToFloat64(APIRequests.WithLabelValues("create", "429")),
+		"get/error":   testutil.ToFloat64(APIRequests.WithLabelValues("get", "error")),
+		"release/200": testutil.ToFloat64(APIRequests.WithLabelValues("release", "200")),
+		"list/200":    testutil.ToFloat64(APIRequests.WithLabelValues("list", "200")),
+		"created":     testutil.ToFloat64(SessionsCreated),
+		"released":    testutil.ToFloat64(SessionsReleased),
+	}
+	ok := InstrumentClient(stubClient{})
+	limited := InstrumentClient(stubClient{err: &browserbase.APIError{StatusCode: 429}})
+	unreachable := InstrumentClient(stubClient{err: &browserbase.CallError{Err: errors.New("refused")}})
+
+	_, _ = ok.CreateSession(ctx, "k", browserbase.CreateSessionRequest{})
+	_, _ = limited.CreateSession(ctx, "k", browserbase.CreateSessionRequest{})
+	_, _ = unreachable.GetSession(ctx, "k", "id")
+	_, _ = ok.ReleaseSession(ctx, "k", "id")
+	_, _ = limited.ReleaseSession(ctx, "k", "id")
+	_, _ = ok.ListSessions(ctx, "k", browserbase.ListOptions{})
+
+	for name, want := range map[string]float64{
+		"create/201": 1, "create/429": 1, "get/error": 1, "release/200": 1, "list/200": 1, "created": 1, "released": 1,
+	} {
+		var got float64
+		switch name {
+		case "created":
+			got = testutil.ToFloat64(SessionsCreated)
+		case "released":
+			got = testutil.ToFloat64(SessionsReleased)
+		default:
+			endpoint, code, _ := strings.Cut(name, "/")
+			got = testutil.ToFloat64(APIRequests.WithLabelValues(endpoint, code))
+		}
+		if got-before[name] != want {
+			t.Errorf("%s went up by %v, want %v", name, got-before[name], want)
+		}
+	}
+	if n := testutil.CollectAndCount(APIRequestDuration); n < 4 {
+		t.Errorf("latency histograms for %d endpoints, want create, get, list and release", n)
+	}
+}
+
+func TestSessionCollector(t *testing.T) {
+	scheme := runtime.NewScheme()
+	_ = v1alpha1.AddToScheme(scheme)
+	session := func(name, status string, ready metav1.ConditionStatus) *v1alpha1.BrowserSession {
+		bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name}}
+		bs.Status.SessionStatus = status
+		if ready != "" {
+			bs.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: ready, Reason: "R"}}
+		}
+		return bs
+	}
+	reader := fake.NewClientBuilder().WithScheme(scheme).WithObjects(
+		session("a", "RUNNING", metav1.ConditionTrue),
+		session("b", "RUNNING", metav1.ConditionTrue),
+		session("c", "TIMED_OUT", metav1.ConditionFalse),
+		session("d", "", ""),
+	).Build()
+	want := `
+# HELP browserbase_browsersessions BrowserSessions by Browserbase session status ("" before one exists) and Ready condition.
+# TYPE browserbase_browsersessions gauge
+browserbase_browsersessions{ready="False",status="TIMED_OUT"} 1
+browserbase_browsersessions{ready="True",status="RUNNING"} 2
+browserbase_browsersessions{ready="Unknown",status=""} 1
+`
+	if err := testutil.CollectAndCompare(NewSessionCollector(reader), strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+}
