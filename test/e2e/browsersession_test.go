@@ -142,6 +142,28 @@ spec:
 
 		GinkgoWriter.Printf("429s while waiting %s: %d\n", elapsed.Round(time.Millisecond), rejected())
 		Expect(rejected()).To(BeNumerically("<=", int(elapsed/(2*time.Second))+1))
+
+		By("reporting the wait with one event, not one per retry")
+		var events struct {
+			Items []struct {
+				Reason    string `json:"reason"`
+				Regarding struct {
+					Name string `json:"name"`
+				} `json:"regarding"`
+				Series *struct {
+					Count int `json:"count"`
+				} `json:"series"`
+			} `json:"items"`
+		}
+		Expect(json.Unmarshal([]byte(kubectl(ctx, "get", "events.events.k8s.io", "-n", ns, "-o", "json")), &events)).To(Succeed())
+		waits := 0
+		for _, e := range events.Items {
+			if e.Regarding.Name == "second" && e.Reason == "ConcurrencyLimitReached" {
+				waits++
+				Expect(e.Series).To(BeNil(), "the event was emitted again on a retry")
+			}
+		}
+		Expect(waits).To(Equal(1))
 	})
 
 	It("runs two replicas safely: only the leader creates, and a killed leader hands over", func(ctx SpecContext) {
