@@ -114,9 +114,19 @@ spec:
 		Expect(count(http.MethodPost, "/v1/sessions/"+id, http.StatusOK)).To(Equal(1))
 	})
 
-	It("accepts every sample manifest at admission", func(ctx SpecContext) {
+	It("accepts every sample manifest and workload at admission, and explains every field", func(ctx SpecContext) {
 		out := kubectl(ctx, "apply", "-n", ns, "--dry-run=server", "-k", repo+"/config/samples")
 		Expect(strings.Count(out, "created (server dry run)")).To(Equal(5), out)
+		out = kubectl(ctx, "apply", "-n", ns, "--dry-run=server", "-f", repo+"/config/samples/workloads")
+		Expect(strings.Count(out, "created (server dry run)")).To(Equal(2), out)
+
+		explained := kubectl(ctx, "explain", "browsersession.spec", "--recursive")
+		for _, field := range []string{"projectId", "region", "timeout", "keepAlive", "metadata", "extensionId", "browserSettings",
+			"proxies", "apiKeySecretRef", "secretName", "deletionPolicy", "passwordSecretRef", "geolocation", "allowedDomains"} {
+			Expect(explained).To(ContainSubstring(field))
+		}
+		Expect(kubectl(ctx, "explain", "browsersession.spec.timeout")).To(ContainSubstring("lifetime in seconds, from 60 to 21600"))
+		Expect(kubectl(ctx, "explain", "browsersession.status.connectUrl")).To(ContainSubstring("with every credential removed"))
 	})
 
 	It("waits out 429s without a request storm, and goes Ready when a slot frees", func(ctx SpecContext) {

@@ -1,0 +1,95 @@
+// Command example-client is the smallest workload that uses a BrowserSession: it reads the
+// session's connect URL from the operator's Secret, connects to the browser over the Chrome
+// DevTools Protocol, and asks for its version. Real workloads do the same through Playwright
+// (chromium.connectOverCDP), Puppeteer (puppeteer.connect) or Selenium (seleniumRemoteUrl).
+//
+// It takes the URL from a mounted Secret volume when --connect-url-file is given, re-reading it
+// on every connect so that a new session's URL is picked up (volumes see Secret updates;
+// environment variables never do), and otherwise from $connectUrl, as `envFrom` sets it.
+//
+//	envFrom:      [{secretRef: {name: example-browserbase}}]            # sets $connectUrl
+//	volumeMounts: [{name: browserbase, mountPath: /etc/browserbase}]    # --connect-url-file /etc/browserbase/connectUrl
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/net/websocket"
+)
+
+func main() {
+	file := flag.String("connect-url-file", "", "Read the connect URL from this file (a mounted Secret key) instead of $connectUrl.")
+	timeout := flag.Duration("timeout", 30*time.Second, "How long to wait for the browser.")
+	flag.Parse()
+	log.SetFlags(0)
+
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	url, err := connectURL(*file)
+	if err != nil {
+		log.Fatal(err)
+	}
+	version, err := browserVersion(ctx, url)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(version)
+}
+
+// connectURL reads the URL from the file, else from $connectUrl.
+func connectURL(file string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("reading the connect URL: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	if v := os.Getenv("connectUrl"); v != "" {
+		return v, nil
+	}
+	return "", errors.New("no connect URL: mount the BrowserSession's Secret and pass --connect-url-file, or use envFrom to set $connectUrl")
+}
+
+// browserVersion sends the CDP command Browser.getVersion and returns the product it answers.
+// The URL carries the session's signing key, so errors name only its host.
+func browserVersion(ctx context.Context, url string) (string, error) {
+	cfg, err := websocket.NewConfig(url, "http://localhost/")
+	if err != nil {
+		return "", errors.New("the connect URL does not parse")
+	}
+	conn, err := cfg.DialContext(ctx)
+	if err != nil {
+		return "", fmt.Errorf("connecting to the browser at %s: %w", cfg.Location.Host, errors.Unwrap(err))
+	}
+	defer func() { _ = conn.Close() }()
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(deadline)
+	}
+	if err := websocket.JSON.Send(conn, map[string]any{"id": 1, "method": "Browser.getVersion"}); err != nil {
+		return "", err
+	}
+	var answer struct {
+		ID     int `json:"id"`
+		Result struct {
+			Product string `json:"product"`
+		} `json:"result"`
+		Error *struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := websocket.JSON.Receive(conn, &answer); err != nil {
+		return "", err
+	}
+	if answer.Error != nil {
+		return "", fmt.Errorf("the browser answered: %s", answer.Error.Message)
+	}
+	return answer.Result.Product, nil
+}
