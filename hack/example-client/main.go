@@ -30,17 +30,21 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	url, err := connectURL(*file)
-	if err != nil {
-		log.Fatal(err)
-	}
-	version, err := browserVersion(ctx, url)
+	version, err := run(*file, *timeout)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(version)
+}
+
+func run(file string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	url, err := connectURL(file)
+	if err != nil {
+		return "", err
+	}
+	return browserVersion(ctx, url)
 }
 
 // connectURL reads the URL from the file, else from $connectUrl.
