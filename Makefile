@@ -5,6 +5,7 @@ IMG ?= controller:latest
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.1
 GOLANGCI_LINT_VERSION ?= v2.15.0
+HELM_VERSION ?= v3.22.0
 ENVTEST_K8S_VERSION ?= 1.37.2
 ENVTEST_ETCD_VERSION ?= 3.6.16
 export ENVTEST_K8S_VERSION ENVTEST_ETCD_VERSION
@@ -14,6 +15,7 @@ LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
+HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
 
 # Setting SHELL to bash allows bash commands to be executed by recipes.
 SHELL = /usr/bin/env bash -o pipefail
@@ -31,8 +33,9 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRD and the ClusterRole from the markers in the code.
+manifests: controller-gen ## Generate the CRD and the ClusterRole from the markers in the code (and the chart's CRD copy).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	cp config/crd/bases/*.yaml dist/chart/crds/
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -58,7 +61,7 @@ envtest: ## Build (once) the kube-apiserver, etcd and kubectl that the tests run
 	@hack/envtest-binaries.sh >/dev/null
 
 .PHONY: test
-test: manifests generate fmt vet envtest ## Run every test: units, envtest, end-to-end, then fault injection.
+test: manifests generate fmt vet envtest kustomize helm ## Run every test: units, envtest, end-to-end, then fault injection.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go test $$(go list ./... | grep -v /test/faults) -coverprofile cover.out
 	@$(MAKE) --no-print-directory test-faults
 
@@ -150,6 +153,15 @@ $(KUSTOMIZE): | $(LOCALBIN)
 golangci-lint: $(GOLANGCI_LINT) ## Build golangci-lint at its pinned version.
 $(GOLANGCI_LINT): | $(LOCALBIN)
 	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+.PHONY: helm
+helm: $(HELM) ## Build helm at its pinned version.
+$(HELM): | $(LOCALBIN)
+	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+
+.PHONY: helm-lint
+helm-lint: helm ## Lint the Helm chart in dist/chart.
+	$(HELM) lint --strict dist/chart
 
 # go-install-tool installs a Go package at a version into $(LOCALBIN), named with the version so
 # a version bump rebuilds it.

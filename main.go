@@ -35,22 +35,24 @@ func init() {
 
 func main() {
 	var (
-		metricsAddr, probeAddr, browserbaseURL string
-		leaderElectionNamespace                string
-		enableLeaderElection, secureMetrics    bool
-		enableHTTP2                            bool
-		maxConcurrentReconciles                int
-		pollInterval, callTimeout              time.Duration
-		credentialsRecheck, createGrace        time.Duration
-		leaseDuration, renewDeadline           time.Duration
-		retryPeriod                            time.Duration
-		createsPerMinute                       float64
-		createBurst                            int
+		metricsAddr, probeAddr, browserbaseURL    string
+		leaderElectionNamespace, leaderElectionID string
+		enableLeaderElection, secureMetrics       bool
+		enableHTTP2                               bool
+		maxConcurrentReconciles                   int
+		pollInterval, callTimeout                 time.Duration
+		credentialsRecheck, createGrace           time.Duration
+		leaseDuration, renewDeadline              time.Duration
+		retryPeriod                               time.Duration
+		createsPerMinute                          float64
+		createBurst                               int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, "+
 		"for example :8443 (HTTPS) or :8080 (HTTP). 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
+	flag.StringVar(&leaderElectionID, "leader-election-id", "session-operator.browserbase.io",
+		"The name of the leader election lease: give each installation in a namespace its own.")
 	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "",
 		"The namespace of the leader election lease; needed outside a cluster, where it cannot be inferred.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, to authenticated and authorized clients only.")
@@ -93,7 +95,7 @@ func main() {
 		WebhookServer:          webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         enableLeaderElection,
-		LeaderElectionID:       "session-operator.browserbase.io",
+		LeaderElectionID:       leaderElectionID,
 		// The process exits as soon as the manager stops, so handing the lease over at once is
 		// safe, and a restarted or upgraded operator does not wait out the old lease.
 		LeaderElectionReleaseOnCancel: true,
