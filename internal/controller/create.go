@@ -56,6 +56,9 @@ func (r *BrowserSessionReconciler) createOnce(ctx context.Context, bs *v1alpha1.
 	if wait := r.CreateGate.admit(apiKey); wait != nil {
 		return nil, wait
 	}
+	if err := r.publishProgress(ctx, bs); err != nil {
+		return nil, err
+	}
 	if err := r.markCreatePending(ctx, bs); err != nil {
 		return nil, err
 	}
@@ -78,6 +81,19 @@ func (r *BrowserSessionReconciler) createOnce(ctx context.Context, bs *v1alpha1.
 	r.event(bs, corev1.EventTypeNormal, "SessionCreated", "Create", "Created Browserbase session %s", sess.ID)
 	r.recordCreated(ctx, bs, sess.ID)
 	return sess, nil
+}
+
+// publishProgress writes the first-visit status before the create call, which may take up to
+// --browserbase-timeout: until the operator's first status write, kstatus-based tools (Flux,
+// kubectl wait) take a resource without status for Current. Later visits need no extra write.
+func (r *BrowserSessionReconciler) publishProgress(ctx context.Context, bs *v1alpha1.BrowserSession) error {
+	if bs.Status.ObservedGeneration == bs.Generation {
+		return nil
+	}
+	base := bs.DeepCopy()
+	base.Status = v1alpha1.BrowserSessionStatus{}
+	bs.Status.ObservedGeneration = bs.Generation
+	return r.Status().Patch(ctx, bs, client.MergeFrom(base), FieldOwner)
 }
 
 // createOutcomeKnown reports whether a failed create certainly created nothing: Browserbase

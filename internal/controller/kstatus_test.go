@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"time"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/emulator"
 	"github.com/browserbase/session-operator/test/argocd"
 )
 
@@ -87,6 +90,16 @@ var _ = Describe("kstatus and Argo CD health", func() {
 		Expect(emu.SetSessionStatus(got.Status.ID, "COMPLETED")).To(BeTrue())
 		visited(ctx, bs, v1alpha1.ConditionStalled)
 		Expect(compute(ctx, bs)).To(Equal(status.FailedStatus))
+	})
+
+	It("is InProgress, not Current, while the first create is in flight", func(ctx SpecContext) {
+		emu.SetFaults(emulator.Faults{Latency: 3 * time.Second})
+		DeferCleanup(func() { emu.SetFaults(emulator.Faults{}) })
+		bs := create(ctx, "slow", nil)
+		visited(ctx, bs, v1alpha1.ConditionReconciling)
+		Expect(compute(ctx, bs)).To(Equal(status.InProgressStatus))
+		visited(ctx, bs, v1alpha1.ConditionReady)
+		Expect(compute(ctx, bs)).To(Equal(status.CurrentStatus))
 	})
 
 	It("is InProgress while waiting on a rate limit", func(ctx SpecContext) {
