@@ -75,6 +75,13 @@ test-faults: envtest | $(LOCALBIN) ## Run the fault-injection suite (FAULTS_DURA
 		go test ./test/faults -count=1 -timeout 60m -v > $(LOCALBIN)/faults.log 2>&1 || { cat $(LOCALBIN)/faults.log; exit 1; }
 	@grep -m1 '^faults summary' $(LOCALBIN)/faults.log
 
+# make bench: N=1000 BrowserSessions, 2000 unrelated Secrets, 100 ms latency, a 60 s steady
+# window. BENCH_ARGS="-n 100 -steady 10s" for a quick run (as .ci/run does); see -help.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: envtest ## Measure bring-up time, API calls, Kubernetes writes, memory and CPU (hack/bench).
+	go run ./hack/bench $(BENCH_ARGS)
+
 .PHONY: test-soak
 test-soak: ## The fault-injection suite with 10 minutes of chaos.
 	@$(MAKE) --no-print-directory test-faults FAULTS_DURATION=10m

@@ -214,6 +214,9 @@ func (m *Manager) Kill() {
 	}
 }
 
+// PID is the manager's process id.
+func (m *Manager) PID() int { return m.cmd.Process.Pid }
+
 // Exited delivers the manager's exit status if it stops on its own.
 func (m *Manager) Exited() <-chan error { return m.exited }
 
