@@ -60,7 +60,7 @@ func main() {
 	flag.StringVar(&browserbaseURL, "browserbase-url", envOr("BROWSERBASE_BASE_URL", browserbase.DefaultBaseURL),
 		"The Browserbase API base URL (environment: BROWSERBASE_BASE_URL).")
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "How many BrowserSessions are reconciled in parallel.")
-	flag.DurationVar(&pollInterval, "session-poll-interval", 30*time.Second,
+	flag.DurationVar(&pollInterval, "session-poll-interval", time.Minute,
 		"How often a live session's status is read from Browserbase (sooner when it is about to expire).")
 	flag.DurationVar(&callTimeout, "browserbase-timeout", 30*time.Second, "Timeout of each Browserbase API call.")
 	flag.DurationVar(&credentialsRecheck, "credentials-recheck-interval", time.Minute,

@@ -75,14 +75,13 @@ func (r *BrowserSessionReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if !bs.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, bs)
 	}
-	if err := r.ensureFinalizer(ctx, bs); err != nil {
-		return ctrl.Result{}, err
-	}
 	return r.reconcileSession(ctx, bs)
 }
 
-// ensureFinalizer adds the finalizer before any session is created, so that no session can
-// exist whose resource was deleted without a chance to release it.
+// ensureFinalizer adds the finalizer to a resource that has a session, so that it cannot be
+// deleted without a chance to release it. Before a create, the finalizer goes in the same write
+// as the create-pending annotation (markCreatePending); this covers resources that lost it, such
+// as a restore from a backup that dropped finalizers.
 func (r *BrowserSessionReconciler) ensureFinalizer(ctx context.Context, bs *v1alpha1.BrowserSession) error {
 	if controllerutil.ContainsFinalizer(bs, v1alpha1.Finalizer) {
 		return nil
@@ -109,6 +108,9 @@ func (r *BrowserSessionReconciler) reconcileSession(ctx context.Context, bs *v1a
 
 	var sess *browserbase.Session
 	if id := sessionID(bs); id != "" {
+		if err := r.ensureFinalizer(ctx, bs); err != nil {
+			return ctrl.Result{}, err
+		}
 		sess, err = r.observeSession(ctx, bs, apiKey, id)
 	} else {
 		sess, err = r.createOnce(ctx, bs, apiKey)

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
@@ -22,9 +23,9 @@ import (
 // lost (a crash, a timeout, a 5xx after the session was committed) leaves a billed session the
 // operator does not know about, and a blind retry makes a duplicate. The protocol here:
 //
-//  1. Before the call, the create-pending annotation is written with a resourceVersion
-//     precondition: a stale copy of the resource (from a lagging cache, or a second manager)
-//     fails with a conflict instead of creating.
+//  1. Before the call, the create-pending annotation (with the finalizer) is written with a
+//     resourceVersion precondition: a stale copy of the resource (from a lagging cache, or a
+//     second manager) fails with a conflict instead of creating.
 //  2. Every session carries this resource's UID in userMetadata (k8s.uid).
 //  3. When the call succeeds, the session id annotation is written and create-pending removed,
 //     in one write.
@@ -103,10 +104,12 @@ func createOutcomeKnown(err error) bool {
 	return code >= 400 && code < 500 && code != http.StatusRequestTimeout
 }
 
-// markCreatePending records that a create is about to be made. The write carries the
-// resourceVersion this reconcile read, so it fails if the copy is stale.
+// markCreatePending records that a create is about to be made, and adds the finalizer in the
+// same write, so that no session can exist without it. The write carries the resourceVersion
+// this reconcile read, so it fails if the copy is stale.
 func (r *BrowserSessionReconciler) markCreatePending(ctx context.Context, bs *v1alpha1.BrowserSession) error {
 	base := bs.DeepCopy()
+	controllerutil.AddFinalizer(bs, v1alpha1.Finalizer)
 	if bs.Annotations == nil {
 		bs.Annotations = map[string]string{}
 	}
