@@ -91,6 +91,12 @@ spec:
 		Expect(string(out)).To(Equal(sess.ConnectURL))
 		Expect(string(out)).To(ContainSubstring("signingKey=" + sess.SigningKey))
 
+		By("explaining itself in kubectl get and describe")
+		Expect(kubectl(ctx, "get", "-n", ns, "browsersession/example", "-o", "wide")).To(MatchRegexp(
+			`NAME\s+STATUS\s+READY\s+REGION\s+EXPIRES\s+AGE\s+ID\s+example\s+RUNNING\s+True\s+us-east-1\s+\S+\s+\S+\s+` + id))
+		Eventually(func() string { return kubectl(ctx, "describe", "-n", ns, "browsersession/example") }).Should(And(
+			ContainSubstring("SessionRunning"), ContainSubstring("SessionCreated"), Not(ContainSubstring(sess.SigningKey))))
+
 		By("counting it in the manager's metrics")
 		scrape := func() string {
 			resp, err := http.Get(env.Manager().MetricsURL)
