@@ -256,7 +256,7 @@ type counters struct {
 func snapshot(ctx context.Context, env *localenv.Env, emu *emulator.Server, pid int) (counters, error) {
 	c := counters{at: time.Now(), bbCalls: map[string]int{}, k8sWrite: map[string]int{}}
 	for _, r := range emu.Requests() {
-		c.bbCalls[kind(r)+":"+strconv.Itoa(r.Status)]++
+		c.bbCalls[r.Kind()+":"+strconv.Itoa(r.Status)]++
 	}
 	raw, err := env.Kubectl(ctx, "get", "--raw", "/metrics")
 	if err != nil {
@@ -337,19 +337,6 @@ func diff(a, b counters, seconds float64) window {
 		}
 	}
 	return w
-}
-
-func kind(r emulator.Request) string {
-	switch {
-	case r.Path == "/v1/sessions" && r.Method == "POST":
-		return "create"
-	case r.Path == "/v1/sessions":
-		return "list"
-	case strings.HasPrefix(r.Path, "/v1/sessions/") && r.Method == "POST":
-		return "release"
-	default:
-		return "get"
-	}
 }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {

@@ -25,21 +25,7 @@ import (
 var _ = Describe("BrowserSession", func() {
 	var ns string
 
-	BeforeEach(func(ctx SpecContext) {
-		namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bbs-test-"}}
-		Expect(k8sClient.Create(ctx, namespace)).To(Succeed())
-		ns = namespace.Name
-		// envtest runs no namespace controller, so clean up explicitly: no session of one test
-		// keeps polling the emulator during the next.
-		DeferCleanup(func(ctx SpecContext) {
-			Expect(k8sClient.DeleteAllOf(ctx, &v1alpha1.BrowserSession{}, client.InNamespace(ns))).To(Succeed())
-			Eventually(func(g Gomega) {
-				list := &v1alpha1.BrowserSessionList{}
-				g.Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
-				g.Expect(list.Items).To(BeEmpty())
-			}).Should(Succeed())
-		})
-	})
+	BeforeEach(func(ctx SpecContext) { ns = testNamespace(ctx, "bbs-test-") })
 
 	newSession := func(ctx SpecContext, name string, mutate func(*v1alpha1.BrowserSession)) *v1alpha1.BrowserSession {
 		bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}

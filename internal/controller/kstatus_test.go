@@ -24,19 +24,7 @@ import (
 var _ = Describe("kstatus and Argo CD health", func() {
 	var ns string
 
-	BeforeEach(func(ctx SpecContext) {
-		namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bbs-kstatus-"}}
-		Expect(k8sClient.Create(ctx, namespace)).To(Succeed())
-		ns = namespace.Name
-		DeferCleanup(func(ctx SpecContext) {
-			Expect(k8sClient.DeleteAllOf(ctx, &v1alpha1.BrowserSession{}, client.InNamespace(ns))).To(Succeed())
-			Eventually(func(g Gomega) {
-				list := &v1alpha1.BrowserSessionList{}
-				g.Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
-				g.Expect(list.Items).To(BeEmpty())
-			}).Should(Succeed())
-		})
-	})
+	BeforeEach(func(ctx SpecContext) { ns = testNamespace(ctx, "bbs-kstatus-") })
 
 	// compute returns the kstatus of the live resource, and checks that Argo CD's health check
 	// (config/argocd) agrees: Current is Healthy, InProgress Progressing, Failed Degraded.

@@ -10,6 +10,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -115,6 +117,24 @@ var _ = AfterSuite(func() {
 		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
+
+// testNamespace creates a namespace for one spec. When the spec ends, its BrowserSessions are
+// deleted and waited for: envtest runs no namespace controller, and no session of one spec may
+// keep polling the emulator during the next.
+func testNamespace(ctx SpecContext, prefix string) string {
+	GinkgoHelper()
+	namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix}}
+	Expect(k8sClient.Create(ctx, namespace)).To(Succeed())
+	DeferCleanup(func(ctx SpecContext) {
+		Expect(k8sClient.DeleteAllOf(ctx, &v1alpha1.BrowserSession{}, client.InNamespace(namespace.Name))).To(Succeed())
+		Eventually(func(g Gomega) {
+			list := &v1alpha1.BrowserSessionList{}
+			g.Expect(k8sClient.List(ctx, list, client.InNamespace(namespace.Name))).To(Succeed())
+			g.Expect(list.Items).To(BeEmpty())
+		}).Should(Succeed())
+	})
+	return namespace.Name
+}
 
 // defaultAssets finds the control-plane binaries that hack/envtest-binaries.sh builds, for runs
 // without KUBEBUILDER_ASSETS (an editor's test button); make test sets it.

@@ -84,6 +84,24 @@ type Request struct {
 	Status    int       `json:"status"`
 }
 
+// Kind names the session call a request was: create, get, list or release; "other" for the
+// rest (debug URLs, contexts, projects).
+func (r Request) Kind() string {
+	id, isItem := strings.CutPrefix(r.Path, "/v1/sessions/")
+	switch {
+	case r.Path == "/v1/sessions" && r.Method == http.MethodPost:
+		return "create"
+	case r.Path == "/v1/sessions":
+		return "list"
+	case isItem && !strings.Contains(id, "/") && r.Method == http.MethodPost:
+		return "release"
+	case isItem && !strings.Contains(id, "/"):
+		return "get"
+	default:
+		return "other"
+	}
+}
+
 // Server is the emulated API. The zero value is not usable; call New.
 type Server struct {
 	mu       sync.Mutex

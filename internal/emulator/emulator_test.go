@@ -858,3 +858,20 @@ func TestCreateSessionOutsideTheProjectsRegions(t *testing.T) {
 	f.create(t, testKey, map[string]any{"region": "us-west-2"})
 	f.create(t, testKey, map[string]any{}) // the default region is allowed
 }
+
+func TestRequestKind(t *testing.T) {
+	for _, tc := range []struct {
+		method, path, want string
+	}{
+		{http.MethodPost, "/v1/sessions", "create"},
+		{http.MethodGet, "/v1/sessions", "list"},
+		{http.MethodGet, "/v1/sessions/abc", "get"},
+		{http.MethodPost, "/v1/sessions/abc", "release"},
+		{http.MethodGet, "/v1/sessions/abc/debug", "other"},
+		{http.MethodPost, "/v1/contexts", "other"},
+	} {
+		if got := (Request{Method: tc.method, Path: tc.path}).Kind(); got != tc.want {
+			t.Errorf("%s %s: Kind() = %q, want %q", tc.method, tc.path, got, tc.want)
+		}
+	}
+}

@@ -158,7 +158,7 @@ var _ = Describe("Under faults and crashes", func() {
 			requests := map[string]int{}
 			releases := 0
 			for _, r := range emu.Requests() {
-				kind := requestKind(r)
+				kind := r.Kind()
 				requests[fmt.Sprintf("%s:%d", kind, r.Status)]++
 				if kind == "release" && r.Status == 200 {
 					releases++
@@ -254,21 +254,6 @@ var _ = Describe("Under faults and crashes", func() {
 		Expect(orphans).To(BeZero())
 	}, NodeTimeout(60*time.Minute))
 })
-
-func requestKind(r emulator.Request) string {
-	switch {
-	case r.Path == "/v1/sessions" && r.Method == "POST":
-		return "create"
-	case r.Path == "/v1/sessions":
-		return "list"
-	case strings.HasPrefix(r.Path, "/v1/sessions/") && r.Method == "POST":
-		return "release"
-	case strings.HasPrefix(r.Path, "/v1/sessions/"):
-		return "get"
-	default:
-		return "other"
-	}
-}
 
 func sum(m map[types.UID]int) int {
 	n := 0
