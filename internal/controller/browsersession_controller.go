@@ -106,6 +106,13 @@ func (r *BrowserSessionReconciler) reconcileSession(ctx context.Context, bs *v1a
 		return ctrl.Result{}, err
 	}
 
+	// Read once per pass, and before any create: a taken Secret name is refused before paying
+	// for a session whose credentials would have nowhere to go.
+	secret, err := r.ownedSecret(ctx, bs)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+
 	var sess *browserbase.Session
 	if id := sessionID(bs); id != "" {
 		if err := r.ensureFinalizer(ctx, bs); err != nil {
@@ -121,7 +128,7 @@ func (r *BrowserSessionReconciler) reconcileSession(ctx context.Context, bs *v1a
 	recordSession(bs, sess)
 
 	if !sess.Status.Ended() {
-		if err := r.reconcileSecret(ctx, bs, sess); err != nil {
+		if err := r.reconcileSecret(ctx, bs, sess, secret); err != nil {
 			return ctrl.Result{}, err
 		}
 	}

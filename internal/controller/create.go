@@ -45,11 +45,6 @@ func (r *BrowserSessionReconciler) createOnce(ctx context.Context, bs *v1alpha1.
 			return sess, err
 		}
 	}
-	// Refuse a taken Secret name before paying for a session whose credentials would have
-	// nowhere to go.
-	if _, err := r.ownedSecret(ctx, bs); err != nil {
-		return nil, err
-	}
 	req, err := r.createRequest(ctx, bs)
 	if err != nil {
 		return nil, err

@@ -80,16 +80,13 @@ func (r *BrowserSessionReconciler) ownedSecret(ctx context.Context, bs *v1alpha1
 	return secret, nil
 }
 
-// reconcileSecret writes the session's credentials into bs's Secret: created if missing, updated
-// only when the data differs. Workloads read connectUrl from it. The connect fields come from
-// the create answer, or from a get that returned them; when neither has them the existing
-// Secret's values stay.
-func (r *BrowserSessionReconciler) reconcileSecret(ctx context.Context, bs *v1alpha1.BrowserSession, sess *browserbase.Session) error {
+// reconcileSecret writes the session's credentials into bs's Secret (existing, as ownedSecret
+// found it earlier in the pass, or nil): created if missing, updated only when the data differs.
+// Workloads read connectUrl from it. The connect fields come from the create answer, or from a
+// get that returned them; when neither has them the existing Secret's values stay. A Secret
+// someone else created meanwhile makes the create fail, and the next pass refuses it.
+func (r *BrowserSessionReconciler) reconcileSecret(ctx context.Context, bs *v1alpha1.BrowserSession, sess *browserbase.Session, existing *corev1.Secret) error {
 	bs.Status.SecretName = secretName(bs)
-	existing, err := r.ownedSecret(ctx, bs)
-	if err != nil {
-		return err
-	}
 	data := map[string][]byte{
 		SecretKeySessionID: []byte(sess.ID),
 		SecretKeyExpiresAt: []byte(sess.ExpiresAt.UTC().Format(time.RFC3339)),
