@@ -2,6 +2,7 @@ package browserbase
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -204,7 +205,7 @@ func newAPIError(method, path string, resp *http.Response, data []byte) *APIErro
 		Error   string `json:"error"`
 	}
 	if json.Unmarshal(data, &body) == nil {
-		e.Message = firstNonEmpty(body.Message, body.Error)
+		e.Message = cmp.Or(body.Message, body.Error)
 	}
 	if e.Message == "" {
 		e.Message = http.StatusText(resp.StatusCode)
@@ -228,15 +229,6 @@ func validID(id string) error {
 		return fmt.Errorf("browserbase: invalid session id %q", id)
 	}
 	return nil
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // unwrapURLError drops *url.Error's "Post \"https://…\":" prefix, since CallError names the call

@@ -191,7 +191,7 @@ func (m *Manager) Stop() error {
 	case err = <-m.exited:
 	case <-time.After(60 * time.Second):
 		_ = m.cmd.Process.Kill()
-		err = <-m.exited
+		err = m.wait()
 	}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() == 0 {
@@ -208,11 +208,11 @@ func (m *Manager) Kill() {
 	}
 	m.done = true
 	_ = m.cmd.Process.Kill()
-	// Killed: the exit status only says so. Wait for it so the process is reaped.
-	for range m.exited {
-		break
-	}
+	_ = m.wait() // killed: the exit status only says so; waiting reaps the process
 }
+
+// wait returns the manager's exit status once it has exited.
+func (m *Manager) wait() error { return <-m.exited }
 
 // PID is the manager's process id.
 func (m *Manager) PID() int { return m.cmd.Process.Pid }
