@@ -46,6 +46,8 @@ func main() {
 		retryPeriod                               time.Duration
 		createsPerMinute                          float64
 		createBurst                               int
+		kubeAPIQPS                                float64
+		kubeAPIBurst                              int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, "+
 		"for example :8443 (HTTPS) or :8080 (HTTP). 0 disables it.")
@@ -65,11 +67,15 @@ func main() {
 	flag.DurationVar(&callTimeout, "browserbase-timeout", 30*time.Second, "Timeout of each Browserbase API call.")
 	flag.DurationVar(&credentialsRecheck, "credentials-recheck-interval", time.Minute,
 		"How often a missing API-key or proxy-password Secret is looked for again.")
-	flag.Float64Var(&createsPerMinute, "creates-per-minute", 25,
-		"Most session creates per minute per API key, to stay under the project's creation-rate limit (0: no limit).")
+	flag.Float64Var(&createsPerMinute, "creates-per-minute", 0,
+		"Most session creates per minute per API key: set it to your plan's creation limit to avoid even the first 429. "+
+			"0: no client-side limit; Browserbase's 429s still hold every create with the key until their Retry-After.")
 	flag.IntVar(&createBurst, "create-burst", 5, "Most creates per API key at once, within --creates-per-minute.")
 	flag.DurationVar(&createGrace, "create-grace-period", 10*time.Second,
 		"How long after a create whose answer was lost the session list is trusted to show the session it may have made.")
+	flag.Float64Var(&kubeAPIQPS, "kube-api-qps", 200,
+		"Most Kubernetes API requests per second, sustained (a session brought up costs about 5; one polled, none).")
+	flag.IntVar(&kubeAPIBurst, "kube-api-burst", 400, "Most Kubernetes API requests per second in a burst, above --kube-api-qps.")
 	flag.DurationVar(&leaseDuration, "leader-election-lease-duration", 15*time.Second,
 		"How long a leader's lease lasts: a replica taking over after a crash waits up to this long.")
 	flag.DurationVar(&renewDeadline, "leader-election-renew-deadline", 10*time.Second, "How long the leader tries to renew its lease.")
@@ -89,7 +95,9 @@ func main() {
 		metricsOptions.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	restConfig := ctrl.GetConfigOrDie()
+	restConfig.QPS, restConfig.Burst = float32(kubeAPIQPS), kubeAPIBurst
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsOptions,
 		WebhookServer:          webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),

@@ -37,7 +37,8 @@ const (
 )
 
 // ReservedMetadataKey is the userMetadata key the operator fills with this resource's identity
-// (UID, namespace, name), so that the session can always be traced back to its resource.
+// (UID, namespace, name) and its create attempt's token, so that the session can always be
+// traced back to its resource and found again by the operator.
 const ReservedMetadataKey = "k8s"
 
 // MaxUserMetadataLength is Browserbase's limit: the JSON text of userMetadata must be shorter.
@@ -72,8 +73,8 @@ type BrowserSessionSpec struct {
 	KeepAlive *bool `json:"keepAlive,omitempty"`
 
 	// metadata is sent to Browserbase as the session's userMetadata, and can be searched there.
-	// The key "k8s" is reserved: the operator adds it to record this resource's UID, namespace and
-	// name. The whole userMetadata, as JSON and with that entry, must stay under 512 characters.
+	// The key "k8s" is reserved: the operator adds it to record this resource's UID, namespace,
+	// name and create attempt. The whole userMetadata, as JSON and with that entry, must stay under 512 characters.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
 	// +kubebuilder:validation:XValidation:rule="!('k8s' in self)",message="metadata key 'k8s' is reserved for the operator's tag of this resource; use another key"
@@ -349,11 +350,11 @@ type BrowserSessionStatus struct {
 // +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.expiresAt`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="ID",type=string,JSONPath=`.status.id`,priority=1
-// The userMetadata JSON is {"<key>":"<value>",…,"k8s":{"uid":"<36>","namespace":"<ns>","name":"<name>"}}:
-// 6 characters around each entry, 79 plus the namespace and name for the tag. The namespace is not
+// The userMetadata JSON is {"<key>":"<value>",…,"k8s":{"uid":"<36>","namespace":"<ns>","name":"<name>","attempt":"<16>"}}:
+// 6 characters around each entry, 108 plus the namespace and name for the tag. The namespace is not
 // visible to CEL, so this rule counts it as one character: it never refuses metadata Browserbase
 // would accept, and the operator checks the exact length before it calls Browserbase.
-// +kubebuilder:validation:XValidation:rule="!has(self.spec.metadata) || self.spec.metadata.map(k, size(k) + size(self.spec.metadata[k]) + 6).sum() + size(self.metadata.name) + 80 < 512",message="spec.metadata is too large: with the operator's tag of this resource (UID, namespace, name) the userMetadata JSON would reach Browserbase's 512-character limit; shorten keys or values"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.metadata) || self.spec.metadata.map(k, size(k) + size(self.spec.metadata[k]) + 6).sum() + size(self.metadata.name) + 109 < 512",message="spec.metadata is too large: with the operator's tag of this resource (UID, namespace, name, create attempt) the userMetadata JSON would reach Browserbase's 512-character limit; shorten keys or values"
 type BrowserSession struct {
 	metav1.TypeMeta `json:",inline"`
 
@@ -367,7 +368,11 @@ type BrowserSession struct {
 	Spec BrowserSessionSpec `json:"spec"`
 
 	// status is the session as the operator last observed it.
+	// The API server fills in observedGeneration 0 until the operator first writes status, so that
+	// kstatus-based tools (kubectl wait, Flux) see a resource the operator has not yet reached as
+	// InProgress: kstatus takes one with no status at all for Current.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status BrowserSessionStatus `json:"status,omitzero"`
 }
 

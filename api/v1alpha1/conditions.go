@@ -52,8 +52,8 @@ const (
 	// operator tries again once Browserbase's Retry-After has passed, spaced across resources.
 	ReasonConcurrencyLimitReached = "ConcurrencyLimitReached"
 	// ReasonCreateOutcomeUnknown: a create may have succeeded without the operator learning the
-	// session id (a crash, a timeout, a 5xx); the operator looks the session up by this
-	// resource's UID before it creates again.
+	// session id (a crash, a timeout, a 5xx); the operator looks the session up by its create
+	// attempt token before it creates again.
 	ReasonCreateOutcomeUnknown = "CreateOutcomeUnknown"
 	// ReasonBrowserbaseUnavailable: a transient failure talking to Browserbase; retried with backoff.
 	ReasonBrowserbaseUnavailable = "BrowserbaseUnavailable"
@@ -72,14 +72,18 @@ const (
 const (
 	// Finalizer keeps a BrowserSession until its Browserbase session is released.
 	Finalizer = "browserbase.io/session"
-	// AnnotationSessionID records the Browserbase session id in metadata as soon as it is known,
-	// because status is not restored by backup tools and is written later in the reconcile.
-	AnnotationSessionID = "browserbase.io/session-id"
-	// AnnotationCreatePending holds the time a create was started and is removed, together with
-	// the session id being recorded, when it is known to have finished. Present without a session
-	// id, it means a session may exist that the operator has not recorded: it is looked up by
-	// this resource's UID (userMetadata k8s.uid) before any new create.
-	AnnotationCreatePending = "browserbase.io/create-pending"
+	// AnnotationCreateAttempt holds a token, random per create attempt, that the operator writes
+	// (with the finalizer, in one write made with a resourceVersion precondition) before it calls
+	// create, and sends in the session's userMetadata (k8s.attempt). It is never removed after a
+	// success, so that it costs no write: while status has no session id, it means a session may
+	// exist that the operator has not recorded (a crash or a lost answer after the create, or a
+	// restore from a backup without status), and that session is looked up by the token before
+	// any new create. The token survives a restore, unlike the UID.
+	AnnotationCreateAttempt = "browserbase.io/create-attempt"
+	// AnnotationCreateAttemptedAt is the time of the create attempt in AnnotationCreateAttempt
+	// (RFC 3339): the session list is trusted only a grace period after it, and a session made
+	// then has surely ended six hours later.
+	AnnotationCreateAttemptedAt = "browserbase.io/create-attempted-at"
 	// AnnotationSkipRelease, set to "true", lets a BrowserSession being deleted go without
 	// releasing its session (which then runs until its timeout): the way out when the session
 	// cannot be released, for example because the API key is gone.

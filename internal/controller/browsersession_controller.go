@@ -80,8 +80,7 @@ func (r *BrowserSessionReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 
 // ensureFinalizer adds the finalizer to a resource that has a session, so that it cannot be
 // deleted without a chance to release it. Before a create, the finalizer goes in the same write
-// as the create-pending annotation (markCreatePending); this covers resources that lost it, such
-// as a restore from a backup that dropped finalizers.
+// as the create-attempt annotations (markCreateAttempt); this covers resources that lost it.
 func (r *BrowserSessionReconciler) ensureFinalizer(ctx context.Context, bs *v1alpha1.BrowserSession) error {
 	if controllerutil.ContainsFinalizer(bs, v1alpha1.Finalizer) {
 		return nil
@@ -150,10 +149,13 @@ func (r *BrowserSessionReconciler) finalizeStatus(ctx context.Context, before, b
 	if equality.Semantic.DeepEqual(before.Status, bs.Status) {
 		return result, err
 	}
-	// Patch status against the status read at the start, so the patch holds only status.
+	// Patch status against the status read at the start, so the patch holds only status, and
+	// with the resourceVersion last seen: a status computed from a stale copy (a lagging cache)
+	// must not overwrite a newer one. A conflict requeues, and the next pass recomputes it.
 	base := bs.DeepCopy()
 	base.Status = before.Status
-	if patchErr := r.Status().Patch(ctx, bs, client.MergeFrom(base), FieldOwner); patchErr != nil && !apierrors.IsNotFound(patchErr) {
+	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
+	if patchErr := r.Status().Patch(ctx, bs, patch, FieldOwner); patchErr != nil && !apierrors.IsNotFound(patchErr) {
 		if err == nil && apierrors.IsConflict(patchErr) {
 			return ctrl.Result{RequeueAfter: time.Second}, nil
 		}
@@ -208,7 +210,7 @@ func (r *BrowserSessionReconciler) event(bs *v1alpha1.BrowserSession, eventType,
 
 // userAnnotationsChanged passes updates that change an annotation other than the operator's
 // own bookkeeping: a person asking for another attempt, or setting skip-release. The operator's
-// writes of create-pending and session-id must not trigger reconciles, or a refused create
+// writes of its create-attempt annotations must not trigger reconciles, or a refused create
 // would trigger the next one.
 var userAnnotationsChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
@@ -221,8 +223,8 @@ var userAnnotationsChanged = predicate.Funcs{
 
 func userAnnotations(a map[string]string) map[string]string {
 	out := maps.Clone(a)
-	delete(out, v1alpha1.AnnotationCreatePending)
-	delete(out, v1alpha1.AnnotationSessionID)
+	delete(out, v1alpha1.AnnotationCreateAttempt)
+	delete(out, v1alpha1.AnnotationCreateAttemptedAt)
 	return out
 }
 

@@ -118,14 +118,16 @@ var _ = Describe("BrowserSession", func() {
 			"type": "browserbase", "geolocation": map[string]any{"country": "US", "state": "NY"},
 		})))
 		Expect(sess.CreateBody).NotTo(HaveKey("keepAlive"), "unset fields must not be sent")
+		attempt := got.Annotations[v1alpha1.AnnotationCreateAttempt]
+		Expect(attempt).To(MatchRegexp("^[0-9a-f]{16}$"))
 		Expect(sess.UserMetadata).To(Equal(map[string]any{
 			"team": "scraping",
-			"k8s":  map[string]any{"uid": string(got.UID), "namespace": ns, "name": "scraper"},
+			"k8s":  map[string]any{"uid": string(got.UID), "namespace": ns, "name": "scraper", "attempt": attempt},
 		}))
 
 		By("recording the session in status, without credentials")
 		Expect(got.Status.ID).To(Equal(sess.ID))
-		Expect(got.Annotations).To(HaveKeyWithValue(v1alpha1.AnnotationSessionID, sess.ID))
+		Expect(got.Annotations).To(HaveKey(v1alpha1.AnnotationCreateAttemptedAt))
 		Expect(got.Finalizers).To(ContainElement(v1alpha1.Finalizer))
 		Expect(got.Status.SessionStatus).To(Equal("RUNNING"))
 		Expect(got.Status.ConnectURL).To(Equal("wss://connect.use1.browserbase.com/"))
@@ -287,7 +289,7 @@ var _ = Describe("BrowserSession", func() {
 		})
 		got := waitForCondition(ctx, bs, v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonRequestRejected)
 		Expect(condition(got, v1alpha1.ConditionStalled).Message).To(ContainSubstring("Region eu-central-1 is not available for this project"))
-		Expect(got.Annotations).NotTo(HaveKey(v1alpha1.AnnotationCreatePending), "a refused create made nothing to look for")
+		Expect(got.Annotations).NotTo(HaveKey(v1alpha1.AnnotationCreateAttempt), "a refused create made nothing to look for")
 		Consistently(func() int {
 			return countRequests(http.MethodPost, "/v1/sessions", http.StatusBadRequest) - refusedBefore
 		}).Should(Equal(1))
@@ -373,6 +375,21 @@ var _ = Describe("BrowserSession", func() {
 		Expect(emu.CountRequests(http.MethodPost, "/v1/sessions/"+got.Status.ID)).To(BeZero())
 	})
 
+	It("brings a session up with three writes and an event, then writes nothing while nothing changes", func(ctx SpecContext) {
+		bs := newSession(ctx, "frugal", nil)
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+		// The finalizer and the create attempt in one write, the Secret, the status: and the
+		// SessionCreated event, which the recorder sends on its own.
+		bringUp := []string{"PATCH browsersessions", "POST secrets", "PATCH browsersessions/status", "POST events"}
+		Eventually(func() []string { return apiWrites.of(ns) }).Should(ConsistOf(bringUp))
+
+		By("polling Browserbase, about once a second in this suite, without writing")
+		gets := func() int { return emu.CountRequests(http.MethodGet, "/v1/sessions/"+got.Status.ID) }
+		before := gets()
+		Consistently(func() []string { return apiWrites.of(ns) }).Should(ConsistOf(bringUp))
+		Expect(gets()-before).To(BeNumerically(">=", 2), "the session was polled meanwhile")
+	})
+
 	DescribeTable("creates exactly one session when a create's answer is lost",
 		func(ctx SpecContext, faults emulator.Faults) {
 			emu.SetFaults(faults)
@@ -383,7 +400,6 @@ var _ = Describe("BrowserSession", func() {
 			sessions := sessionsOf(ctx, bs)
 			Expect(sessions).To(HaveLen(1), "the committed session is adopted, not duplicated")
 			Expect(got.Status.ID).To(Equal(sessions[0].ID))
-			Expect(got.Annotations).NotTo(HaveKey(v1alpha1.AnnotationCreatePending))
 			secret := &corev1.Secret{}
 			Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "lost-answer-browserbase"}, secret)).To(Succeed())
 			Expect(string(secret.Data["connectUrl"])).To(Equal(sessions[0].ConnectURL))
@@ -397,15 +413,17 @@ var _ = Describe("BrowserSession", func() {
 		Entry("connection dropped after the session was committed", emulator.Faults{CreateCommitThenDrop: 1}),
 	)
 
-	It("finds its session again from the id annotation after a restore without status", func(ctx SpecContext) {
+	It("finds its session again from the create-attempt annotation after a restore without status", func(ctx SpecContext) {
 		original := newSession(ctx, "backed-up", nil)
 		got := waitForCondition(ctx, original, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
-		id := got.Annotations[v1alpha1.AnnotationSessionID]
-		Expect(id).To(Equal(got.Status.ID))
+		id := got.Status.ID
 
 		By("restoring it elsewhere as a backup tool would: metadata and spec, no status, a new UID")
 		restored := newSession(ctx, "restored", func(bs *v1alpha1.BrowserSession) {
-			bs.Annotations = map[string]string{v1alpha1.AnnotationSessionID: id}
+			bs.Annotations = map[string]string{
+				v1alpha1.AnnotationCreateAttempt:     got.Annotations[v1alpha1.AnnotationCreateAttempt],
+				v1alpha1.AnnotationCreateAttemptedAt: got.Annotations[v1alpha1.AnnotationCreateAttemptedAt],
+			}
 			bs.Spec = got.Spec
 		})
 		creates := emu.CountRequests(http.MethodPost, "/v1/sessions")
@@ -424,7 +442,7 @@ var _ = Describe("BrowserSession", func() {
 		failedBefore := countRequests(http.MethodPost, "/v1/sessions", http.StatusInternalServerError)
 		bs := newSession(ctx, "flaky", nil)
 		got := waitForCondition(ctx, bs, v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonBrowserbaseUnavailable)
-		Expect(got.Annotations).To(HaveKey(v1alpha1.AnnotationCreatePending), "a 5xx leaves the outcome unknown")
+		Expect(got.Annotations).To(HaveKey(v1alpha1.AnnotationCreateAttempt), "a 5xx leaves the outcome unknown")
 		Eventually(func() int {
 			return countRequests(http.MethodPost, "/v1/sessions", http.StatusInternalServerError) - failedBefore
 		}).Should(BeNumerically(">=", 1))
@@ -466,11 +484,11 @@ var _ = Describe("BrowserSession", func() {
 	})
 
 	It("stalls without calling Browserbase when userMetadata with the operator's tag is too long", func(ctx SpecContext) {
-		// Admission cannot see the namespace, so it lets this through: 425 characters of key, value
+		// Admission cannot see the namespace, so it lets this through: 394 characters of key, value
 		// and name fit with a one-character namespace, not with this test's 14-character one.
 		longName := strings.Repeat("n", 200)
 		bs := newSession(ctx, longName, func(bs *v1alpha1.BrowserSession) {
-			bs.Spec.Metadata = map[string]string{"note": strings.Repeat("x", 215)}
+			bs.Spec.Metadata = map[string]string{"note": strings.Repeat("x", 190)}
 		})
 		got := waitForCondition(ctx, bs, v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonInvalidSpec)
 		Expect(condition(got, v1alpha1.ConditionStalled).Message).To(MatchRegexp(`userMetadata would be \d+ characters`))

@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,39 +25,45 @@ import (
 // lost (a crash, a timeout, a 5xx after the session was committed) leaves a billed session the
 // operator does not know about, and a blind retry makes a duplicate. The protocol here:
 //
-//  1. Before the call, the create-pending annotation (with the finalizer) is written with a
-//     resourceVersion precondition: a stale copy of the resource (from a lagging cache, or a
-//     second manager) fails with a conflict instead of creating.
-//  2. Every session carries this resource's UID in userMetadata (k8s.uid).
-//  3. When the call succeeds, the session id annotation is written and create-pending removed,
-//     in one write.
-//  4. A create-pending annotation without a session id therefore means "a session may exist":
-//     before creating again, the sessions tagged with the UID are listed (after a grace period,
-//     as the list may lag). A live one whose credentials can still be read is adopted, the rest
-//     released; none means the create did not happen, and it is made again.
+//  1. Before the call, a fresh create-attempt token and its time are written as annotations,
+//     with the finalizer, in one write made with a resourceVersion precondition: a stale copy of
+//     the resource (from a lagging cache, or a second manager) fails with a conflict instead of
+//     creating.
+//  2. Every session carries that token, and this resource's UID, in userMetadata (k8s.attempt,
+//     k8s.uid).
+//  3. When the call succeeds, the session id goes into status with the rest of the reconcile's
+//     outcome, in the one status write every reconcile makes. The attempt annotations stay: a
+//     session brought up costs three writes (intent, Secret, status), not five.
+//  4. An attempt token without a session id in status therefore means "a session may exist"
+//     (the status write was lost, the manager crashed after the create, or a backup was restored
+//     without status): before creating again, the sessions carrying the token are listed (after
+//     a grace period, as the list may lag). A live one whose credentials can still be read is
+//     adopted, the rest released; none means the create did not happen, and it is made again
+//     under a new token.
 //
 // Unlike Crossplane's create-pending lock, this needs no person to unlock it.
 
 // createOnce returns the session of bs: the one an earlier, unfinished attempt created, or a
 // new one.
 func (r *BrowserSessionReconciler) createOnce(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) (*browserbase.Session, error) {
-	if _, pending := bs.Annotations[v1alpha1.AnnotationCreatePending]; pending {
+	if createAttempt(bs) != "" {
 		sess, err := r.resolveUnfinishedCreate(ctx, bs, apiKey)
 		if err != nil || sess != nil {
 			return sess, err
 		}
 	}
-	req, err := r.createRequest(ctx, bs)
+	token, err := newAttemptToken()
+	if err != nil {
+		return nil, err
+	}
+	req, err := r.createRequest(ctx, bs, token)
 	if err != nil {
 		return nil, err
 	}
 	if wait := r.CreateGate.admit(apiKey); wait != nil {
 		return nil, wait
 	}
-	if err := r.publishProgress(ctx, bs); err != nil {
-		return nil, err
-	}
-	if err := r.markCreatePending(ctx, bs); err != nil {
+	if err := r.markCreateAttempt(ctx, bs, token); err != nil {
 		return nil, err
 	}
 
@@ -63,8 +71,8 @@ func (r *BrowserSessionReconciler) createOnce(ctx context.Context, bs *v1alpha1.
 	if err != nil {
 		if createOutcomeKnown(err) {
 			// Browserbase refused: nothing was created, nothing to look for.
-			if clearErr := r.clearCreatePending(ctx, bs); clearErr != nil {
-				log.FromContext(ctx).Error(clearErr, "Could not clear the create-pending annotation")
+			if clearErr := r.clearCreateAttempt(ctx, bs); clearErr != nil {
+				log.FromContext(ctx).Error(clearErr, "Could not clear the create-attempt annotations")
 			}
 		}
 		outcome := classify(bs, "create the Browserbase session", err)
@@ -75,21 +83,8 @@ func (r *BrowserSessionReconciler) createOnce(ctx context.Context, bs *v1alpha1.
 	}
 	log.FromContext(ctx).Info("Created Browserbase session", "sessionID", sess.ID, "region", sess.Region)
 	r.event(bs, corev1.EventTypeNormal, "SessionCreated", "Create", "Created Browserbase session %s", sess.ID)
-	r.recordCreated(ctx, bs, sess.ID)
+	bs.Status.ID = sess.ID
 	return sess, nil
-}
-
-// publishProgress writes the first-visit status before the create call, which may take up to
-// --browserbase-timeout: until the operator's first status write, kstatus-based tools (Flux,
-// kubectl wait) take a resource without status for Current. Later visits need no extra write.
-func (r *BrowserSessionReconciler) publishProgress(ctx context.Context, bs *v1alpha1.BrowserSession) error {
-	if bs.Status.ObservedGeneration == bs.Generation {
-		return nil
-	}
-	base := bs.DeepCopy()
-	base.Status = v1alpha1.BrowserSessionStatus{}
-	bs.Status.ObservedGeneration = bs.Generation
-	return r.Status().Patch(ctx, bs, client.MergeFrom(base), FieldOwner)
 }
 
 // createOutcomeKnown reports whether a failed create certainly created nothing: Browserbase
@@ -99,36 +94,48 @@ func createOutcomeKnown(err error) bool {
 	return code >= 400 && code < 500 && code != http.StatusRequestTimeout
 }
 
-// markCreatePending records that a create is about to be made, and adds the finalizer in the
-// same write, so that no session can exist without it. The write carries the resourceVersion
-// this reconcile read, so it fails if the copy is stale.
-func (r *BrowserSessionReconciler) markCreatePending(ctx context.Context, bs *v1alpha1.BrowserSession) error {
+// createAttempt is the token of bs's last create attempt, "" if none is recorded.
+func createAttempt(bs *v1alpha1.BrowserSession) string {
+	return bs.Annotations[v1alpha1.AnnotationCreateAttempt]
+}
+
+// createAttemptedAt is the time of bs's last create attempt, if one is recorded and readable.
+func createAttemptedAt(bs *v1alpha1.BrowserSession) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339, bs.Annotations[v1alpha1.AnnotationCreateAttemptedAt])
+	return t, err == nil
+}
+
+// markCreateAttempt records that a create is about to be made under token, and adds the
+// finalizer in the same write, so that no session can exist without the finalizer, nor without
+// the token that finds it again. The write carries the resourceVersion this reconcile read, so
+// it fails if the copy is stale.
+func (r *BrowserSessionReconciler) markCreateAttempt(ctx context.Context, bs *v1alpha1.BrowserSession, token string) error {
 	base := bs.DeepCopy()
 	controllerutil.AddFinalizer(bs, v1alpha1.Finalizer)
 	if bs.Annotations == nil {
 		bs.Annotations = map[string]string{}
 	}
-	bs.Annotations[v1alpha1.AnnotationCreatePending] = time.Now().UTC().Format(time.RFC3339)
+	bs.Annotations[v1alpha1.AnnotationCreateAttempt] = token
+	bs.Annotations[v1alpha1.AnnotationCreateAttemptedAt] = time.Now().UTC().Format(time.RFC3339)
 	return r.Patch(ctx, bs, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 
-// clearCreatePending removes the create-pending annotation.
-func (r *BrowserSessionReconciler) clearCreatePending(ctx context.Context, bs *v1alpha1.BrowserSession) error {
-	return r.patchAnnotations(ctx, bs, func(a map[string]string) { delete(a, v1alpha1.AnnotationCreatePending) })
+// newAttemptToken returns 64 random bits in hex: enough that two attempts never share one, and
+// short, since it takes room in userMetadata's 512 characters.
+func newAttemptToken() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("making a create-attempt token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
-// recordCreated writes the session id and removes create-pending in one write, retried: from
-// then on the session is known. Should the write still fail, status carries the id, and if that
-// is lost too the next reconcile finds the session by its UID tag.
-func (r *BrowserSessionReconciler) recordCreated(ctx context.Context, bs *v1alpha1.BrowserSession, id string) {
-	bs.Status.ID = id
-	err := r.patchAnnotations(ctx, bs, func(a map[string]string) {
-		a[v1alpha1.AnnotationSessionID] = id
-		delete(a, v1alpha1.AnnotationCreatePending)
+// clearCreateAttempt removes the create-attempt annotations after a create Browserbase refused.
+func (r *BrowserSessionReconciler) clearCreateAttempt(ctx context.Context, bs *v1alpha1.BrowserSession) error {
+	return r.patchAnnotations(ctx, bs, func(a map[string]string) {
+		delete(a, v1alpha1.AnnotationCreateAttempt)
+		delete(a, v1alpha1.AnnotationCreateAttemptedAt)
 	})
-	if err != nil {
-		log.FromContext(ctx).Error(err, "Could not record the session id annotation", "sessionID", id)
-	}
 }
 
 // patchAnnotations changes annotations with a merge patch, which touches nothing else and
@@ -145,8 +152,8 @@ func (r *BrowserSessionReconciler) patchAnnotations(ctx context.Context, bs *v1a
 }
 
 // resolveUnfinishedCreate finds out what an unfinished create left behind. It returns the
-// session to adopt, or nil when there is none and a create may be made. Sessions tagged with
-// this resource that cannot be adopted are released.
+// session to adopt, or nil when there is none and a create may be made. Sessions carrying the
+// attempt's token that cannot be adopted are released.
 func (r *BrowserSessionReconciler) resolveUnfinishedCreate(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) (*browserbase.Session, error) {
 	if wait := r.createGraceLeft(bs); wait > 0 {
 		return nil, &waitError{
@@ -185,16 +192,19 @@ func (r *BrowserSessionReconciler) resolveUnfinishedCreate(ctx context.Context, 
 	log.FromContext(ctx).Info("Adopted the session of an unfinished create", "sessionID", keep.ID)
 	metrics.SessionsAdopted.Inc()
 	r.event(bs, corev1.EventTypeNormal, "SessionAdopted", "Create", "Found Browserbase session %s, made by an earlier attempt, and adopted it", keep.ID)
-	r.recordCreated(ctx, bs, keep.ID)
+	bs.Status.ID = keep.ID
 	return keep, nil
 }
 
-// taggedSessions lists the live sessions whose userMetadata carries this resource's UID.
-// Ended ones are history, not leaks.
+// taggedSessions lists the live sessions whose userMetadata carries the token of bs's last
+// create attempt. Ended ones are history, not leaks.
 func (r *BrowserSessionReconciler) taggedSessions(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) ([]browserbase.Session, error) {
-	q, ok := browserbase.MetadataQuery(string(bs.UID), v1alpha1.ReservedMetadataKey, "uid")
+	q, ok := browserbase.MetadataQuery(createAttempt(bs), v1alpha1.ReservedMetadataKey, "attempt")
 	if !ok {
-		return nil, stalled(v1alpha1.ReasonCreateOutcomeUnknown, "cannot search Browserbase for UID %q", bs.UID)
+		return nil, stalled(v1alpha1.ReasonCreateOutcomeUnknown,
+			"annotation %s holds %q, which cannot be searched for; a session the create attempt made may be running. "+
+				"Check Browserbase for sessions tagged with this resource, then remove the annotation to create anew",
+			v1alpha1.AnnotationCreateAttempt, createAttempt(bs))
 	}
 	all, err := r.Browserbase.ListSessions(ctx, apiKey, browserbase.ListOptions{Query: q})
 	if err != nil {
@@ -212,8 +222,8 @@ func (r *BrowserSessionReconciler) taggedSessions(ctx context.Context, bs *v1alp
 // createGraceLeft is how long to wait before trusting the session list about an unfinished
 // create: Browserbase does not say how soon a new session shows in it.
 func (r *BrowserSessionReconciler) createGraceLeft(bs *v1alpha1.BrowserSession) time.Duration {
-	started, err := time.Parse(time.RFC3339, bs.Annotations[v1alpha1.AnnotationCreatePending])
-	if err != nil {
+	started, ok := createAttemptedAt(bs)
+	if !ok {
 		return 0 // unreadable: treat as old
 	}
 	return time.Until(started.Add(r.CreateGracePeriod))

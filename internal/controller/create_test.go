@@ -20,10 +20,11 @@ import (
 
 // fakeBrowserbase is a browserbase.Client whose answers the test sets, and which records calls.
 type fakeBrowserbase struct {
-	sessions map[string]*browserbase.Session // by id, as GET answers
-	listErr  error
-	released []string
-	creates  int
+	sessions  map[string]*browserbase.Session // by id, as GET answers
+	listErr   error
+	lastQuery string
+	released  []string
+	creates   int
 }
 
 var _ browserbase.Client = &fakeBrowserbase{}
@@ -40,7 +41,8 @@ func (f *fakeBrowserbase) GetSession(_ context.Context, _ browserbase.Sensitive,
 	return nil, &browserbase.APIError{StatusCode: 404}
 }
 
-func (f *fakeBrowserbase) ListSessions(context.Context, browserbase.Sensitive, browserbase.ListOptions) ([]browserbase.Session, error) {
+func (f *fakeBrowserbase) ListSessions(_ context.Context, _ browserbase.Sensitive, opts browserbase.ListOptions) ([]browserbase.Session, error) {
+	f.lastQuery = opts.Query
 	if f.listErr != nil {
 		return nil, f.listErr
 	}
@@ -114,7 +116,10 @@ func TestResolveUnfinishedCreate(t *testing.T) {
 			_ = v1alpha1.AddToScheme(scheme)
 			bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{
 				Namespace: "ns", Name: "bs", UID: "uid-1",
-				Annotations: map[string]string{v1alpha1.AnnotationCreatePending: time.Now().Add(-tc.pendingAge).UTC().Format(time.RFC3339)},
+				Annotations: map[string]string{
+					v1alpha1.AnnotationCreateAttempt:     "0123456789abcdef",
+					v1alpha1.AnnotationCreateAttemptedAt: time.Now().Add(-tc.pendingAge).UTC().Format(time.RFC3339),
+				},
 			}}
 			bb := &fakeBrowserbase{sessions: tc.sessions, listErr: tc.listErr}
 			r := &BrowserSessionReconciler{
@@ -150,13 +155,11 @@ func TestResolveUnfinishedCreate(t *testing.T) {
 			if bb.creates != 0 {
 				t.Errorf("resolving made %d creates, want none", bb.creates)
 			}
-			if tc.wantAdopted != "" {
-				if bs.Annotations[v1alpha1.AnnotationSessionID] != tc.wantAdopted {
-					t.Errorf("session-id annotation = %q, want %q", bs.Annotations[v1alpha1.AnnotationSessionID], tc.wantAdopted)
-				}
-				if _, pending := bs.Annotations[v1alpha1.AnnotationCreatePending]; pending {
-					t.Error("create-pending is still set after adoption")
-				}
+			if bs.Status.ID != tc.wantAdopted {
+				t.Errorf("status.id = %q, want %q", bs.Status.ID, tc.wantAdopted)
+			}
+			if !tc.wantWait && bb.lastQuery != "user_metadata['k8s']['attempt']:'0123456789abcdef'" {
+				t.Errorf("listed with q=%q, want the attempt token's query", bb.lastQuery)
 			}
 		})
 	}

@@ -39,9 +39,8 @@ func (r *BrowserSessionReconciler) reconcileDelete(ctx context.Context, bs *v1al
 // longer knows counts as released.
 func (r *BrowserSessionReconciler) releaseSession(ctx context.Context, bs *v1alpha1.BrowserSession) error {
 	id := sessionID(bs)
-	_, createPending := bs.Annotations[v1alpha1.AnnotationCreatePending]
 	switch {
-	case id == "" && !createPending:
+	case id == "" && createAttempt(bs) == "":
 		return nil
 	case bs.Spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan:
 		log.FromContext(ctx).Info("Leaving the Browserbase session running (deletionPolicy Orphan)", "sessionID", id)
@@ -86,7 +85,7 @@ func (r *BrowserSessionReconciler) releaseSession(ctx context.Context, bs *v1alp
 	}
 }
 
-// releaseTagged releases every live session tagged with this resource's UID.
+// releaseTagged releases every live session tagged with the token of bs's last create attempt.
 func (r *BrowserSessionReconciler) releaseTagged(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) error {
 	live, err := r.taggedSessions(ctx, bs, apiKey)
 	if err != nil {
@@ -111,8 +110,8 @@ func (r *BrowserSessionReconciler) holdUntilExpiry(ctx context.Context, bs *v1al
 		return err
 	}
 	expiry := bs.CreationTimestamp.Add(maxSessionLifetime)
-	if pending, err := time.Parse(time.RFC3339, bs.Annotations[v1alpha1.AnnotationCreatePending]); err == nil {
-		expiry = pending.Add(maxSessionLifetime)
+	if attempted, ok := createAttemptedAt(bs); ok {
+		expiry = attempted.Add(maxSessionLifetime)
 	}
 	if bs.Status.ExpiresAt != nil {
 		expiry = bs.Status.ExpiresAt.Time

@@ -26,23 +26,30 @@ var _ = Describe("kstatus and Argo CD health", func() {
 
 	BeforeEach(func(ctx SpecContext) { ns = testNamespace(ctx, "bbs-kstatus-") })
 
-	// compute returns the kstatus of the live resource, and checks that Argo CD's health check
+	// read gets the live resource as kstatus-based tools do, unstructured: a typed read would
+	// drop a zero observedGeneration.
+	read := func(ctx SpecContext, g Gomega, bs *v1alpha1.BrowserSession) *unstructured.Unstructured {
+		got := &unstructured.Unstructured{}
+		got.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("BrowserSession"))
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bs), got)).To(Succeed())
+		return got
+	}
+	// kstatusOf returns the kstatus of a resource, and checks that Argo CD's health check
 	// (config/argocd) agrees: Current is Healthy, InProgress Progressing, Failed Degraded.
-	compute := func(ctx SpecContext, bs *v1alpha1.BrowserSession) status.Status {
-		GinkgoHelper()
-		got := &v1alpha1.BrowserSession{}
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bs), got)).To(Succeed())
-		raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(got)
-		Expect(err).NotTo(HaveOccurred())
-		result, err := status.Compute(&unstructured.Unstructured{Object: raw})
-		Expect(err).NotTo(HaveOccurred())
-		health, err := argocd.Evaluate(raw)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(health.Status).To(Equal(map[status.Status]string{
+	kstatusOf := func(g Gomega, u *unstructured.Unstructured) status.Status {
+		result, err := status.Compute(u)
+		g.Expect(err).NotTo(HaveOccurred())
+		health, err := argocd.Evaluate(u.Object)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(health.Status).To(Equal(map[status.Status]string{
 			status.CurrentStatus: "Healthy", status.InProgressStatus: "Progressing", status.FailedStatus: "Degraded",
 		}[result.Status]), "Argo CD health %+v for kstatus %s", health, result.Status)
-		Expect(health.Message).NotTo(BeEmpty())
+		g.Expect(health.Message).NotTo(BeEmpty())
 		return result.Status
+	}
+	compute := func(ctx SpecContext, bs *v1alpha1.BrowserSession) status.Status {
+		GinkgoHelper()
+		return kstatusOf(Default, read(ctx, Default, bs))
 	}
 	create := func(ctx SpecContext, name string, mutate func(*v1alpha1.BrowserSession)) *v1alpha1.BrowserSession {
 		bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
@@ -80,14 +87,30 @@ var _ = Describe("kstatus and Argo CD health", func() {
 		Expect(compute(ctx, bs)).To(Equal(status.FailedStatus))
 	})
 
-	It("is InProgress, not Current, while the first create is in flight", func(ctx SpecContext) {
+	It("is never Current before it is Ready, from its creation on", func(ctx SpecContext) {
+		// A slow create keeps the resource without any status written by the operator for seconds:
+		// the API server's default (observedGeneration 0) is what keeps it InProgress meanwhile.
 		emu.SetFaults(emulator.Faults{Latency: 3 * time.Second})
 		DeferCleanup(func() { emu.SetFaults(emulator.Faults{}) })
 		bs := create(ctx, "slow", nil)
-		visited(ctx, bs, v1alpha1.ConditionReconciling)
-		Expect(compute(ctx, bs)).To(Equal(status.InProgressStatus))
-		visited(ctx, bs, v1alpha1.ConditionReady)
-		Expect(compute(ctx, bs)).To(Equal(status.CurrentStatus))
+		var beforeReady []status.Status
+		sawUnvisited := false
+		Eventually(func(g Gomega) {
+			u := read(ctx, g, bs)
+			st := kstatusOf(g, u)
+			conditions, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+			ready := st == status.CurrentStatus && len(conditions) > 0
+			if !ready {
+				beforeReady = append(beforeReady, st)
+				sawUnvisited = sawUnvisited || len(conditions) == 0
+			}
+			g.Expect(ready).To(BeTrue(), "not Ready yet")
+		}).Should(Succeed())
+		Expect(sawUnvisited).To(BeTrue(), "the resource was seen before the operator wrote its status")
+		Expect(beforeReady).To(HaveEach(status.InProgressStatus))
+		got := &v1alpha1.BrowserSession{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bs), got)).To(Succeed())
+		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue())
 	})
 
 	It("is InProgress while waiting on a rate limit", func(ctx SpecContext) {
@@ -110,20 +133,31 @@ var _ = Describe("kstatus and Argo CD health", func() {
 	})
 
 	It("is InProgress, not Current, before the operator has looked", func(ctx SpecContext) {
-		bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "unseen"}}
-		raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(bs)
+		// A resource with no status at all is Current to kstatus, its own rule, documented here.
+		// The API server defaults status.observedGeneration to 0 for the operator's resources,
+		// which kstatus reads as a generation not yet observed.
+		bare := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "unseen", Generation: 1}}
+		raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(bare)
 		Expect(err).NotTo(HaveOccurred())
-		// A resource with no status at all is Current to kstatus; the operator writes conditions
-		// on its first visit so that this window is one reconcile long.
 		result, err := status.Compute(&unstructured.Unstructured{Object: raw})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(result.Status).To(Equal(status.CurrentStatus), "kstatus' own rule, documented here")
-		create(ctx, "seen", nil)
-		Eventually(func(g Gomega) {
-			got := &v1alpha1.BrowserSession{}
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(&v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "seen"}}), got)).To(Succeed())
-			g.Expect(got.Status.Conditions).NotTo(BeEmpty())
-			g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
-		}).Should(Succeed())
+		Expect(result.Status).To(Equal(status.CurrentStatus))
+		Expect(unstructured.SetNestedField(raw, int64(0), "status", "observedGeneration")).To(Succeed())
+		result, err = status.Compute(&unstructured.Unstructured{Object: raw})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(result.Status).To(Equal(status.InProgressStatus))
+
+		By("the API server giving a new resource that status before the operator writes any")
+		ghost := &unstructured.Unstructured{}
+		ghost.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("BrowserSession"))
+		ghost.SetNamespace(ns)
+		ghost.SetName("unseen")
+		ghost.Object["spec"] = map[string]any{}
+		// Server-side dry run: admitted and defaulted as for real, never stored, never reconciled.
+		Expect(k8sClient.Create(ctx, ghost, client.DryRunAll)).To(Succeed())
+		observed, found, err := unstructured.NestedInt64(ghost.Object, "status", "observedGeneration")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(found).To(BeTrue(), "status %v", ghost.Object["status"])
+		Expect(observed).To(BeZero())
 	})
 })

@@ -10,10 +10,11 @@ import (
 	"github.com/browserbase/session-operator/internal/browserbase"
 )
 
-// createRequest builds the create-session body from the spec. It reads proxy passwords from
+// createRequest builds the create-session body from the spec, tagged with this resource and
+// the create attempt's token. It reads proxy passwords from
 // their Secrets, and refuses (with a stallError) what Browserbase would refuse but admission
 // cannot see, such as userMetadata that is too long once the operator's tag is added.
-func (r *BrowserSessionReconciler) createRequest(ctx context.Context, bs *v1alpha1.BrowserSession) (browserbase.CreateSessionRequest, error) {
+func (r *BrowserSessionReconciler) createRequest(ctx context.Context, bs *v1alpha1.BrowserSession, attempt string) (browserbase.CreateSessionRequest, error) {
 	spec := bs.Spec
 	req := browserbase.CreateSessionRequest{
 		ProjectID:       spec.ProjectID,
@@ -22,7 +23,7 @@ func (r *BrowserSessionReconciler) createRequest(ctx context.Context, bs *v1alph
 		KeepAlive:       spec.KeepAlive,
 		Region:          string(spec.Region),
 		BrowserSettings: browserSettings(spec.BrowserSettings),
-		UserMetadata:    userMetadata(bs),
+		UserMetadata:    userMetadata(bs, attempt),
 	}
 	if n := jsonLength(req.UserMetadata); n >= v1alpha1.MaxUserMetadataLength {
 		return req, stalled(v1alpha1.ReasonInvalidSpec,
@@ -53,8 +54,9 @@ func (r *BrowserSessionReconciler) createRequest(ctx context.Context, bs *v1alph
 }
 
 // userMetadata is spec.metadata plus the operator's tag, which ties the session to this resource
-// so it can be found again with a q query (user_metadata['k8s']['uid']:'<uid>').
-func userMetadata(bs *v1alpha1.BrowserSession) map[string]any {
+// and to the create attempt that made it, so it can be found again with a q query
+// (user_metadata['k8s']['attempt']:'<token>').
+func userMetadata(bs *v1alpha1.BrowserSession, attempt string) map[string]any {
 	md := make(map[string]any, len(bs.Spec.Metadata)+1)
 	for k, v := range bs.Spec.Metadata {
 		md[k] = v
@@ -63,6 +65,7 @@ func userMetadata(bs *v1alpha1.BrowserSession) map[string]any {
 		"uid":       string(bs.UID),
 		"namespace": bs.Namespace,
 		"name":      bs.Name,
+		"attempt":   attempt,
 	}
 	return md
 }

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -36,12 +37,36 @@ const (
 	ManagedByValue = "browserbase-session-operator"
 )
 
-// CacheOptions restricts the manager's Secret cache to the Secrets the operator writes. API-key
-// and proxy-password Secrets are read through the APIReader instead.
+// CacheOptions restricts the manager's Secret cache to the Secrets the operator writes (API-key
+// and proxy-password Secrets are read through the APIReader instead), and keeps out of the cache
+// what the operator never reads: memory then grows with the BrowserSessions, not the cluster.
 func CacheOptions() cache.Options {
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue})},
-	}}
+	return cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue})},
+		},
+		DefaultTransform: stripUnread,
+	}
+}
+
+// stripUnread drops managedFields, and the last-applied-configuration annotation that
+// client-side kubectl apply leaves (a second copy of the manifest): together often more than
+// half of a cached BrowserSession. Patches are computed between copies that both lack them, so
+// they never touch them.
+func stripUnread(in any) (any, error) {
+	obj, err := meta.Accessor(in)
+	if err != nil {
+		return in, nil // a tombstone: nothing to strip
+	}
+	if obj.GetManagedFields() != nil {
+		obj.SetManagedFields(nil)
+	}
+	if a := obj.GetAnnotations(); a[corev1.LastAppliedConfigAnnotation] != "" {
+		a = maps.Clone(a)
+		delete(a, corev1.LastAppliedConfigAnnotation)
+		obj.SetAnnotations(a)
+	}
+	return in, nil
 }
 
 // FieldOwner is the operator's field manager name for the objects it writes.

@@ -15,12 +15,8 @@ import (
 	"github.com/browserbase/session-operator/internal/browserbase"
 )
 
-// sessionID is the recorded Browserbase session id of bs: the annotation first, because it is
-// written right after create and survives a restore from backup, then status.
+// sessionID is the recorded Browserbase session id of bs.
 func sessionID(bs *v1alpha1.BrowserSession) string {
-	if id := bs.Annotations[v1alpha1.AnnotationSessionID]; id != "" {
-		return id
-	}
 	return bs.Status.ID
 }
 
@@ -29,8 +25,8 @@ func (r *BrowserSessionReconciler) observeSession(ctx context.Context, bs *v1alp
 	sess, err := r.Browserbase.GetSession(ctx, apiKey, id)
 	if browserbase.IsNotFound(err) {
 		return nil, stalled(v1alpha1.ReasonSessionNotFound,
-			"Browserbase has no session %s (recorded in annotation %s) for this API key; delete and re-create the BrowserSession to start a new one",
-			id, v1alpha1.AnnotationSessionID)
+			"Browserbase has no session %s (recorded in status.id) for this API key; delete and re-create the BrowserSession to start a new one",
+			id)
 	}
 	if err != nil {
 		return nil, classify(bs, "read the Browserbase session", err)

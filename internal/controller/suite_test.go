@@ -2,9 +2,13 @@ package controller
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -81,7 +86,10 @@ var _ = BeforeSuite(func() {
 	bb, err := browserbase.NewHTTPClient(server.URL, browserbase.WithTimeout(5*time.Second))
 	Expect(err).NotTo(HaveOccurred())
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	// The manager's requests go through apiWrites, so that specs can count its writes.
+	mgrConfig := rest.CopyConfig(cfg)
+	mgrConfig.Wrap(apiWrites.wrap)
+	mgr, err := ctrl.NewManager(mgrConfig, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -108,6 +116,50 @@ var _ = BeforeSuite(func() {
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
 })
+
+// apiWrites records every write the manager makes to the API server.
+var apiWrites = &writeLog{byNamespace: map[string][]string{}}
+
+// writeLog records successful writes, by namespace, as "VERB resource[/subresource]", such as
+// "PATCH browsersessions/status": what the API server's apiserver_request_total counts.
+type writeLog struct {
+	mu          sync.Mutex
+	byNamespace map[string][]string
+}
+
+func (w *writeLog) wrap(next http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		resp, err := next.RoundTrip(req)
+		if err != nil || resp.StatusCode >= 300 || req.Method == http.MethodGet {
+			return resp, err
+		}
+		// /api/v1/namespaces/<ns>/<resource>[/<name>[/<subresource>]], or /apis/<group>/<version>/...
+		parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
+		i := slices.Index(parts, "namespaces")
+		if i < 0 || len(parts) < i+3 {
+			return resp, err
+		}
+		what := req.Method + " " + parts[i+2]
+		if len(parts) > i+4 {
+			what += "/" + parts[i+4]
+		}
+		w.mu.Lock()
+		w.byNamespace[parts[i+1]] = append(w.byNamespace[parts[i+1]], what)
+		w.mu.Unlock()
+		return resp, err
+	})
+}
+
+// of returns the writes made in a namespace so far.
+func (w *writeLog) of(namespace string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.byNamespace[namespace])
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 var _ = AfterSuite(func() {
 	if cancel != nil {
