@@ -18,9 +18,13 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"maps"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,29 +58,18 @@ func main() {
 	var o options
 	flag.IntVar(&o.n, "n", 1000, "BrowserSessions to create at once.")
 	flag.IntVar(&o.secrets, "secrets", 2000, "Unrelated Secrets to create first.")
-	flag.IntVar(&o.workers, "workers", 4, "The manager's --max-concurrent-reconciles (4 is its default).")
+	flag.IntVar(&o.workers, "workers", 4, "The manager's --max-concurrent-reconciles (4 is its default), for the floor.")
 	flag.DurationVar(&o.latency, "latency", 100*time.Millisecond, "The emulator's latency per API call.")
 	flag.DurationVar(&o.steady, "steady", 60*time.Second, "The steady window measured after bring-up.")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "How long bring-up may take before it counts as a failure.")
-	flag.StringVar(&o.managerArgs, "manager-args", "--creates-per-minute=0",
-		"More manager flags, space-separated. The default turns off the client-side creation limit (25/min by default), "+
-			"which would otherwise be what is measured.")
+	flag.StringVar(&o.managerArgs, "manager-args", "",
+		"More manager flags, space-separated; none by default, so that the shipped defaults are what is measured.")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("bench: ")
 	if err := run(context.Background(), o); err != nil {
 		log.Fatal(err)
 	}
-}
-
-// window holds what was counted between two moments.
-type window struct {
-	seconds  float64
-	bbCalls  map[string]int // by kind:status
-	k8sWrite map[string]int // by resource, from apiserver_request_total
-	cpu      float64
-	rssPeak  int64
-	rssEnd   int64
 }
 
 func run(ctx context.Context, o options) error {
@@ -100,14 +93,18 @@ func run(ctx context.Context, o options) error {
 	server := httptest.NewServer(emu)
 	defer server.Close()
 
-	managerLog, err := os.Create(filepath.Join(workDir, "manager.log"))
+	// Kept after the run, for a look at what the manager said.
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		return err
+	}
+	managerLog, err := os.Create(filepath.Join(root, "bin", "bench-manager.log"))
 	if err != nil {
 		return err
 	}
 	args := append([]string{fmt.Sprintf("--max-concurrent-reconciles=%d", o.workers)}, strings.Fields(o.managerArgs)...)
 	env, err := localenv.Start(ctx, localenv.Options{
 		RepoRoot: root, AssetsDir: assets, WorkDir: workDir,
-		BrowserbaseURL: server.URL, APIKey: apiKey, ManagerOutput: managerLog, ManagerArgs: args,
+		BrowserbaseURL: server.URL, APIKey: apiKey, ManagerOutput: managerLog, ManagerArgs: args, Metrics: true,
 	})
 	if err != nil {
 		return err
@@ -139,7 +136,8 @@ func run(ctx context.Context, o options) error {
 	if err := env.StartManager(); err != nil {
 		return err
 	}
-	pid := env.Manager().PID()
+	rss := sampleRSS(env.Manager().PID())
+	defer rss.stop()
 	time.Sleep(3 * time.Second) // let the manager start and win its lease before the clock starts
 
 	watchSessions := func() (watch.Interface, error) {
@@ -147,10 +145,12 @@ func run(ctx context.Context, o options) error {
 	}
 
 	log.Printf("creating %d BrowserSessions at once (%d workers, %s per Browserbase call)", o.n, o.workers, o.latency)
-	before, err := snapshot(ctx, env, emu, pid)
+	before, err := snapshot(ctx, env, emu)
 	if err != nil {
 		return err
 	}
+	idleRSS := rss.current()
+	rss.peak() // from here on: bring-up
 	var mu sync.Mutex
 	started := map[string]time.Time{}
 	start := time.Now()
@@ -165,20 +165,27 @@ func run(ctx context.Context, o options) error {
 	}()
 
 	latencies, err := waitReady(watchSessions, o.n, start.Add(o.timeout), &mu, started)
-	bringUp := time.Since(start)
+	bringUpTime := time.Since(start)
 	if err != nil {
 		return err
 	}
-	afterBringUp, err := snapshot(ctx, env, emu, pid)
+	afterBringUp, err := snapshot(ctx, env, emu)
 	if err != nil {
 		return err
 	}
-	log.Printf("all Ready in %s; measuring a %s steady window", bringUp.Round(time.Millisecond), o.steady)
+	bringUp := diff(before, afterBringUp)
+	bringUp.seconds, bringUp.rssPeak, bringUp.rssEnd = bringUpTime.Seconds(), rss.peak(), rss.current()
+	// The benchmark's own writes: one create per BrowserSession.
+	bringUp.k8s["POST browsersessions"] -= o.n
+
+	log.Printf("all Ready in %s; measuring a %s steady window", bringUpTime.Round(time.Millisecond), o.steady)
 	time.Sleep(o.steady) // the steady window itself: nothing changes, and nothing should happen
-	afterSteady, err := snapshot(ctx, env, emu, pid)
+	afterSteady, err := snapshot(ctx, env, emu)
 	if err != nil {
 		return err
 	}
+	steady := diff(afterBringUp, afterSteady)
+	steady.seconds, steady.rssPeak, steady.rssEnd = o.steady.Seconds(), rss.peak(), rss.current()
 
 	creates := 0
 	perUID := map[string]int{}
@@ -191,11 +198,10 @@ func run(ctx context.Context, o options) error {
 	for _, c := range perUID {
 		duplicates += c - 1
 	}
-	bring := diff(before, afterBringUp, bringUp.Seconds())
-	steady := diff(afterBringUp, afterSteady, o.steady.Seconds())
-	// The benchmark's own writes: one create per BrowserSession.
-	bring.k8sWrite["browsersessions"] -= o.n
-	report(o, bringUp, latencies, bring, steady, creates, duplicates, afterSteady)
+	report(o, result{
+		bringUpTime: bringUpTime, latencies: latencies, bringUp: bringUp, steady: steady,
+		creates: creates, duplicates: duplicates, idleRSS: idleRSS,
+	})
 	if duplicates > 0 || creates != o.n {
 		return fmt.Errorf("correctness breach: %d sessions for %d resources (%d duplicates)", creates, o.n, duplicates)
 	}
@@ -243,20 +249,29 @@ func waitReady(open func() (watch.Interface, error), n int, deadline time.Time, 
 	return out, nil
 }
 
+// counters is what has been counted up to a moment.
 type counters struct {
-	at       time.Time
-	bbCalls  map[string]int
-	k8sWrite map[string]int
-	cpu      float64
-	rss, hwm int64
+	bb   map[string]int // Browserbase calls by kind: create, get, list, release
+	k8s  map[string]int // Kubernetes requests by "VERB resource[/subresource]"
+	cpu  float64        // the manager's CPU seconds
+	host float64        // every process's CPU seconds, for the machine's load
+	// Histogram sums and counts from the manager's metrics, by "name{label}": where its time goes.
+	sums, counts map[string]float64
 }
 
-// snapshot reads the emulator's request log, the API server's write counters and the manager's
-// CPU and memory.
-func snapshot(ctx context.Context, env *localenv.Env, emu *emulator.Server, pid int) (counters, error) {
-	c := counters{at: time.Now(), bbCalls: map[string]int{}, k8sWrite: map[string]int{}}
+// window is what was counted between two moments, with the manager's memory meanwhile.
+type window struct {
+	counters
+	seconds         float64
+	rssPeak, rssEnd int64
+}
+
+// snapshot reads the emulator's request log, the API server's request counters and the
+// manager's CPU time.
+func snapshot(ctx context.Context, env *localenv.Env, emu *emulator.Server) (counters, error) {
+	c := counters{bb: map[string]int{}, k8s: map[string]int{}, sums: map[string]float64{}, counts: map[string]float64{}}
 	for _, r := range emu.Requests() {
-		c.bbCalls[r.Kind()+":"+strconv.Itoa(r.Status)]++
+		c.bb[r.Kind()]++
 	}
 	raw, err := env.Kubectl(ctx, "get", "--raw", "/metrics")
 	if err != nil {
@@ -265,23 +280,90 @@ func snapshot(ctx context.Context, env *localenv.Env, emu *emulator.Server, pid 
 	sc := bufio.NewScanner(strings.NewReader(raw))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "apiserver_request_total{") {
+		series, value, _ := strings.Cut(sc.Text(), "} ")
+		name, labels, _ := strings.Cut(series, "{")
+		if name != "apiserver_request_total" && name != "apiserver_request_duration_seconds_sum" &&
+			name != "apiserver_request_duration_seconds_count" {
 			continue
 		}
-		labels, value, _ := strings.Cut(line, "} ")
-		verb, resource, sub := label(labels, "verb"), label(labels, "resource"), label(labels, "subresource")
-		if verb != "POST" && verb != "PUT" && verb != "PATCH" && verb != "DELETE" && verb != "APPLY" {
-			continue
+		resource := label(labels, "resource")
+		if resource == "" {
+			continue // /metrics and the like
 		}
-		if sub != "" {
+		if sub := label(labels, "subresource"); sub != "" {
 			resource += "/" + sub
 		}
+		key := label(labels, "verb") + " " + resource
 		n, _ := strconv.ParseFloat(value, 64)
-		c.k8sWrite[resource] += int(n)
+		switch name {
+		case "apiserver_request_total":
+			c.k8s[key] += int(n)
+		case "apiserver_request_duration_seconds_sum":
+			c.sums["API server "+key] += n
+		default:
+			c.counts["API server "+key] += n
+		}
 	}
-	c.cpu, c.rss, c.hwm = procStats(pid)
-	return c, nil
+	for key := range c.counts {
+		if kindOf(strings.TrimPrefix(key, "API server ")) == "" {
+			delete(c.counts, key)
+			delete(c.sums, key)
+		}
+	}
+	c.cpu = processCPU(env.Manager().PID())
+	c.host = hostCPU()
+	return c, managerTimings(env.Manager().MetricsURL, c.sums, c.counts)
+}
+
+// timings are the manager's histograms the report shows as means, with the label to split by.
+var timings = map[string]string{
+	"controller_runtime_reconcile_time_seconds": "",
+	"workqueue_queue_duration_seconds":          "",
+	"browserbase_api_request_duration_seconds":  "endpoint",
+	"rest_client_request_duration_seconds":      "verb",
+	"rest_client_rate_limiter_duration_seconds": "",
+}
+
+// managerTimings adds the _sum and _count of the timings histograms, from the manager's
+// metrics, to sums and counts.
+func managerTimings(url string, sums, counts map[string]float64) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return fmt.Errorf("reading the manager's metrics: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		series, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(series, "#") {
+			continue
+		}
+		name, labels, _ := strings.Cut(series, "{")
+		target := sums
+		base, isSum := strings.CutSuffix(name, "_sum")
+		if !isSum {
+			var isCount bool
+			if base, isCount = strings.CutSuffix(name, "_count"); !isCount {
+				continue
+			}
+			target = counts
+		}
+		by, ok := timings[base]
+		if !ok {
+			continue
+		}
+		if base == "workqueue_queue_duration_seconds" && label(labels, "name") != "browsersession" {
+			continue
+		}
+		key := base
+		if by != "" {
+			key += "{" + label(labels, by) + "}"
+		}
+		v, _ := strconv.ParseFloat(value, 64)
+		target[key] += v
+	}
+	return sc.Err()
 }
 
 func label(labels, name string) string {
@@ -293,50 +375,183 @@ func label(labels, name string) string {
 	return v
 }
 
-// procStats returns CPU seconds, RSS and peak RSS (bytes) of a process.
-func procStats(pid int) (cpu float64, rss, hwm int64) {
-	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-		// Fields after the command name, which is in parentheses and may hold spaces.
-		if i := strings.LastIndexByte(string(stat), ')'); i > 0 {
-			f := strings.Fields(string(stat)[i+2:])
-			if len(f) > 12 {
-				ut, _ := strconv.ParseFloat(f[11], 64)
-				st, _ := strconv.ParseFloat(f[12], 64)
-				cpu = (ut + st) / 100 // USER_HZ
-			}
+func diff(a, b counters) window {
+	w := window{counters: counters{bb: map[string]int{}, k8s: map[string]int{}, cpu: b.cpu - a.cpu, host: b.host - a.host,
+		sums: map[string]float64{}, counts: map[string]float64{}}}
+	for k, v := range b.sums {
+		w.sums[k] = v - a.sums[k]
+		w.counts[k] = b.counts[k] - a.counts[k]
+	}
+	for k, v := range b.bb {
+		if d := v - a.bb[k]; d != 0 {
+			w.bb[k] = d
 		}
 	}
-	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
-		for _, line := range strings.Split(string(status), "\n") {
-			fields := strings.Fields(line)
-			if len(fields) < 2 {
-				continue
-			}
-			kb, _ := strconv.ParseInt(fields[1], 10, 64)
-			switch fields[0] {
-			case "VmRSS:":
-				rss = kb << 10
-			case "VmHWM:":
-				hwm = kb << 10
-			}
-		}
-	}
-	return cpu, rss, hwm
-}
-
-func diff(a, b counters, seconds float64) window {
-	w := window{seconds: seconds, bbCalls: map[string]int{}, k8sWrite: map[string]int{}, cpu: b.cpu - a.cpu, rssPeak: b.hwm, rssEnd: b.rss}
-	for k, v := range b.bbCalls {
-		if d := v - a.bbCalls[k]; d != 0 {
-			w.bbCalls[k] = d
-		}
-	}
-	for k, v := range b.k8sWrite {
-		if d := v - a.k8sWrite[k]; d != 0 {
-			w.k8sWrite[k] = d
+	for k, v := range b.k8s {
+		if d := v - a.k8s[k]; d != 0 {
+			w.k8s[k] = d
 		}
 	}
 	return w
+}
+
+// Kinds of Kubernetes request, as the report counts them.
+const (
+	objectWrite = "writes to BrowserSessions, Secrets"
+	eventWrite  = "event writes"
+	leaseWrite  = "lease writes"
+	read        = "reads (GET, LIST)"
+)
+
+// managerResources are what the manager reads and writes; the control plane's own requests
+// (its endpoints and its identity lease's reads) are not counted.
+var managerResources = map[string]bool{
+	"browsersessions": true, "browsersessions/status": true, "secrets": true, "events": true, "leases": true,
+}
+
+// kindOf sorts a "VERB resource" key into the report's kinds ("" for what is not counted:
+// watches, and the control plane's own requests).
+func kindOf(key string) string {
+	verb, resource, _ := strings.Cut(key, " ")
+	switch {
+	case verb == "WATCH" || !managerResources[resource]:
+		return ""
+	case verb == "GET" || verb == "LIST":
+		if resource == "leases" {
+			return ""
+		}
+		return read
+	case resource == "leases":
+		return leaseWrite
+	case resource == "events":
+		return eventWrite
+	default:
+		return objectWrite
+	}
+}
+
+func (w window) k8sCount(kind string) int {
+	n := 0
+	for key, v := range w.k8s {
+		if kindOf(key) == kind {
+			n += v
+		}
+	}
+	return n
+}
+
+// rssSampler follows a process's resident memory, ten times a second.
+type rssSampler struct {
+	pid  int
+	mu   sync.Mutex
+	max  int64
+	done chan struct{}
+}
+
+func sampleRSS(pid int) *rssSampler {
+	s := &rssSampler{pid: pid, done: make(chan struct{})}
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+				s.current()
+			}
+		}
+	}()
+	return s
+}
+
+// current reads the process's RSS now, counting it towards the peak.
+func (s *rssSampler) current() int64 {
+	rss := processRSS(s.pid)
+	s.mu.Lock()
+	s.max = max(s.max, rss)
+	s.mu.Unlock()
+	return rss
+}
+
+// peak returns the highest RSS since the last call, and starts a new window.
+func (s *rssSampler) peak() int64 {
+	now := processRSS(s.pid)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	peak := max(s.max, now)
+	s.max = now
+	return peak
+}
+
+func (s *rssSampler) stop() { close(s.done) }
+
+// processCPU returns a process's CPU seconds, user and system.
+func processCPU(pid int) float64 {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(stat)[i+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+// hostCPU returns the CPU seconds every process on the machine has used (busy, not idle).
+func hostCPU() float64 {
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(stat), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal
+	busy := 0.0
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 || i >= 8 { // idle, iowait, guest
+			continue
+		}
+		x, _ := strconv.ParseFloat(v, 64)
+		busy += x
+	}
+	return busy / 100
+}
+
+// processRSS returns a process's resident memory in bytes.
+func processRSS(pid int) int64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// machine names the processor and counts the cores.
+func machine() string {
+	model := "unknown processor"
+	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(info), "\n") {
+			if name, value, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(name) == "model name" {
+				model = strings.TrimSpace(value)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d cores", model, goruntime.NumCPU())
 }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {
@@ -346,52 +561,84 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
 }
 
-func report(o options, bringUp time.Duration, lat []time.Duration, bring, steady window, creates, duplicates int, end counters) {
-	floor := time.Duration(float64(o.n) * float64(o.latency) / float64(o.workers))
-	perSession := func(w window, prefix string) float64 {
-		n := 0
-		for k, v := range w.bbCalls {
-			if strings.HasPrefix(k, prefix) {
-				n += v
-			}
-		}
-		return float64(n) / float64(o.n)
-	}
-	writes := func(w window) int {
-		n := 0
-		for resource, v := range w.k8sWrite {
-			if resource != "leases" { // leader election renewals, not per session
-				n += v
-			}
-		}
-		return n
-	}
-	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
-	perMinute := 60 / steady.seconds
+type result struct {
+	bringUpTime         time.Duration
+	latencies           []time.Duration
+	bringUp, steady     window
+	creates, duplicates int
+	idleRSS             int64
+}
 
-	fmt.Printf("\n%-52s %s\n", "BrowserSessions / unrelated Secrets", fmt.Sprintf("%d / %d", o.n, o.secrets))
-	fmt.Printf("%-52s %s\n", "workers / emulator latency", fmt.Sprintf("%d / %s", o.workers, o.latency))
-	fmt.Printf("%-52s %s\n", "first create to all Ready", bringUp.Round(time.Millisecond))
-	fmt.Printf("%-52s %s (achieved/floor %.2f)\n", "floor: N x latency / workers", floor.Round(time.Millisecond), bringUp.Seconds()/floor.Seconds())
-	fmt.Printf("%-52s %s / %s / %s\n", "create->Ready p50 / p90 / p99", percentile(lat, .5).Round(time.Millisecond),
-		percentile(lat, .9).Round(time.Millisecond), percentile(lat, .99).Round(time.Millisecond))
-	fmt.Printf("%-52s %.3f (duplicates %d)\n", "sessions created per BrowserSession", float64(creates)/float64(o.n), duplicates)
-	fmt.Printf("%-52s %v\n", "Browserbase calls during bring-up", bring.bbCalls)
-	fmt.Printf("%-52s %v\n", "Browserbase calls during the steady window", steady.bbCalls)
-	fmt.Printf("%-52s %.2f\n", "steady Browserbase GETs per session per minute", perSession(steady, "get")*perMinute)
-	fmt.Printf("%-52s %v\n", "Kubernetes writes by the manager, bring-up", bring.k8sWrite)
-	fmt.Printf("%-52s %.2f\n", "  per session (without leases)", float64(writes(bring))/float64(o.n))
-	fmt.Printf("%-52s %v\n", "Kubernetes writes, steady window", steady.k8sWrite)
-	fmt.Printf("%-52s %.1f s / %.1f s\n", "manager CPU, bring-up / steady", bring.cpu, steady.cpu)
-	fmt.Printf("%-52s %.0f MiB / %.0f MiB\n", "manager RSS, peak / final", mib(end.hwm), mib(end.rss))
-	fmt.Printf("bench summary: n=%d secrets=%d workers=%d latency_ms=%d bringup_s=%.2f floor_s=%.2f ratio=%.2f p50_ms=%d p90_ms=%d p99_ms=%d "+
-		"creates_per_session=%.3f duplicates=%d bringup_k8s_writes_per_session=%.2f steady_k8s_writes=%d steady_gets_per_session_per_min=%.2f "+
-		"steady_lists=%d rss_peak_mib=%.0f rss_final_mib=%.0f cpu_bringup_s=%.1f cpu_steady_s=%.1f\n",
-		o.n, o.secrets, o.workers, o.latency.Milliseconds(), bringUp.Seconds(), floor.Seconds(), bringUp.Seconds()/floor.Seconds(),
-		percentile(lat, .5).Milliseconds(), percentile(lat, .9).Milliseconds(), percentile(lat, .99).Milliseconds(),
-		float64(creates)/float64(o.n), duplicates, float64(writes(bring))/float64(o.n), writes(steady),
-		perSession(steady, "get")*perMinute, int(perSession(steady, "list")*float64(o.n)),
-		mib(end.hwm), mib(end.rss), bring.cpu, steady.cpu)
+func report(o options, r result) {
+	n := float64(o.n)
+	floor := time.Duration(n * float64(o.latency) / float64(o.workers))
+	ratio := r.bringUpTime.Seconds() / floor.Seconds()
+	perMinute := 60 / r.steady.seconds
+	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
+	p50, p90, p99 := percentile(r.latencies, .5), percentile(r.latencies, .9), percentile(r.latencies, .99)
+	row := func(name string, bringUp, steady any) { fmt.Printf("%-54s %-20v %v\n", name, bringUp, steady) }
+	line := func(name string, value any) { fmt.Printf("%-54s %v\n", name, value) }
+
+	fmt.Println()
+	line("machine", machine())
+	line("BrowserSessions / unrelated Secrets", fmt.Sprintf("%d / %d", o.n, o.secrets))
+	line("workers / emulator latency", fmt.Sprintf("%d / %s", o.workers, o.latency))
+	line("first create to all Ready", r.bringUpTime.Round(time.Millisecond))
+	line("floor: N x latency / workers", fmt.Sprintf("%s (achieved/floor %.2f)", floor.Round(time.Millisecond), ratio))
+	line("create->Ready p50 / p90 / p99", fmt.Sprintf("%s / %s / %s", p50.Round(time.Millisecond), p90.Round(time.Millisecond), p99.Round(time.Millisecond)))
+	line("sessions created per BrowserSession", fmt.Sprintf("%.3f (duplicates %d)", float64(r.creates)/n, r.duplicates))
+	fmt.Println()
+	row("", "bring-up", fmt.Sprintf("steady window (%s)", time.Duration(r.steady.seconds*float64(time.Second))))
+	for _, kind := range []string{"create", "get", "list", "release"} {
+		row("Browserbase "+kind+"s per session", fmt.Sprintf("%.3f", float64(r.bringUp.bb[kind])/n),
+			fmt.Sprintf("%.3f (%.2f per minute)", float64(r.steady.bb[kind])/n, float64(r.steady.bb[kind])/n*perMinute))
+	}
+	for _, kind := range []string{objectWrite, eventWrite, read} {
+		row("Kubernetes "+kind+" per session", fmt.Sprintf("%.3f", float64(r.bringUp.k8sCount(kind))/n),
+			fmt.Sprintf("%.3f", float64(r.steady.k8sCount(kind))/n))
+		for _, key := range slices.Sorted(maps.Keys(r.bringUp.k8s)) {
+			if kindOf(key) == kind {
+				row("  "+key, fmt.Sprintf("%.3f", float64(r.bringUp.k8s[key])/n), fmt.Sprintf("%.3f", float64(r.steady.k8s[key])/n))
+			}
+		}
+		for _, key := range slices.Sorted(maps.Keys(r.steady.k8s)) {
+			if _, shown := r.bringUp.k8s[key]; !shown && kindOf(key) == kind {
+				row("  "+key, "0.000", fmt.Sprintf("%.3f", float64(r.steady.k8s[key])/n))
+			}
+		}
+	}
+	// The leader's renewals, and the API server's own identity lease: not per session.
+	row("Kubernetes "+leaseWrite+" (leader election, API server)", r.bringUp.k8sCount(leaseWrite), r.steady.k8sCount(leaseWrite))
+	for _, key := range slices.Sorted(maps.Keys(r.bringUp.counts)) {
+		mean := func(w window) string {
+			if w.counts[key] == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.1f ms (%.0f)", w.sums[key]/w.counts[key]*1000, w.counts[key])
+		}
+		if r.bringUp.counts[key] > 0 || r.steady.counts[key] > 0 {
+			row("mean "+strings.TrimSuffix(strings.TrimSuffix(key, "_seconds"), "_duration"), mean(r.bringUp), mean(r.steady))
+		}
+	}
+	row("manager CPU seconds (whole machine)", fmt.Sprintf("%.1f (%.1f)", r.bringUp.cpu, r.bringUp.host),
+		fmt.Sprintf("%.1f (%.1f)", r.steady.cpu, r.steady.host))
+	row("manager RSS peak / at end, MiB", fmt.Sprintf("%.0f / %.0f", mib(r.bringUp.rssPeak), mib(r.bringUp.rssEnd)),
+		fmt.Sprintf("%.0f / %.0f", mib(r.steady.rssPeak), mib(r.steady.rssEnd)))
+	perThousand := mib(r.steady.rssEnd-r.idleRSS) / n * 1000
+	line("manager RSS idle; added per 1000 sessions", fmt.Sprintf("%.0f MiB; %.1f MiB", mib(r.idleRSS), perThousand))
+
+	fmt.Printf("bench summary: n=%d secrets=%d workers=%d latency_ms=%d bringup_s=%.2f floor_s=%.2f ratio=%.2f "+
+		"p50_ms=%d p90_ms=%d p99_ms=%d creates_per_session=%.3f duplicates=%d "+
+		"bringup_object_writes_per_session=%.3f bringup_event_writes_per_session=%.3f bringup_reads_per_session=%.3f "+
+		"steady_object_writes=%d steady_event_writes=%d steady_gets_per_session_per_min=%.3f steady_lists=%d "+
+		"rss_idle_mib=%.0f rss_peak_bringup_mib=%.0f rss_peak_steady_mib=%.0f rss_final_mib=%.0f rss_per_1000_mib=%.1f "+
+		"cpu_bringup_s=%.1f cpu_steady_s=%.1f\n",
+		o.n, o.secrets, o.workers, o.latency.Milliseconds(), r.bringUpTime.Seconds(), floor.Seconds(), ratio,
+		p50.Milliseconds(), p90.Milliseconds(), p99.Milliseconds(), float64(r.creates)/n, r.duplicates,
+		float64(r.bringUp.k8sCount(objectWrite))/n, float64(r.bringUp.k8sCount(eventWrite))/n, float64(r.bringUp.k8sCount(read))/n,
+		r.steady.k8sCount(objectWrite), r.steady.k8sCount(eventWrite), float64(r.steady.bb["get"])/n*perMinute, r.steady.bb["list"],
+		mib(r.idleRSS), mib(r.bringUp.rssPeak), mib(r.steady.rssPeak), mib(r.steady.rssEnd), perThousand,
+		r.bringUp.cpu, r.steady.cpu)
 }
 
 // parallel runs f(0..n-1) on at most width goroutines and returns the first error.

@@ -105,21 +105,22 @@ func (r *BrowserSessionReconciler) reconcileSession(ctx context.Context, bs *v1a
 		return ctrl.Result{}, err
 	}
 
-	// Read once per pass, and before any create: a taken Secret name is refused before paying
-	// for a session whose credentials would have nowhere to go.
-	secret, err := r.ownedSecret(ctx, bs)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
+	// Read once per pass, and known before any create: a taken Secret name is refused before
+	// paying for a session whose credentials would have nowhere to go.
+	ownedSecret := r.readOwnedSecret(ctx, bs)
 
 	var sess *browserbase.Session
+	var secret *corev1.Secret
 	if id := sessionID(bs); id != "" {
+		if secret, err = ownedSecret(); err != nil {
+			return ctrl.Result{}, err
+		}
 		if err := r.ensureFinalizer(ctx, bs); err != nil {
 			return ctrl.Result{}, err
 		}
 		sess, err = r.observeSession(ctx, bs, apiKey, id)
 	} else {
-		sess, err = r.createOnce(ctx, bs, apiKey)
+		sess, secret, err = r.createOnce(ctx, bs, apiKey, ownedSecret)
 	}
 	if err != nil {
 		return ctrl.Result{}, err

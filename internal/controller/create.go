@@ -43,28 +43,40 @@ import (
 //
 // Unlike Crossplane's create-pending lock, this needs no person to unlock it.
 
-// createOnce returns the session of bs: the one an earlier, unfinished attempt created, or a
-// new one.
-func (r *BrowserSessionReconciler) createOnce(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) (*browserbase.Session, error) {
+// createOnce returns the session of bs (the one an earlier, unfinished attempt created, or a
+// new one) and its Secret, as ownedSecret reads it: ownedSecret is waited for before any
+// session is adopted or created.
+func (r *BrowserSessionReconciler) createOnce(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive,
+	ownedSecret func() (*corev1.Secret, error)) (*browserbase.Session, *corev1.Secret, error) {
 	if createAttempt(bs) != "" {
+		secret, err := ownedSecret()
+		if err != nil {
+			return nil, nil, err
+		}
 		sess, err := r.resolveUnfinishedCreate(ctx, bs, apiKey)
 		if err != nil || sess != nil {
-			return sess, err
+			return sess, secret, err
 		}
 	}
 	token, err := newAttemptToken()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req, err := r.createRequest(ctx, bs, token)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if wait := r.CreateGate.admit(apiKey); wait != nil {
-		return nil, wait
+		return nil, nil, wait
 	}
-	if err := r.markCreateAttempt(ctx, bs, token); err != nil {
-		return nil, err
+	// The Secret read and this write run at once: both must be done before the create call.
+	markErr := r.markCreateAttempt(ctx, bs, token)
+	secret, err := ownedSecret()
+	if err != nil {
+		return nil, nil, err
+	}
+	if markErr != nil {
+		return nil, nil, markErr
 	}
 
 	sess, err := r.Browserbase.CreateSession(ctx, apiKey, req)
@@ -79,12 +91,12 @@ func (r *BrowserSessionReconciler) createOnce(ctx context.Context, bs *v1alpha1.
 		if limited, ok := errors.AsType[*waitError](outcome); ok {
 			r.CreateGate.close(apiKey, limited)
 		}
-		return nil, outcome
+		return nil, nil, outcome
 	}
 	log.FromContext(ctx).Info("Created Browserbase session", "sessionID", sess.ID, "region", sess.Region)
 	r.event(bs, corev1.EventTypeNormal, "SessionCreated", "Create", "Created Browserbase session %s", sess.ID)
 	bs.Status.ID = sess.ID
-	return sess, nil
+	return sess, secret, nil
 }
 
 // createOutcomeKnown reports whether a failed create certainly created nothing: Browserbase

@@ -80,33 +80,48 @@ func secretName(bs *v1alpha1.BrowserSession) string {
 	return bs.Name + "-browserbase"
 }
 
-// ownedSecret returns the Secret that holds bs's credentials, or nil when there is none yet.
-// A Secret of that name that bs does not control is someone else's: it is never overwritten,
-// and the resource stalls with a message saying so.
-func (r *BrowserSessionReconciler) ownedSecret(ctx context.Context, bs *v1alpha1.BrowserSession) (*corev1.Secret, error) {
+// readOwnedSecret starts reading the Secret that holds bs's credentials and returns a function
+// that waits for the answer: the Secret, or nil when there is none yet. The cache holds only the
+// operator's labelled Secrets, so a name it does not know is asked of the API server; that read
+// runs while the reconcile goes on (beside the create-attempt write, for a new session), not
+// before it. A Secret of that name that bs does not control is someone else's: it is never
+// overwritten, and the resource stalls with a message saying so.
+func (r *BrowserSessionReconciler) readOwnedSecret(ctx context.Context, bs *v1alpha1.BrowserSession) func() (*corev1.Secret, error) {
 	key := types.NamespacedName{Namespace: bs.Namespace, Name: secretName(bs)}
 	secret := &corev1.Secret{}
 	err := r.Get(ctx, key, secret)
-	if apierrors.IsNotFound(err) {
-		// The cache only sees labelled Secrets; ask the API server about any other.
+	if !apierrors.IsNotFound(err) {
+		return func() (*corev1.Secret, error) { return checkOwned(bs, key.Name, secret, err) }
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
 		err = r.APIReader.Get(ctx, key, secret)
+	}()
+	return func() (*corev1.Secret, error) {
+		<-done
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
+		return checkOwned(bs, key.Name, secret, err)
 	}
+}
+
+// checkOwned returns the Secret named name, read with err, if bs controls it.
+func checkOwned(bs *v1alpha1.BrowserSession, name string, secret *corev1.Secret, err error) (*corev1.Secret, error) {
 	if err != nil {
-		return nil, fmt.Errorf("reading Secret %q: %w", key.Name, err)
+		return nil, fmt.Errorf("reading Secret %q: %w", name, err)
 	}
 	if !metav1.IsControlledBy(secret, bs) {
 		return nil, stalled(v1alpha1.ReasonSecretConflict,
 			"Secret %q already exists and is not owned by this BrowserSession; the operator will not overwrite it. "+
-				"Delete or rename that Secret, or re-create this BrowserSession with another spec.secretName", key.Name)
+				"Delete or rename that Secret, or re-create this BrowserSession with another spec.secretName", name)
 	}
 	return secret, nil
 }
 
-// reconcileSecret writes the session's credentials into bs's Secret (existing, as ownedSecret
-// found it earlier in the pass, or nil): created if missing, updated only when the data differs.
+// reconcileSecret writes the session's credentials into bs's Secret (existing, as
+// readOwnedSecret found it earlier in the pass, or nil): created if missing, updated only when the data differs.
 // Workloads read connectUrl from it. The connect fields come from the create answer, or from a
 // get that returned them; when neither has them the existing Secret's values stay. A Secret
 // someone else created meanwhile makes the create fail, and the next pass refuses it.

@@ -21,6 +21,7 @@ import (
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
@@ -58,7 +59,7 @@ type Env struct {
 
 	// AdminKubeconfig is a cluster-admin kubeconfig, for kubectl.
 	AdminKubeconfig string
-	// ManagerKubeconfig impersonates the operator's ServiceAccount.
+	// ManagerKubeconfig authenticates with a token of the operator's ServiceAccount.
 	ManagerKubeconfig string
 	// AdminConfig is the cluster-admin REST config, for clients in tests.
 	AdminConfig *rest.Config
@@ -93,11 +94,14 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 	}()
 	e.AdminConfig = cfg
 
-	if err := e.writeKubeconfigs(); err != nil {
+	if err := e.writeAdminKubeconfig(); err != nil {
 		return nil, err
 	}
 	if _, err := e.Kubectl(ctx, "apply", "--server-side", "-k", filepath.Join(opts.RepoRoot, "config", "default")); err != nil {
 		return nil, fmt.Errorf("applying config/default: %w", err)
+	}
+	if err := e.writeManagerKubeconfig(ctx); err != nil {
+		return nil, err
 	}
 	if _, err := e.Kubectl(ctx, "wait", "--for=condition=Established", "--timeout=60s", "crd/browsersessions.browserbase.io"); err != nil {
 		return nil, err
@@ -110,9 +114,8 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 	return e, nil
 }
 
-// writeKubeconfigs writes the admin kubeconfig, and the manager's, which is the same user
-// impersonating the operator's ServiceAccount: RBAC then applies exactly as in a cluster.
-func (e *Env) writeKubeconfigs() error {
+// writeAdminKubeconfig writes the cluster-admin kubeconfig, for kubectl.
+func (e *Env) writeAdminKubeconfig() error {
 	admin, err := e.testEnv.ControlPlane.AddUser(envtest.User{Name: "local-admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return err
@@ -122,19 +125,26 @@ func (e *Env) writeKubeconfigs() error {
 		return err
 	}
 	e.AdminKubeconfig = filepath.Join(e.opts.WorkDir, "kubeconfig")
-	if err := os.WriteFile(e.AdminKubeconfig, raw, 0o600); err != nil {
-		return err
+	return os.WriteFile(e.AdminKubeconfig, raw, 0o600)
+}
+
+// writeManagerKubeconfig writes the manager's kubeconfig: a token of the operator's
+// ServiceAccount, as a Pod in a cluster gets, so that RBAC applies exactly as there (and the
+// API server does the same work per request as there, which impersonation would not).
+func (e *Env) writeManagerKubeconfig(ctx context.Context) error {
+	token, err := e.Kubectl(ctx, "create", "token", ServiceAccount, "-n", OperatorNamespace, "--duration=48h")
+	if err != nil {
+		return fmt.Errorf("requesting a token for the operator's ServiceAccount: %w", err)
 	}
-	mgr, err := clientcmd.Load(raw)
+	cfg, err := clientcmd.LoadFromFile(e.AdminKubeconfig)
 	if err != nil {
 		return err
 	}
-	for _, auth := range mgr.AuthInfos {
-		auth.Impersonate = "system:serviceaccount:" + OperatorNamespace + ":" + ServiceAccount
-		auth.ImpersonateGroups = []string{"system:serviceaccounts", "system:serviceaccounts:" + OperatorNamespace, "system:authenticated"}
+	for name := range cfg.AuthInfos {
+		cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: strings.TrimSpace(token)}
 	}
 	e.ManagerKubeconfig = filepath.Join(e.opts.WorkDir, "manager.kubeconfig")
-	return clientcmd.WriteToFile(*mgr, e.ManagerKubeconfig)
+	return clientcmd.WriteToFile(*cfg, e.ManagerKubeconfig)
 }
 
 // A Manager is one running manager process (a replica).

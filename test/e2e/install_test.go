@@ -232,7 +232,8 @@ var _ = Describe("The install bundles", Ordered, ContinueOnFailure, func() {
 			name, value, _ := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
 			args[name] = value
 		}
-		for _, flag := range []string{"session-poll-interval", "creates-per-minute", "create-burst", "max-concurrent-reconciles", "metrics-secure"} {
+		for _, flag := range []string{"session-poll-interval", "creates-per-minute", "create-burst", "max-concurrent-reconciles",
+			"kube-api-qps", "kube-api-burst", "metrics-secure"} {
 			Expect(args).To(HaveKey(flag))
 			Expect(help).To(HaveKey(flag))
 			Expect(sameValue(args[flag], help[flag])).To(BeTrue(),
