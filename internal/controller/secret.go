@@ -96,7 +96,10 @@ func (r *BrowserSessionReconciler) readOwnedSecret(ctx context.Context, bs *v1al
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		err = r.APIReader.Get(ctx, key, secret)
+		// From the API server's watch cache (resourceVersion 0), not a quorum read of etcd: a
+		// Secret made in the last milliseconds is then missed here, but not by the create of the
+		// operator's own Secret, which fails, and the next pass sees it and stalls.
+		err = r.APIReader.Get(ctx, key, secret, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: "0"}})
 	}()
 	return func() (*corev1.Secret, error) {
 		<-done
