@@ -497,6 +497,10 @@ func quantities(list corev1.ResourceList) map[corev1.ResourceName]string {
 // sameValue compares a flag's value with the manager's printed default, as durations, numbers or
 // text.
 func sameValue(value, def string) bool {
+	if def == "" { // flag.PrintDefaults prints no default for a zero value
+		a, err := strconv.ParseFloat(value, 64)
+		return value == "" || value == "false" || (err == nil && a == 0)
+	}
 	if a, err := time.ParseDuration(value); err == nil {
 		b, err := time.ParseDuration(def)
 		return err == nil && a == b
