@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"time"
 
@@ -156,7 +157,11 @@ func (r *BrowserSessionReconciler) finalizeStatus(ctx context.Context, before, b
 	base := bs.DeepCopy()
 	base.Status = before.Status
 	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
-	if patchErr := r.Status().Patch(ctx, bs, patch, FieldOwner); patchErr != nil && !apierrors.IsNotFound(patchErr) {
+	patchErr := r.Status().Patch(ctx, bs, patch, FieldOwner)
+	if apierrors.IsConflict(patchErr) && before.Status.ID == "" && bs.Status.ID != "" {
+		patchErr = r.recordNewSession(ctx, bs)
+	}
+	if patchErr != nil && !apierrors.IsNotFound(patchErr) {
 		if err == nil && apierrors.IsConflict(patchErr) {
 			return ctrl.Result{RequeueAfter: time.Second}, nil
 		}
@@ -165,6 +170,24 @@ func (r *BrowserSessionReconciler) finalizeStatus(ctx context.Context, before, b
 		}
 	}
 	return result, err
+}
+
+// recordNewSession writes the status of a pass that made or adopted a session onto a fresh copy
+// of bs, after the first try met a conflict (someone changed the resource meanwhile, a label for
+// instance): the session id is known here, and must not wait for a list call to be found again.
+// A copy whose status already names a session has been handled elsewhere, and keeps its status.
+func (r *BrowserSessionReconciler) recordNewSession(ctx context.Context, bs *v1alpha1.BrowserSession) error {
+	fresh := &v1alpha1.BrowserSession{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(bs), fresh); err != nil {
+		return err
+	}
+	if fresh.Status.ID != "" || fresh.Generation != bs.Generation {
+		return apierrors.NewConflict(v1alpha1.GroupVersion.WithResource("browsersessions").GroupResource(), bs.Name,
+			errors.New("the resource changed while its session was being created"))
+	}
+	base := fresh.DeepCopy()
+	fresh.Status = bs.Status
+	return r.Status().Patch(ctx, fresh, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), FieldOwner)
 }
 
 // stalledTransition returns the Stalled condition if it is new or says something new.
