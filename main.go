@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -36,6 +37,7 @@ func init() {
 func main() {
 	var (
 		metricsAddr, probeAddr, browserbaseURL    string
+		pprofAddr                                 string
 		leaderElectionNamespace, leaderElectionID string
 		enableLeaderElection, secureMetrics       bool
 		enableHTTP2                               bool
@@ -52,6 +54,8 @@ func main() {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, "+
 		"for example :8443 (HTTPS) or :8080 (HTTP). 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "The address Go's pprof profiles are served on, for example "+
+		"127.0.0.1:6060. 0 disables them.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
 	flag.StringVar(&leaderElectionID, "leader-election-id", "session-operator.browserbase.io",
 		"The name of the leader election lease: give each installation in a namespace its own.")
@@ -86,6 +90,13 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	setupLog := ctrl.Log.WithName("setup")
 
+	// The heap is mostly the informer cache: long-lived objects that change little once their
+	// sessions are up. Collecting at 50% growth instead of Go's 100% holds about a quarter less
+	// memory for little CPU (make bench measures both); GOGC in the environment still decides.
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(50)
+	}
+
 	var tlsOpts []func(*tls.Config)
 	if !enableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
@@ -102,6 +113,7 @@ func main() {
 		Metrics:                metricsOptions,
 		WebhookServer:          webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
 		HealthProbeBindAddress: probeAddr,
+		PprofBindAddress:       pprofAddr,
 		LeaderElection:         enableLeaderElection,
 		LeaderElectionID:       leaderElectionID,
 		// The process exits as soon as the manager stops, so handing the lease over at once is

@@ -187,7 +187,7 @@ var _ = Describe("The install bundles", Ordered, ContinueOnFailure, func() {
 		c, wc := manager(dep), manager(want)
 		Expect(c.Command).To(Equal(wc.Command))
 		Expect(c.Args).To(ContainElements(wc.Args))
-		Expect(c.Env).To(Equal(wc.Env), "the default API key comes from the same Secret")
+		Expect(c.Env).To(Equal(wc.Env), "the default API key comes from the same Secret; GOMEMLIMIT from the memory limit")
 		Expect(c.Ports).To(Equal(wc.Ports))
 		Expect(c.SecurityContext).To(Equal(wc.SecurityContext))
 		Expect(c.LivenessProbe).To(Equal(wc.LivenessProbe))
@@ -289,8 +289,10 @@ var _ = Describe("The install bundles", Ordered, ContinueOnFailure, func() {
 		Expect(c.Image).To(Equal("registry.example.com/bb/operator:v9.9.9"))
 		Expect(c.ImagePullPolicy).To(Equal(corev1.PullAlways))
 		Expect(pod.ImagePullSecrets).To(Equal([]corev1.LocalObjectReference{{Name: "regcred"}}))
-		Expect(c.Env).To(HaveLen(1))
+		Expect(c.Env).To(HaveLen(2))
 		Expect(c.Env[0].Name).To(Equal("BROWSERBASE_API_KEY"))
+		Expect(c.Env[1].Name).To(Equal("GOMEMLIMIT"))
+		Expect(c.Env[1].ValueFrom.ResourceFieldRef.Resource).To(Equal("limits.memory"))
 		ref := c.Env[0].ValueFrom.SecretKeyRef
 		Expect(ref.Name).To(Equal("bb-key"))
 		Expect(ref.Key).To(Equal("token"))
@@ -305,7 +307,7 @@ var _ = Describe("The install bundles", Ordered, ContinueOnFailure, func() {
 
 		By("leaving the default API key unset with credentials.existingSecret empty")
 		c = manager(decode[appsv1.Deployment](find(mustRender(ctx, "credentials.existingSecret="), "Deployment", chartName("controller-manager"))))
-		Expect(c.Env).To(BeEmpty())
+		Expect(c.Env).To(ConsistOf(HaveField("Name", "GOMEMLIMIT")))
 	})
 
 	It("rejects values it does not know or cannot run", func(ctx SpecContext) {
