@@ -610,7 +610,7 @@ func report(o options, r result) {
 		row("Kubernetes "+kind+" per session", fmt.Sprintf("%.3f", float64(r.bringUp.k8sCount(kind))/n),
 			fmt.Sprintf("%.3f", float64(r.steady.k8sCount(kind))/n))
 		for _, key := range slices.Sorted(maps.Keys(r.bringUp.k8s)) {
-			if kindOf(key) == kind {
+			if kindOf(key) == kind && (r.bringUp.k8s[key] != 0 || r.steady.k8s[key] != 0) {
 				row("  "+key, fmt.Sprintf("%.3f", float64(r.bringUp.k8s[key])/n), fmt.Sprintf("%.3f", float64(r.steady.k8s[key])/n))
 			}
 		}
