@@ -41,7 +41,7 @@ func main() {
 		leaderElectionNamespace, leaderElectionID string
 		enableLeaderElection, secureMetrics       bool
 		enableHTTP2                               bool
-		maxConcurrentReconciles                   int
+		maxConcurrentReconciles, maxBrowserbase   int
 		pollInterval, callTimeout                 time.Duration
 		credentialsRecheck, createGrace           time.Duration
 		leaseDuration, renewDeadline              time.Duration
@@ -65,7 +65,10 @@ func main() {
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 too (off: HTTP/2 Rapid Reset, CVE-2023-44487).")
 	flag.StringVar(&browserbaseURL, "browserbase-url", envOr("BROWSERBASE_BASE_URL", browserbase.DefaultBaseURL),
 		"The Browserbase API base URL (environment: BROWSERBASE_BASE_URL).")
-	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "How many BrowserSessions are reconciled in parallel.")
+	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 8,
+		"How many BrowserSessions are reconciled in parallel (their Kubernetes reads and writes).")
+	flag.IntVar(&maxBrowserbase, "max-concurrent-browserbase-calls", 4,
+		"How many Browserbase API calls are made at once, for all BrowserSessions together (0: as many as reconciles).")
 	flag.DurationVar(&pollInterval, "session-poll-interval", time.Minute,
 		"How often a live session's status is read from Browserbase (sooner when it is about to expire).")
 	flag.DurationVar(&callTimeout, "browserbase-timeout", 30*time.Second, "Timeout of each Browserbase API call.")
@@ -142,9 +145,10 @@ func main() {
 	}
 
 	if err := (&controller.BrowserSessionReconciler{
-		Client:                     mgr.GetClient(),
-		APIReader:                  mgr.GetAPIReader(),
-		Browserbase:                metrics.InstrumentClient(bb),
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		// The limit outside the metrics, so that their latencies are Browserbase's, not the wait.
+		Browserbase:                browserbase.LimitConcurrency(metrics.InstrumentClient(bb), maxBrowserbase),
 		Recorder:                   mgr.GetEventRecorder("browserbase-session-operator"),
 		DefaultAPIKey:              defaultKey,
 		PollInterval:               pollInterval,

@@ -58,7 +58,8 @@ func main() {
 	var o options
 	flag.IntVar(&o.n, "n", 1000, "BrowserSessions to create at once.")
 	flag.IntVar(&o.secrets, "secrets", 2000, "Unrelated Secrets to create first.")
-	flag.IntVar(&o.workers, "workers", 4, "The manager's --max-concurrent-reconciles (4 is its default), for the floor.")
+	flag.IntVar(&o.workers, "workers", 4, "The manager's --max-concurrent-browserbase-calls (4 is its default): how many "+
+		"Browserbase calls it makes at once, which sets the floor.")
 	flag.DurationVar(&o.latency, "latency", 100*time.Millisecond, "The emulator's latency per API call.")
 	flag.DurationVar(&o.steady, "steady", 60*time.Second, "The steady window measured after bring-up.")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "How long bring-up may take before it counts as a failure.")
@@ -101,7 +102,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	args := append([]string{fmt.Sprintf("--max-concurrent-reconciles=%d", o.workers)}, strings.Fields(o.managerArgs)...)
+	args := append([]string{fmt.Sprintf("--max-concurrent-browserbase-calls=%d", o.workers)}, strings.Fields(o.managerArgs)...)
 	env, err := localenv.Start(ctx, localenv.Options{
 		RepoRoot: root, AssetsDir: assets, WorkDir: workDir,
 		BrowserbaseURL: server.URL, APIKey: apiKey, ManagerOutput: managerLog, ManagerArgs: args, Metrics: true,
@@ -144,7 +145,7 @@ func run(ctx context.Context, o options) error {
 		return k8s.Watch(ctx, &v1alpha1.BrowserSessionList{}, client.InNamespace(ns))
 	}
 
-	log.Printf("creating %d BrowserSessions at once (%d workers, %s per Browserbase call)", o.n, o.workers, o.latency)
+	log.Printf("creating %d BrowserSessions at once (%d Browserbase calls at once, %s each)", o.n, o.workers, o.latency)
 	before, err := snapshot(ctx, env, emu)
 	if err != nil {
 		return err
@@ -595,7 +596,7 @@ func report(o options, r result) {
 	fmt.Println()
 	line("machine", machine())
 	line("BrowserSessions / unrelated Secrets", fmt.Sprintf("%d / %d", o.n, o.secrets))
-	line("workers / emulator latency", fmt.Sprintf("%d / %s", o.workers, o.latency))
+	line("Browserbase calls at once (workers) / latency", fmt.Sprintf("%d / %s", o.workers, o.latency))
 	line("first create to all Ready", r.bringUpTime.Round(time.Millisecond))
 	line("floor: N x latency / workers", fmt.Sprintf("%s (achieved/floor %.2f)", floor.Round(time.Millisecond), ratio))
 	line("create->Ready p50 / p90 / p99", fmt.Sprintf("%s / %s / %s", p50.Round(time.Millisecond), p90.Round(time.Millisecond), p99.Round(time.Millisecond)))

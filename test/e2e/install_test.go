@@ -233,7 +233,7 @@ var _ = Describe("The install bundles", Ordered, ContinueOnFailure, func() {
 			args[name] = value
 		}
 		for _, flag := range []string{"session-poll-interval", "creates-per-minute", "create-burst", "max-concurrent-reconciles",
-			"kube-api-qps", "kube-api-burst", "metrics-secure"} {
+			"max-concurrent-browserbase-calls", "kube-api-qps", "kube-api-burst", "metrics-secure"} {
 			Expect(args).To(HaveKey(flag))
 			Expect(help).To(HaveKey(flag))
 			Expect(sameValue(args[flag], help[flag])).To(BeTrue(),

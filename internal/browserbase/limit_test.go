@@ -1,0 +1,97 @@
+package browserbase
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// blockingClient answers every call once release is closed, and counts the calls in flight.
+type blockingClient struct {
+	release           chan struct{}
+	inFlight, highest atomic.Int32
+	calls             atomic.Int32
+}
+
+func (b *blockingClient) wait() {
+	b.calls.Add(1)
+	n := b.inFlight.Add(1)
+	for {
+		h := b.highest.Load()
+		if n <= h || b.highest.CompareAndSwap(h, n) {
+			break
+		}
+	}
+	<-b.release
+	b.inFlight.Add(-1)
+}
+
+func (b *blockingClient) CreateSession(context.Context, Sensitive, CreateSessionRequest) (*Session, error) {
+	b.wait()
+	return &Session{ID: "s"}, nil
+}
+
+func (b *blockingClient) GetSession(context.Context, Sensitive, string) (*Session, error) {
+	b.wait()
+	return &Session{ID: "s"}, nil
+}
+
+func (b *blockingClient) ListSessions(context.Context, Sensitive, ListOptions) ([]Session, error) {
+	b.wait()
+	return nil, nil
+}
+
+func (b *blockingClient) ReleaseSession(context.Context, Sensitive, string) (*Session, error) {
+	b.wait()
+	return &Session{ID: "s"}, nil
+}
+
+func TestLimitConcurrency(t *testing.T) {
+	inner := &blockingClient{release: make(chan struct{})}
+	c := LimitConcurrency(inner, 2)
+	ctx := context.Background()
+	calls := []func() error{
+		func() error { _, err := c.CreateSession(ctx, "k", CreateSessionRequest{}); return err },
+		func() error { _, err := c.GetSession(ctx, "k", "s"); return err },
+		func() error { _, err := c.ListSessions(ctx, "k", ListOptions{}); return err },
+		func() error { _, err := c.ReleaseSession(ctx, "k", "s"); return err },
+		func() error { _, err := c.CreateSession(ctx, "k", CreateSessionRequest{}); return err },
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(calls))
+	for _, call := range calls {
+		wg.Go(func() { errs <- call() })
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for inner.inFlight.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+
+	// With both slots taken, a caller whose context ends gives up without a request.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.CreateSession(cancelled, "k", CreateSessionRequest{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("a cancelled caller got %v, want context.Canceled", err)
+	}
+
+	close(inner.release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("call failed: %v", err)
+		}
+	}
+	if got := inner.highest.Load(); got != 2 {
+		t.Errorf("at most %d calls were in flight at once, want 2", got)
+	}
+	if got := inner.calls.Load(); got != int32(len(calls)) {
+		t.Errorf("%d calls reached the client, want %d (none for the cancelled caller)", got, len(calls))
+	}
+	if LimitConcurrency(inner, 0) != Client(inner) {
+		t.Error("n < 1 must mean no limit")
+	}
+}
