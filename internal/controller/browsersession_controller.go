@@ -52,6 +52,9 @@ type BrowserSessionReconciler struct {
 	// CreateGracePeriod is how long after an unfinished create the session list is trusted to
 	// show the session it may have made.
 	CreateGracePeriod time.Duration
+
+	// secretDigests tells which Secrets hold what a pass would write, without reading them.
+	secretDigests secretDigests
 }
 
 // +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions,verbs=get;list;watch;update;patch
@@ -111,7 +114,7 @@ func (r *BrowserSessionReconciler) reconcileSession(ctx context.Context, bs *v1a
 	ownedSecret := r.readOwnedSecret(ctx, bs)
 
 	var sess *browserbase.Session
-	var secret *corev1.Secret
+	var secret *metav1.PartialObjectMetadata
 	if id := sessionID(bs); id != "" {
 		if secret, err = ownedSecret(); err != nil {
 			return ctrl.Result{}, err
@@ -268,7 +271,8 @@ func (r *BrowserSessionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1alpha1.BrowserSession{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, userAnnotationsChanged))).
 		// The operator creates these Secrets itself; only changes made by others need a look.
-		Owns(&corev1.Secret{}, builder.WithPredicates(ignoreCreate)).
+		// Metadata only: the cache never holds the credentials (see secretDigests).
+		Owns(&corev1.Secret{}, builder.OnlyMetadata, builder.WithPredicates(ignoreCreate)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: r.MaxConcurrentReconciles,
 			RateLimiter:             rateLimiter,

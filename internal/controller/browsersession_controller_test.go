@@ -379,11 +379,12 @@ var _ = Describe("BrowserSession", func() {
 		bs := newSession(ctx, "frugal", nil)
 		got := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
 		// The finalizer and the create attempt in one write, the Secret, the status: and the
-		// SessionCreated event, which the recorder sends on its own.
-		bringUp := []string{"PATCH browsersessions", "POST secrets", "PATCH browsersessions/status", "POST events"}
+		// SessionCreated event, which the recorder sends on its own. One read: is the Secret
+		// name free?
+		bringUp := []string{"PATCH browsersessions", "GET secrets", "POST secrets", "PATCH browsersessions/status", "POST events"}
 		Eventually(func() []string { return apiWrites.of(ns) }).Should(ConsistOf(bringUp))
 
-		By("polling Browserbase, about once a second in this suite, without writing")
+		By("polling Browserbase, about once a second in this suite, without writing or reading the Secret")
 		gets := func() int { return emu.CountRequests(http.MethodGet, "/v1/sessions/"+got.Status.ID) }
 		before := gets()
 		Consistently(func() []string { return apiWrites.of(ns) }).Should(ConsistOf(bringUp))
@@ -412,6 +413,23 @@ var _ = Describe("BrowserSession", func() {
 		Entry("500 after the session was committed", emulator.Faults{CreateCommitThenFail: 1}),
 		Entry("connection dropped after the session was committed", emulator.Faults{CreateCommitThenDrop: 1}),
 	)
+
+	It("puts the credentials back when someone else changes the Secret", func(ctx SpecContext) {
+		bs := newSession(ctx, "tampered", nil)
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+		key := types.NamespacedName{Namespace: ns, Name: "tampered-browserbase"}
+		secret := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, key, secret)).To(Succeed())
+		want := string(secret.Data["connectUrl"])
+		secret.Data["connectUrl"] = []byte("wss://somewhere.else/")
+		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
+
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, key, secret)).To(Succeed())
+			g.Expect(string(secret.Data["connectUrl"])).To(Equal(want))
+		}).Should(Succeed())
+		Expect(sessionsOf(ctx, bs)).To(HaveLen(1), "the same session, %s", got.Status.ID)
+	})
 
 	It("finds its session again from the create-attempt annotation after a restore without status", func(ctx SpecContext) {
 		original := newSession(ctx, "backed-up", nil)

@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -47,7 +48,7 @@ import (
 // new one) and its Secret, as ownedSecret reads it: ownedSecret is waited for before any
 // session is adopted or created.
 func (r *BrowserSessionReconciler) createOnce(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive,
-	ownedSecret func() (*corev1.Secret, error)) (*browserbase.Session, *corev1.Secret, error) {
+	ownedSecret func() (*metav1.PartialObjectMetadata, error)) (*browserbase.Session, *metav1.PartialObjectMetadata, error) {
 	if createAttempt(bs) != "" {
 		secret, err := ownedSecret()
 		if err != nil {

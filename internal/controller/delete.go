@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -31,7 +32,12 @@ func (r *BrowserSessionReconciler) reconcileDelete(ctx context.Context, bs *v1al
 	}
 	base := bs.DeepCopy()
 	controllerutil.RemoveFinalizer(bs, v1alpha1.Finalizer)
-	return ctrl.Result{}, r.Patch(ctx, bs, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	if err := r.Patch(ctx, bs, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return ctrl.Result{}, err
+	}
+	// The Secret goes with the resource, through its owner reference.
+	r.secretDigests.forget(types.NamespacedName{Namespace: bs.Namespace, Name: secretName(bs)})
+	return ctrl.Result{}, nil
 }
 
 // releaseSession asks Browserbase to end the session, unless there is nothing to end: no

@@ -2,8 +2,11 @@ package controller
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"maps"
+	"slices"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -80,18 +83,19 @@ func secretName(bs *v1alpha1.BrowserSession) string {
 	return bs.Name + "-browserbase"
 }
 
-// readOwnedSecret starts reading the Secret that holds bs's credentials and returns a function
-// that waits for the answer: the Secret, or nil when there is none yet. The cache holds only the
-// operator's labelled Secrets, so a name it does not know is asked of the API server; that read
+// readOwnedSecret starts reading the metadata of the Secret that holds bs's credentials and
+// returns a function that waits for the answer: the metadata, or nil when there is no such
+// Secret yet. The cache holds only the metadata of the operator's labelled Secrets (never their
+// data, never anyone else's), so a name it does not know is asked of the API server; that read
 // runs while the reconcile goes on (beside the create-attempt write, for a new session), not
 // before it. A Secret of that name that bs does not control is someone else's: it is never
 // overwritten, and the resource stalls with a message saying so.
-func (r *BrowserSessionReconciler) readOwnedSecret(ctx context.Context, bs *v1alpha1.BrowserSession) func() (*corev1.Secret, error) {
+func (r *BrowserSessionReconciler) readOwnedSecret(ctx context.Context, bs *v1alpha1.BrowserSession) func() (*metav1.PartialObjectMetadata, error) {
 	key := types.NamespacedName{Namespace: bs.Namespace, Name: secretName(bs)}
-	secret := &corev1.Secret{}
+	secret := secretMetadata()
 	err := r.Get(ctx, key, secret)
 	if !apierrors.IsNotFound(err) {
-		return func() (*corev1.Secret, error) { return checkOwned(bs, key.Name, secret, err) }
+		return func() (*metav1.PartialObjectMetadata, error) { return checkOwned(bs, key.Name, secret, err) }
 	}
 	done := make(chan struct{})
 	go func() {
@@ -101,7 +105,7 @@ func (r *BrowserSessionReconciler) readOwnedSecret(ctx context.Context, bs *v1al
 		// operator's own Secret, which fails, and the next pass sees it and stalls.
 		err = r.APIReader.Get(ctx, key, secret, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: "0"}})
 	}()
-	return func() (*corev1.Secret, error) {
+	return func() (*metav1.PartialObjectMetadata, error) {
 		<-done
 		if apierrors.IsNotFound(err) {
 			return nil, nil
@@ -110,8 +114,15 @@ func (r *BrowserSessionReconciler) readOwnedSecret(ctx context.Context, bs *v1al
 	}
 }
 
-// checkOwned returns the Secret named name, read with err, if bs controls it.
-func checkOwned(bs *v1alpha1.BrowserSession, name string, secret *corev1.Secret, err error) (*corev1.Secret, error) {
+// secretMetadata is an empty Secret metadata object, for reads of metadata only.
+func secretMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return m
+}
+
+// checkOwned returns the metadata of the Secret named name, read with err, if bs controls it.
+func checkOwned(bs *v1alpha1.BrowserSession, name string, secret *metav1.PartialObjectMetadata, err error) (*metav1.PartialObjectMetadata, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading Secret %q: %w", name, err)
 	}
@@ -123,59 +134,57 @@ func checkOwned(bs *v1alpha1.BrowserSession, name string, secret *corev1.Secret,
 	return secret, nil
 }
 
-// reconcileSecret writes the session's credentials into bs's Secret (existing, as
-// readOwnedSecret found it earlier in the pass, or nil): created if missing, updated only when the data differs.
-// Workloads read connectUrl from it. The connect fields come from the create answer, or from a
-// get that returned them; when neither has them the existing Secret's values stay. A Secret
+// reconcileSecret writes the session's credentials into bs's Secret (found, as readOwnedSecret
+// found its metadata earlier in the pass, or nil): created if missing, updated only when the data
+// differs. Workloads read connectUrl from it. The connect fields come from the create answer, or
+// from a get that returned them; when neither has them the Secret's values stay. A Secret
 // someone else created meanwhile makes the create fail, and the next pass refuses it.
-func (r *BrowserSessionReconciler) reconcileSecret(ctx context.Context, bs *v1alpha1.BrowserSession, sess *browserbase.Session, existing *corev1.Secret) error {
+//
+// The data is read from the API server only when the operator does not know it: a Secret it
+// wrote or read at the resourceVersion the cache shows holds what it remembers (as digests), so
+// a pass with nothing new reads nothing. A change by anyone else moves the resourceVersion, and
+// the next pass reads the Secret and puts the credentials back.
+func (r *BrowserSessionReconciler) reconcileSecret(ctx context.Context, bs *v1alpha1.BrowserSession, sess *browserbase.Session, found *metav1.PartialObjectMetadata) error {
 	bs.Status.SecretName = secretName(bs)
+	key := types.NamespacedName{Namespace: bs.Namespace, Name: secretName(bs)}
 	data := map[string][]byte{
 		SecretKeySessionID: []byte(sess.ID),
 		SecretKeyExpiresAt: []byte(sess.ExpiresAt.UTC().Format(time.RFC3339)),
 	}
-	connect := map[string][]byte{
-		SecretKeyConnectURL:        []byte(sess.ConnectURL.Reveal()),
-		SecretKeySeleniumRemoteURL: []byte(sess.SeleniumRemoteURL),
-		SecretKeySigningKey:        []byte(sess.SigningKey.Reveal()),
+	hasConnect := sess.ConnectURL != ""
+	if hasConnect {
+		data[SecretKeyConnectURL] = []byte(sess.ConnectURL.Reveal())
+		data[SecretKeySeleniumRemoteURL] = []byte(sess.SeleniumRemoteURL)
+		data[SecretKeySigningKey] = []byte(sess.SigningKey.Reveal())
 	}
-	if sess.ConnectURL == "" {
-		if existing == nil || len(existing.Data[SecretKeyConnectURL]) == 0 {
-			return stalled(v1alpha1.ReasonConnectDetailsUnavailable,
-				"Browserbase no longer returns the connect URL of session %s and Secret %q does not hold it; "+
-					"delete and re-create the BrowserSession to start a new session", sess.ID, secretName(bs))
-		}
-		for k := range connect {
-			connect[k] = existing.Data[k]
-		}
-	}
-	maps.Copy(data, connect)
 
-	if existing == nil {
-		secret := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{
-				Name:      secretName(bs),
-				Namespace: bs.Namespace,
-				// Only the operator's own label: copying the resource's labels would make GitOps
-				// tools treat the Secret as theirs and prune it.
-				Labels: map[string]string{ManagedByLabel: ManagedByValue},
-			},
-			Type: corev1.SecretTypeOpaque,
-			Data: data,
+	if found == nil {
+		if !hasConnect {
+			return connectDetailsUnavailable(bs, sess)
 		}
-		if err := controllerutil.SetControllerReference(bs, secret, r.Scheme()); err != nil {
-			return err
-		}
-		if err := r.Create(ctx, secret, FieldOwner); err != nil {
-			if apierrors.IsAlreadyExists(err) {
-				// Created between our read and our write; the next pass decides whose it is.
-				return apierrors.NewConflict(corev1.Resource("secrets"), secret.Name, err)
-			}
-			return fmt.Errorf("creating Secret %q: %w", secret.Name, err)
-		}
+		return r.createSecret(ctx, bs, key, data)
+	}
+	if found.Labels[ManagedByLabel] == ManagedByValue && r.secretDigests.holds(key, found.ResourceVersion, data, hasConnect) {
 		return nil
 	}
 
+	existing := &corev1.Secret{}
+	if err := r.APIReader.Get(ctx, key, existing); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Deleted since the cache saw it; the next pass creates it.
+			return apierrors.NewConflict(corev1.Resource("secrets"), key.Name, err)
+		}
+		return fmt.Errorf("reading Secret %q: %w", key.Name, err)
+	}
+	r.secretDigests.remember(key, existing.ResourceVersion, existing.Data)
+	if !hasConnect {
+		if len(existing.Data[SecretKeyConnectURL]) == 0 {
+			return connectDetailsUnavailable(bs, sess)
+		}
+		for _, k := range []string{SecretKeyConnectURL, SecretKeySeleniumRemoteURL, SecretKeySigningKey} {
+			data[k] = existing.Data[k]
+		}
+	}
 	if maps.EqualFunc(existing.Data, data, func(a, b []byte) bool { return string(a) == string(b) }) &&
 		existing.Labels[ManagedByLabel] == ManagedByValue {
 		return nil
@@ -189,5 +198,107 @@ func (r *BrowserSessionReconciler) reconcileSecret(ctx context.Context, bs *v1al
 	if err := r.Patch(ctx, existing, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), FieldOwner); err != nil {
 		return fmt.Errorf("updating Secret %q: %w", existing.Name, err)
 	}
+	r.secretDigests.remember(key, existing.ResourceVersion, data)
 	return nil
+}
+
+// createSecret creates bs's Secret with data.
+func (r *BrowserSessionReconciler) createSecret(ctx context.Context, bs *v1alpha1.BrowserSession, key types.NamespacedName, data map[string][]byte) error {
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      key.Name,
+			Namespace: key.Namespace,
+			// Only the operator's own label: copying the resource's labels would make GitOps
+			// tools treat the Secret as theirs and prune it.
+			Labels: map[string]string{ManagedByLabel: ManagedByValue},
+		},
+		Type: corev1.SecretTypeOpaque,
+		Data: data,
+	}
+	if err := controllerutil.SetControllerReference(bs, secret, r.Scheme()); err != nil {
+		return err
+	}
+	if err := r.Create(ctx, secret, FieldOwner); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			// Created between our read and our write; the next pass decides whose it is.
+			return apierrors.NewConflict(corev1.Resource("secrets"), secret.Name, err)
+		}
+		return fmt.Errorf("creating Secret %q: %w", secret.Name, err)
+	}
+	r.secretDigests.remember(key, secret.ResourceVersion, data)
+	return nil
+}
+
+func connectDetailsUnavailable(bs *v1alpha1.BrowserSession, sess *browserbase.Session) error {
+	return stalled(v1alpha1.ReasonConnectDetailsUnavailable,
+		"Browserbase no longer returns the connect URL of session %s and Secret %q does not hold it; "+
+			"delete and re-create the BrowserSession to start a new session", sess.ID, secretName(bs))
+}
+
+// secretDigests remembers, per Secret, the resourceVersion at which the operator last wrote or
+// read it and digests of its data: enough to tell that a Secret still holds what a pass would
+// write, without keeping the credentials in memory or reading them again. Empty after a restart,
+// when each Secret is read once.
+type secretDigests struct {
+	mu    sync.Mutex
+	byKey map[types.NamespacedName]secretDigest
+}
+
+type secretDigest struct {
+	resourceVersion string
+	all, session    [sha256.Size]byte // every key; only the keys that do not come from connect details
+}
+
+// sessionKeys are the Secret keys every session answer has; the others come only with the
+// connect details, which a get may not return.
+var sessionKeys = []string{SecretKeySessionID, SecretKeyExpiresAt}
+
+func digest(data map[string][]byte, keys []string) [sha256.Size]byte {
+	h := sha256.New()
+	for _, k := range keys {
+		v, ok := data[k]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(h, "%d:%s%d:", len(k), k, len(v))
+		h.Write(v)
+	}
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	return out
+}
+
+func (d *secretDigests) remember(key types.NamespacedName, resourceVersion string, data map[string][]byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.byKey == nil {
+		d.byKey = map[types.NamespacedName]secretDigest{}
+	}
+	d.byKey[key] = secretDigest{
+		resourceVersion: resourceVersion,
+		all:             digest(data, slices.Sorted(maps.Keys(data))),
+		session:         digest(data, sessionKeys),
+	}
+}
+
+// holds reports whether the Secret, at resourceVersion, holds data: all of it when complete, else
+// the keys of sessionKeys (the connect details then stay as they are).
+func (d *secretDigests) holds(key types.NamespacedName, resourceVersion string, data map[string][]byte, complete bool) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	known, ok := d.byKey[key]
+	if !ok || known.resourceVersion != resourceVersion {
+		return false
+	}
+	if complete {
+		return known.all == digest(data, slices.Sorted(maps.Keys(data)))
+	}
+	return known.session == digest(data, sessionKeys)
+}
+
+// forget drops what is remembered of a Secret, once its BrowserSession is gone.
+func (d *secretDigests) forget(key types.NamespacedName) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.byKey, key)
 }

@@ -120,8 +120,9 @@ var _ = BeforeSuite(func() {
 // apiWrites records every write the manager makes to the API server.
 var apiWrites = &writeLog{byNamespace: map[string][]string{}}
 
-// writeLog records successful writes, by namespace, as "VERB resource[/subresource]", such as
-// "PATCH browsersessions/status": what the API server's apiserver_request_total counts.
+// writeLog records successful writes and Secret reads, by namespace, as "VERB
+// resource[/subresource]", such as "PATCH browsersessions/status": what the API server's
+// apiserver_request_total counts.
 type writeLog struct {
 	mu          sync.Mutex
 	byNamespace map[string][]string
@@ -130,13 +131,17 @@ type writeLog struct {
 func (w *writeLog) wrap(next http.RoundTripper) http.RoundTripper {
 	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
 		resp, err := next.RoundTrip(req)
-		if err != nil || resp.StatusCode >= 300 || req.Method == http.MethodGet {
+		if err != nil || (resp.StatusCode >= 300 && req.Method != http.MethodGet) {
 			return resp, err
 		}
 		// /api/v1/namespaces/<ns>/<resource>[/<name>[/<subresource>]], or /apis/<group>/<version>/...
 		parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
 		i := slices.Index(parts, "namespaces")
 		if i < 0 || len(parts) < i+3 {
+			return resp, err
+		}
+		// Reads of Secrets count too: the operator's cache holds none of their data.
+		if req.Method == http.MethodGet && (parts[i+2] != "secrets" || req.URL.Query().Get("watch") == "true") {
 			return resp, err
 		}
 		what := req.Method + " " + parts[i+2]
