@@ -44,7 +44,8 @@ var (
 		Help: "Browserbase sessions released.",
 	})
 
-	// SessionsAdopted counts sessions found by their UID tag after a create whose answer was lost.
+	// SessionsAdopted counts sessions found by their create-attempt tag after a create whose answer
+	// was lost.
 	SessionsAdopted = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "browserbase_sessions_adopted_total",
 		Help: "Browserbase sessions adopted after a create whose outcome was unknown.",
