@@ -334,8 +334,6 @@ var timings = map[string]string{
 	"controller_runtime_reconcile_time_seconds": "",
 	"workqueue_queue_duration_seconds":          "",
 	"browserbase_api_request_duration_seconds":  "endpoint",
-	"rest_client_request_duration_seconds":      "verb",
-	"rest_client_rate_limiter_duration_seconds": "",
 }
 
 // managerTimings adds the _sum and _count of the timings histograms, from the manager's

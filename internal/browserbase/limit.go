@@ -24,33 +24,27 @@ type limited struct {
 }
 
 func (l limited) CreateSession(ctx context.Context, key Sensitive, req CreateSessionRequest) (*Session, error) {
-	if err := l.slots.Acquire(ctx, 1); err != nil {
-		return nil, err
-	}
-	defer l.slots.Release(1)
-	return l.next.CreateSession(ctx, key, req)
+	return inSlot(ctx, l.slots, func() (*Session, error) { return l.next.CreateSession(ctx, key, req) })
 }
 
 func (l limited) GetSession(ctx context.Context, key Sensitive, id string) (*Session, error) {
-	if err := l.slots.Acquire(ctx, 1); err != nil {
-		return nil, err
-	}
-	defer l.slots.Release(1)
-	return l.next.GetSession(ctx, key, id)
+	return inSlot(ctx, l.slots, func() (*Session, error) { return l.next.GetSession(ctx, key, id) })
 }
 
 func (l limited) ListSessions(ctx context.Context, key Sensitive, opts ListOptions) ([]Session, error) {
-	if err := l.slots.Acquire(ctx, 1); err != nil {
-		return nil, err
-	}
-	defer l.slots.Release(1)
-	return l.next.ListSessions(ctx, key, opts)
+	return inSlot(ctx, l.slots, func() ([]Session, error) { return l.next.ListSessions(ctx, key, opts) })
 }
 
 func (l limited) ReleaseSession(ctx context.Context, key Sensitive, id string) (*Session, error) {
-	if err := l.slots.Acquire(ctx, 1); err != nil {
-		return nil, err
+	return inSlot(ctx, l.slots, func() (*Session, error) { return l.next.ReleaseSession(ctx, key, id) })
+}
+
+// inSlot makes call once it holds one of slots, and gives the slot back after.
+func inSlot[T any](ctx context.Context, slots *semaphore.Weighted, call func() (T, error)) (T, error) {
+	if err := slots.Acquire(ctx, 1); err != nil {
+		var none T
+		return none, err
 	}
-	defer l.slots.Release(1)
-	return l.next.ReleaseSession(ctx, key, id)
+	defer slots.Release(1)
+	return call()
 }

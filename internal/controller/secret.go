@@ -57,12 +57,13 @@ func CacheOptions() cache.Options {
 // half of a cached BrowserSession. Patches are computed between copies that both lack them, so
 // they never touch them.
 func stripUnread(in any) (any, error) {
+	in, err := stripManagedFields(in)
+	if err != nil {
+		return in, err
+	}
 	obj, err := meta.Accessor(in)
 	if err != nil {
 		return in, nil // a tombstone: nothing to strip
-	}
-	if obj.GetManagedFields() != nil {
-		obj.SetManagedFields(nil)
 	}
 	if a := obj.GetAnnotations(); a[corev1.LastAppliedConfigAnnotation] != "" {
 		a = maps.Clone(a)
@@ -71,6 +72,8 @@ func stripUnread(in any) (any, error) {
 	}
 	return in, nil
 }
+
+var stripManagedFields = cache.TransformStripManagedFields()
 
 // FieldOwner is the operator's field manager name for the objects it writes.
 const FieldOwner = client.FieldOwner("browserbase-session-operator")
