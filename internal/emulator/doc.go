@@ -7,6 +7,20 @@
 // operator's client, so tests of one check the other. Time passes lazily: statuses change when
 // something reads them, never in the background.
 //
+// # Files
+//
+// One file a concern, and each test file mirrors its source file:
+//
+//	server.go     Server, New, the Set* settings, Sessions/Requests/CountRequests, ServeHTTP:
+//	              authentication, faults, routing, and the recorder of every API call
+//	sessions.go   the session endpoints: create (decodeCreate, then admit, then commit), get,
+//	              update (release), list; refresh and setStatus, where time passes lazily
+//	limits.go     admission of a create: the concurrency and creation-rate limits (429)
+//	query.go      userMetadata: the q filter parser and its serialized length as Browserbase counts it
+//	resources.go  debug URLs, contexts, projects and usage
+//	admin.go      the admin API and the JSON shape of Faults
+//	http.go       writeJSON, writeError and other HTTP helpers
+//
 // # Admin API
 //
 // The same handler serves an admin API under /admin/, JSON in and out, for tests and scripts that
