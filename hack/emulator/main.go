@@ -22,9 +22,13 @@
 //	--error-rate R                 share (0..1) of API calls answered 500
 //	--create-commit-then-fail N    the next N creates commit the session, then answer 500
 //	--create-commit-then-drop N    the next N creates commit the session, then drop the connection
+//	--commit-late D                a create whose answer a fault above lost is stored D later
+//	--list-lag D                   a new session shows in list (GET /v1/sessions) only D after its create
 //	--concurrency-retry-after D    Retry-After of the concurrency 429 (default 60s; 0: none)
 //	--pending-for D                new sessions stay PENDING for D before RUNNING (default 0)
-//	--get-returns-connect          GET of a session returns connectUrl and signingKey (default true)
+//	--get-returns-connect          GET of a session returns connectUrl and signingKey (default true;
+//	                               --get-returns-connect=false answers GET without them, as the
+//	                               real API may; PUT /admin/settings changes it at run time)
 package main
 
 import (
@@ -157,6 +161,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&faults.ErrorRate, "error-rate", 0, "share (0..1) of API calls answered 500")
 	fs.IntVar(&faults.CreateCommitThenFail, "create-commit-then-fail", 0, "the next N creates commit the session, then answer 500")
 	fs.IntVar(&faults.CreateCommitThenDrop, "create-commit-then-drop", 0, "the next N creates commit the session, then drop the connection")
+	fs.DurationVar(&faults.CommitLate, "commit-late", 0, "a create whose answer a fault lost is stored this long after (0: before the answer)")
+	fs.DurationVar(&faults.ListLag, "list-lag", 0, "a new session shows in GET /v1/sessions only this long after its create")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -209,6 +215,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log.Info("Browserbase emulator serving", "listen", addr.String(), "projects", projects,
 		"latency", faults.Latency, "errorRate", faults.ErrorRate,
 		"createCommitThenFail", faults.CreateCommitThenFail, "createCommitThenDrop", faults.CreateCommitThenDrop,
+		"commitLate", faults.CommitLate, "listLag", faults.ListLag,
 		"concurrencyRetryAfter", *retryAfter, "pendingFor", *pendingFor, "getReturnsConnect", *getRetConnect)
 
 	srv := &http.Server{

@@ -97,6 +97,8 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		{"--error-rate", "2"},
 		{"--create-commit-then-fail", "-1"},
 		{"--latency", "-1s"},
+		{"--commit-late", "-1s"},
+		{"--list-lag", "-1s"},
 		{"--pending-for", "-1s"},
 		{"--concurrency-retry-after", "-1s"},
 		{"--key", "nokey"},
@@ -149,6 +151,7 @@ func TestRun(t *testing.T) {
 		done <- run(ctx, []string{
 			"--listen", "127.0.0.1:0", "--key", "k1=p1,concurrency=1", "--key", "k2=p2",
 			"--pending-for", "1h", "--concurrency-retry-after", "0", "--get-returns-connect=false",
+			"--list-lag", "1h", "--commit-late", "2m",
 		}, stdoutW, &stderr)
 		_ = stdoutW.Close()
 	}()
@@ -198,6 +201,15 @@ func TestRun(t *testing.T) {
 	resp, data = do(http.MethodGet, "/v1/sessions/"+created["id"].(string), "k1", "")
 	if resp.StatusCode != http.StatusOK || strings.Contains(string(data), "connectUrl") {
 		t.Errorf("get: status %d body %s, want 200 without connectUrl", resp.StatusCode, data)
+	}
+	if resp, data := do(http.MethodGet, "/v1/sessions", "k1", ""); resp.StatusCode != http.StatusOK || strings.TrimSpace(string(data)) != "[]" {
+		t.Errorf("list within --list-lag: status %d body %s, want 200 []", resp.StatusCode, data)
+	}
+	if resp, data := do(http.MethodGet, "/admin/faults", "", ""); !strings.Contains(string(data), `"commitLate":"2m0s","listLag":"1h0m0s"`) {
+		t.Errorf("admin faults: status %d body %s, want commitLate 2m and listLag 1h", resp.StatusCode, data)
+	}
+	if resp, data := do(http.MethodGet, "/admin/settings", "", ""); !strings.Contains(string(data), `"getReturnsConnect":false`) {
+		t.Errorf("admin settings: status %d body %s, want getReturnsConnect false", resp.StatusCode, data)
 	}
 	if resp, data := do(http.MethodGet, "/v1/projects", "k2", ""); resp.StatusCode != http.StatusOK || !strings.Contains(string(data), `"id":"p2"`) {
 		t.Errorf("projects of k2: status %d body %s", resp.StatusCode, data)

@@ -25,6 +25,8 @@ type faultsJSON struct {
 	ErrorRate            float64 `json:"errorRate"`
 	CreateCommitThenFail int     `json:"createCommitThenFail"`
 	CreateCommitThenDrop int     `json:"createCommitThenDrop"`
+	CommitLate           string  `json:"commitLate"`
+	ListLag              string  `json:"listLag"`
 }
 
 // MarshalJSON encodes the faults as
@@ -35,6 +37,8 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 		ErrorRate:            f.ErrorRate,
 		CreateCommitThenFail: f.CreateCommitThenFail,
 		CreateCommitThenDrop: f.CreateCommitThenDrop,
+		CommitLate:           f.CommitLate.String(),
+		ListLag:              f.ListLag.String(),
 	})
 }
 
@@ -47,15 +51,20 @@ func (f *Faults) UnmarshalJSON(data []byte) error {
 	if err := dec.Decode(&raw); err != nil {
 		return fmt.Errorf("faults: %w", err)
 	}
-	var latency time.Duration
-	if raw.Latency != "" {
+	var durations [3]time.Duration
+	for i, d := range []struct{ name, value string }{{"latency", raw.Latency}, {"commitLate", raw.CommitLate}, {"listLag", raw.ListLag}} {
+		if d.value == "" {
+			continue
+		}
 		var err error
-		if latency, err = time.ParseDuration(raw.Latency); err != nil {
-			return fmt.Errorf("faults: latency: %w", err)
+		if durations[i], err = time.ParseDuration(d.value); err != nil {
+			return fmt.Errorf("faults: %s: %w", d.name, err)
 		}
 	}
 	out := Faults{
-		Latency:              latency,
+		Latency:              durations[0],
+		CommitLate:           durations[1],
+		ListLag:              durations[2],
 		ErrorRate:            raw.ErrorRate,
 		CreateCommitThenFail: raw.CreateCommitThenFail,
 		CreateCommitThenDrop: raw.CreateCommitThenDrop,
@@ -71,8 +80,8 @@ func (f *Faults) UnmarshalJSON(data []byte) error {
 // outside 0..1.
 func (f Faults) Validate() error {
 	var errs []error
-	if f.Latency < 0 {
-		errs = append(errs, errors.New("faults: latency must not be negative"))
+	if f.Latency < 0 || f.CommitLate < 0 || f.ListLag < 0 {
+		errs = append(errs, errors.New("faults: latency, commitLate and listLag must not be negative"))
 	}
 	if f.ErrorRate < 0 || f.ErrorRate > 1 {
 		errs = append(errs, errors.New("faults: errorRate must be within 0..1"))
@@ -118,6 +127,15 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, f)
 		case http.MethodPut:
 			s.adminSetFaults(w, r)
+		default:
+			writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
+		}
+	case len(p) == 1 && p[0] == "settings":
+		switch r.Method {
+		case http.MethodGet:
+			writeJSON(w, http.StatusOK, s.settings())
+		case http.MethodPut:
+			s.adminSetSettings(w, r)
 		default:
 			writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
 		}
@@ -204,4 +222,62 @@ func (s *Server) adminSetFaults(w http.ResponseWriter, r *http.Request) {
 	}
 	s.SetFaults(f)
 	writeJSON(w, http.StatusOK, f)
+}
+
+// Settings are the emulator's answers to the API's open questions, as GET /admin/settings shows
+// them. Unlike Faults, Reset keeps them.
+type Settings struct {
+	// GetReturnsConnect: GET /v1/sessions/{id} returns connectUrl, seleniumRemoteUrl and
+	// signingKey (SetGetReturnsConnect).
+	GetReturnsConnect bool `json:"getReturnsConnect"`
+	// PendingFor, a Go duration: how long new sessions stay PENDING (SetPendingFor).
+	PendingFor string `json:"pendingFor"`
+	// ConcurrencyRetryAfter, a Go duration: the concurrency 429's Retry-After
+	// (SetConcurrencyRetryAfter).
+	ConcurrencyRetryAfter string `json:"concurrencyRetryAfter"`
+}
+
+func (s *Server) settings() Settings {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Settings{
+		GetReturnsConnect:     s.getReturnsConnect,
+		PendingFor:            s.pendingFor.String(),
+		ConcurrencyRetryAfter: s.concurrencyRetryAfter.String(),
+	}
+}
+
+// adminSetSettings is PUT /admin/settings: the fields given change, the others stay.
+func (s *Server) adminSetSettings(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		GetReturnsConnect     *bool   `json:"getReturnsConnect"`
+		PendingFor            *string `json:"pendingFor"`
+		ConcurrencyRetryAfter *string `json:"concurrencyRetryAfter"`
+	}
+	if err := decodeStrict(r, &body); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	durations := map[string]*time.Duration{}
+	for name, v := range map[string]*string{"pendingFor": body.PendingFor, "concurrencyRetryAfter": body.ConcurrencyRetryAfter} {
+		if v == nil {
+			continue
+		}
+		d, err := time.ParseDuration(*v)
+		if err != nil || d < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("body/%s must be a non-negative Go duration", name))
+			return
+		}
+		durations[name] = &d
+	}
+	if body.GetReturnsConnect != nil {
+		s.SetGetReturnsConnect(*body.GetReturnsConnect)
+	}
+	if d := durations["pendingFor"]; d != nil {
+		s.SetPendingFor(*d)
+	}
+	if d := durations["concurrencyRetryAfter"]; d != nil {
+		s.SetConcurrencyRetryAfter(*d)
+	}
+	writeJSON(w, http.StatusOK, s.settings())
 }

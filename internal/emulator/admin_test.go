@@ -112,12 +112,12 @@ func TestAdminFaults(t *testing.T) {
 	}{
 		{
 			name: "all fields",
-			body: `{"latency":"250ms","errorRate":0.1,"createCommitThenFail":1,"createCommitThenDrop":2}`,
-			want: `{"latency":"250ms","errorRate":0.1,"createCommitThenFail":1,"createCommitThenDrop":2}`,
+			body: `{"latency":"250ms","errorRate":0.1,"createCommitThenFail":1,"createCommitThenDrop":2,"commitLate":"3s","listLag":"2s"}`,
+			want: `{"latency":"250ms","errorRate":0.1,"createCommitThenFail":1,"createCommitThenDrop":2,"commitLate":"3s","listLag":"2s"}`,
 		},
-		{name: "missing fields are zero", body: `{"createCommitThenFail":3}`, want: `{"latency":"0s","errorRate":0,"createCommitThenFail":3,"createCommitThenDrop":0}`},
-		{name: "empty object clears", body: `{}`, want: `{"latency":"0s","errorRate":0,"createCommitThenFail":0,"createCommitThenDrop":0}`},
-		{name: "compound duration", body: `{"latency":"1m30s"}`, want: `{"latency":"1m30s","errorRate":0,"createCommitThenFail":0,"createCommitThenDrop":0}`},
+		{name: "missing fields are zero", body: `{"createCommitThenFail":3}`, want: `{"latency":"0s","errorRate":0,"createCommitThenFail":3,"createCommitThenDrop":0,"commitLate":"0s","listLag":"0s"}`},
+		{name: "empty object clears", body: `{}`, want: `{"latency":"0s","errorRate":0,"createCommitThenFail":0,"createCommitThenDrop":0,"commitLate":"0s","listLag":"0s"}`},
+		{name: "compound duration", body: `{"latency":"1m30s"}`, want: `{"latency":"1m30s","errorRate":0,"createCommitThenFail":0,"createCommitThenDrop":0,"commitLate":"0s","listLag":"0s"}`},
 		{name: "unknown field", body: `{"latency":"1s","jitter":"1s"}`},
 		{name: "latency as a number", body: `{"latency":250}`},
 		{name: "latency without a unit", body: `{"latency":"250"}`},
@@ -125,6 +125,8 @@ func TestAdminFaults(t *testing.T) {
 		{name: "error rate above 1", body: `{"errorRate":1.5}`},
 		{name: "negative error rate", body: `{"errorRate":-0.1}`},
 		{name: "negative count", body: `{"createCommitThenDrop":-1}`},
+		{name: "negative commitLate", body: `{"commitLate":"-1s"}`},
+		{name: "listLag without a unit", body: `{"listLag":"5"}`},
 		{name: "not JSON", body: `latency=1s`},
 		{name: "two values", body: `{} {}`},
 		{name: "empty body", body: ``},
@@ -138,7 +140,7 @@ func TestAdminFaults(t *testing.T) {
 			_, after := f.admin(t, http.MethodGet, "/admin/faults", nil)
 			if tt.want == "" {
 				wantError(t, resp, data, http.StatusBadRequest)
-				if d := cmp.Diff(`{"latency":"0s","errorRate":0.5,"createCommitThenFail":7,"createCommitThenDrop":0}`, strings.TrimSpace(string(after))); d != "" {
+				if d := cmp.Diff(`{"latency":"0s","errorRate":0.5,"createCommitThenFail":7,"createCommitThenDrop":0,"commitLate":"0s","listLag":"0s"}`, strings.TrimSpace(string(after))); d != "" {
 					t.Errorf("faults changed by a refused PUT (-want +got):\n%s", d)
 				}
 				return
@@ -185,12 +187,12 @@ func TestAdminFaultsTakeEffect(t *testing.T) {
 }
 
 func TestFaultsJSON(t *testing.T) {
-	in := Faults{Latency: 1500 * time.Millisecond, ErrorRate: 0.25, CreateCommitThenFail: 1, CreateCommitThenDrop: 2}
+	in := Faults{Latency: 1500 * time.Millisecond, ErrorRate: 0.25, CreateCommitThenFail: 1, CreateCommitThenDrop: 2, CommitLate: 3 * time.Second, ListLag: time.Minute}
 	data, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"latency":"1.5s","errorRate":0.25,"createCommitThenFail":1,"createCommitThenDrop":2}`; string(data) != want {
+	if want := `{"latency":"1.5s","errorRate":0.25,"createCommitThenFail":1,"createCommitThenDrop":2,"commitLate":"3s","listLag":"1m0s"}`; string(data) != want {
 		t.Errorf("Marshal = %s, want %s", data, want)
 	}
 	var out Faults
@@ -305,7 +307,7 @@ func TestAdminReset(t *testing.T) {
 		t.Errorf("Requests() = %d after reset, want 0", n)
 	}
 	_, data = f.admin(t, http.MethodGet, "/admin/faults", nil)
-	if got := strings.TrimSpace(string(data)); got != `{"latency":"0s","errorRate":0,"createCommitThenFail":0,"createCommitThenDrop":0}` {
+	if got := strings.TrimSpace(string(data)); got != `{"latency":"0s","errorRate":0,"createCommitThenFail":0,"createCommitThenDrop":0,"commitLate":"0s","listLag":"0s"}` {
 		t.Errorf("faults after reset = %s, want none", got)
 	}
 	// The keys stay; the creation window is empty again, so a create fits at once; the old
@@ -358,4 +360,33 @@ func TestAdminRoutes(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("admin call with an API key: status %d: %s", resp.StatusCode, data)
 	}
+}
+
+func TestAdminSettings(t *testing.T) {
+	f := newFixture(t, Project{}, false)
+	resp, data := f.admin(t, http.MethodGet, "/admin/settings", nil)
+	if want := `{"getReturnsConnect":true,"pendingFor":"0s","concurrencyRetryAfter":"1m0s"}`; resp.StatusCode != http.StatusOK || strings.TrimSpace(string(data)) != want {
+		t.Fatalf("GET /admin/settings = %d %s, want 200 %s", resp.StatusCode, data, want)
+	}
+	resp, data = f.admin(t, http.MethodPut, "/admin/settings", `{"getReturnsConnect":false}`)
+	if want := `{"getReturnsConnect":false,"pendingFor":"0s","concurrencyRetryAfter":"1m0s"}`; resp.StatusCode != http.StatusOK || strings.TrimSpace(string(data)) != want {
+		t.Fatalf("PUT /admin/settings = %d %s, want 200 %s", resp.StatusCode, data, want)
+	}
+	id := f.create(t, testKey, nil)["id"].(string)
+	_, data = f.call(t, http.MethodGet, "/v1/sessions/"+id, testKey, nil)
+	for _, field := range []string{"connectUrl", "signingKey", "seleniumRemoteUrl"} {
+		if _, ok := object(t, data)[field]; ok {
+			t.Errorf("GET with getReturnsConnect=false carries %s", field)
+		}
+	}
+	resp, data = f.admin(t, http.MethodPut, "/admin/settings", `{"pendingFor":"2s","concurrencyRetryAfter":"0s"}`)
+	if want := `{"getReturnsConnect":false,"pendingFor":"2s","concurrencyRetryAfter":"0s"}`; resp.StatusCode != http.StatusOK || strings.TrimSpace(string(data)) != want {
+		t.Fatalf("PUT /admin/settings = %d %s, want 200 %s", resp.StatusCode, data, want)
+	}
+	for _, bad := range []string{`{"pendingFor":"-1s"}`, `{"pendingFor":"2"}`, `{"getReturnsConnect":"no"}`, `{"latency":"1s"}`, ``} {
+		resp, data := f.admin(t, http.MethodPut, "/admin/settings", bad)
+		wantError(t, resp, data, http.StatusBadRequest)
+	}
+	resp, data = f.admin(t, http.MethodPost, "/admin/settings", `{}`)
+	wantError(t, resp, data, http.StatusMethodNotAllowed)
 }

@@ -33,14 +33,37 @@
 //	GET  /admin/requests               every API call recorded: Request {time, method, path,
 //	                                   query, projectId, status}
 //	GET  /admin/faults                 the faults: {"latency":"250ms","errorRate":0.1,
-//	                                   "createCommitThenFail":1,"createCommitThenDrop":0}
+//	                                   "createCommitThenFail":1,"createCommitThenDrop":0,
+//	                                   "commitLate":"5s","listLag":"2s"}
 //	PUT  /admin/faults                 replace the faults (same shape; latency a Go duration,
 //	                                   missing fields zero, unknown fields 400); answers the new value
+//	GET  /admin/settings               {"getReturnsConnect":true,"pendingFor":"0s",
+//	                                   "concurrencyRetryAfter":"1m0s"}
+//	PUT  /admin/settings               change the fields given (the Set* methods); Reset keeps them
 //	POST /admin/sessions/{id}/status   {"status":"COMPLETED"}: force a status (SetSessionStatus);
 //	                                   answers the session
 //	POST /admin/sessions/{id}/expire   time the session out now (ExpireSession); answers the session
 //	POST /admin/reset                  forget sessions, contexts, requests, creation windows and
 //	                                   faults; keys and settings stay (Reset); answers {}
+//
+// # Fault knobs and assumptions
+//
+// Faults (SetFaults, PUT /admin/faults, hack/emulator flags) make the emulator misbehave on
+// purpose: latency before every answer; a share of calls answered 500; the next N creates
+// committed and then answered 500 (createCommitThenFail) or dropped (createCommitThenDrop);
+// commitLate, which stores such a create only that long after its answer was lost (a create
+// finishing behind a timed-out load balancer: the session appears later); and listLag, which
+// hides a new session from list (and so from q) until that long after its create, as an
+// eventually consistent index would, while GET by id sees it at once.
+//
+// Where the API's behaviour is unconfirmed, the emulator assumes: releasing a session that
+// already ended answers 200 with the session unchanged (status and endedAt as they were), since
+// Browserbase's Go client retries release as replay-safe; GET of a session returns the connect
+// fields unless SetGetReturnsConnect(false) (PUT /admin/settings {"getReturnsConnect":false},
+// --get-returns-connect=false) says otherwise, which is the case the API document allows;
+// userMetadata is refused when JSON.stringify of it is 512 characters or more, counted in
+// UTF-16 code units as JavaScript counts them (so '<' is one character, not Go's six); and list
+// refuses a status filter outside the enum with 400, as the API's schema validation does.
 //
 // Unknown session ids answer 404 and bad bodies 400, with the API's error shape
 // {statusCode, error, message}.

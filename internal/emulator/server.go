@@ -41,6 +41,14 @@ type Faults struct {
 	// CreateCommitThenDrop is how many of the next creates commit the session and then close the
 	// connection without an answer.
 	CreateCommitThenDrop int
+	// CommitLate delays the commit of a create whose answer a fault above lost (500 or dropped):
+	// the session is stored CommitLate after the answer was lost, as a create that Browserbase
+	// finishes behind a timed-out load balancer would be, and appears only then. 0 commits it
+	// before the answer.
+	CommitLate time.Duration
+	// ListLag hides a new session from GET /v1/sessions (list, with or without filters) until
+	// ListLag after its creation, as an eventually consistent index would. Get by id sees it at once.
+	ListLag time.Duration
 }
 
 // Session is the emulator's record of a session, as reported by Sessions.
@@ -110,8 +118,35 @@ type Server struct {
 	getReturnsConnect bool
 	// concurrencyRetryAfter is the Retry-After of a concurrency 429; 0 sends none.
 	concurrencyRetryAfter time.Duration
+	// late are creates whose answer was lost, to be committed later (Faults.CommitLate).
+	late []lateCommit
 	// pendingFor is how long a new session stays PENDING before it is RUNNING; 0 starts it RUNNING.
 	pendingFor time.Duration
+}
+
+// lateCommit is a create admitted now and committed at at.
+type lateCommit struct {
+	at      time.Time
+	req     *createRequest
+	project *Project
+}
+
+// settle commits the late creates whose time has come. Every entry point (ServeHTTP, the admin
+// API, the exported readers) calls it, so time passes lazily here too. Callers hold s.mu.
+func (s *Server) settle() {
+	if len(s.late) == 0 {
+		return
+	}
+	now := s.now()
+	rest := s.late[:0]
+	for _, l := range s.late {
+		if now.Before(l.at) {
+			rest = append(rest, l)
+			continue
+		}
+		s.commit(l.req, l.project, l.at)
+	}
+	s.late = rest
 }
 
 // sessionExtra is what the emulator keeps about a session beyond what the API shows.
@@ -200,6 +235,7 @@ func (s *Server) Reset() {
 	s.creates = map[string][]time.Time{}
 	s.contexts = map[string]*browserContext{}
 	s.requests = nil
+	s.late = nil
 	s.faults = Faults{}
 }
 
@@ -207,6 +243,7 @@ func (s *Server) Reset() {
 func (s *Server) Sessions() []Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.settle()
 	out := make([]Session, 0, len(s.order))
 	for _, id := range s.order {
 		sess := s.refresh(s.sessions[id])
@@ -219,6 +256,7 @@ func (s *Server) Sessions() []Session {
 func (s *Server) Session(id string) (Session, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.settle()
 	sess, ok := s.sessions[id]
 	if !ok {
 		return Session{}, false
@@ -254,6 +292,7 @@ func (s *Server) CountRequests(method, pathPrefix string) int {
 func (s *Server) SetSessionStatus(id, status string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.settle()
 	sess, ok := s.sessions[id]
 	if !ok {
 		return false
@@ -266,6 +305,7 @@ func (s *Server) SetSessionStatus(id, status string) bool {
 func (s *Server) ExpireSession(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.settle()
 	sess, ok := s.sessions[id]
 	if !ok {
 		return false
@@ -288,6 +328,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	s.mu.Lock()
+	s.settle()
 	faults := s.faults
 	s.mu.Unlock()
 	if faults.Latency > 0 {

@@ -386,3 +386,44 @@ func TestRequestKind(t *testing.T) {
 		}
 	}
 }
+
+// With CommitLate, a create whose answer was lost is stored only CommitLate later: neither list,
+// get nor Sessions see it before, and its createdAt is the commit.
+func TestFaultCommitLate(t *testing.T) {
+	for _, fault := range []Faults{{CreateCommitThenFail: 1}, {CreateCommitThenDrop: 1}} {
+		f := newFixture(t, Project{Concurrency: 1}, true)
+		fault.CommitLate = 30 * time.Second
+		f.emu.SetFaults(fault)
+		lostAt := f.clk.Now()
+		req, err := http.NewRequest(http.MethodPost, f.srv.URL+"/v1/sessions", strings.NewReader(`{"userMetadata":{"n":"late"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-BB-API-Key", testKey)
+		if resp, err := f.srv.Client().Do(req); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode != http.StatusInternalServerError {
+				t.Fatalf("%+v: lost create answered %d, want 500 or a dropped connection", fault, resp.StatusCode)
+			}
+		}
+		if n := len(f.emu.Sessions()); n != 0 {
+			t.Fatalf("%+v: %d sessions right after the lost answer, want 0", fault, n)
+		}
+		f.clk.Advance(29 * time.Second)
+		if _, data := f.call(t, http.MethodGet, "/v1/sessions", testKey, nil); len(array(t, data)) != 0 {
+			t.Fatalf("%+v: list before CommitLate = %s, want []", fault, data)
+		}
+		f.clk.Advance(time.Second)
+		_, data := f.call(t, http.MethodGet, "/v1/sessions", testKey, nil)
+		items := array(t, data)
+		if len(items) != 1 || items[0]["userMetadata"].(map[string]any)["n"] != "late" {
+			t.Fatalf("%+v: list after CommitLate = %s, want the late session", fault, data)
+		}
+		if created := parseTime(t, items[0]["createdAt"]); !created.Equal(lostAt.Add(30 * time.Second)) {
+			t.Errorf("%+v: createdAt = %v, want %v", fault, created, lostAt.Add(30*time.Second))
+		}
+		// It holds the project's one slot now.
+		resp, data := f.call(t, http.MethodPost, "/v1/sessions", testKey, nil)
+		wantError(t, resp, data, http.StatusTooManyRequests)
+	}
+}

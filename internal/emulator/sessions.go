@@ -35,19 +35,25 @@ func (s *Server) create(w *recorder, r *http.Request, project *Project) {
 	if !s.admit(w, project) {
 		return
 	}
-	sess := s.commit(req, project)
-	switch {
-	case s.faults.CreateCommitThenFail > 0:
+	lose := s.faults.CreateCommitThenFail > 0 || s.faults.CreateCommitThenDrop > 0
+	if lose && s.faults.CommitLate > 0 {
+		s.late = append(s.late, lateCommit{at: s.now().Add(s.faults.CommitLate), req: req, project: project})
+	} else {
+		sess := s.commit(req, project, s.now())
+		if !lose {
+			writeJSON(w, http.StatusCreated, sess)
+			return
+		}
+	}
+	if s.faults.CreateCommitThenFail > 0 {
 		s.faults.CreateCommitThenFail--
 		writeError(w, http.StatusInternalServerError, "Unknown error: 500")
-	case s.faults.CreateCommitThenDrop > 0:
-		s.faults.CreateCommitThenDrop--
-		s.mu.Unlock() // record takes the lock
-		w.drop(project.ID)
-		s.mu.Lock()
-	default:
-		writeJSON(w, http.StatusCreated, sess)
+		return
 	}
+	s.faults.CreateCommitThenDrop--
+	s.mu.Unlock() // record takes the lock
+	w.drop(project.ID)
+	s.mu.Lock()
 }
 
 // apiError is an answer to refuse a call with.
@@ -134,9 +140,9 @@ func decodeCreate(r *http.Request, project *Project) (*createRequest, *apiError)
 	return out, nil
 }
 
-// commit stores a new session for an admitted create and returns it. Callers hold s.mu.
-func (s *Server) commit(req *createRequest, project *Project) *Session {
-	now := s.now()
+// commit stores a new session, created at now, for an admitted create and returns it. Callers
+// hold s.mu.
+func (s *Server) commit(req *createRequest, project *Project, now time.Time) *Session {
 	signingKey := randomHex(24)
 	status := "RUNNING"
 	extra := &sessionExtra{pageID: strings.ToUpper(randomHex(16))}
@@ -195,6 +201,9 @@ func (s *Server) update(w *recorder, r *http.Request, id string, project *Projec
 	if sess == nil {
 		return
 	}
+	// Releasing an ended session is a no-op answered 200 with the session as it is (its status
+	// and endedAt unchanged). The real API's answer is unconfirmed; this is the assumption that
+	// Browserbase's own Go client makes by retrying release as replay-safe (the API notes, §6).
 	if !ended(s.refresh(sess).Status) {
 		s.setStatus(sess, "COMPLETED")
 	}
@@ -217,8 +226,18 @@ func (sess Session) withoutConnect() Session {
 	return sess
 }
 
+// sessionStatuses are the values of the status enum, the only ones list filters by.
+var sessionStatuses = []string{"PENDING", "RUNNING", "ERROR", "TIMED_OUT", "COMPLETED"}
+
+// list is GET /v1/sessions: the project's sessions, newest first, filtered by status (one enum
+// value; others are refused 400, as the API's schema validation does) and by q. Sessions younger
+// than Faults.ListLag are not shown yet.
 func (s *Server) list(w *recorder, r *http.Request, project *Project) {
 	status := r.URL.Query().Get("status")
+	if status != "" && !slices.Contains(sessionStatuses, status) {
+		writeError(w, http.StatusBadRequest, "querystring/status must be equal to one of the allowed values")
+		return
+	}
 	var match func(map[string]any) bool
 	if q := r.URL.Query().Get("q"); q != "" {
 		var err error
@@ -230,8 +249,12 @@ func (s *Server) list(w *recorder, r *http.Request, project *Project) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []Session{}
+	now := s.now()
 	for _, id := range s.order {
 		sess := s.refresh(s.sessions[id])
+		if now.Before(sess.CreatedAt.Add(s.faults.ListLag)) {
+			continue
+		}
 		if sess.ProjectID != project.ID || (status != "" && sess.Status != status) || (match != nil && !match(sess.UserMetadata)) {
 			continue
 		}

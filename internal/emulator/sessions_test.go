@@ -225,7 +225,6 @@ func TestListSessions(t *testing.T) {
 		{name: "all", want: []string{nested, g, e, d, c, b, a}},
 		{name: "running", status: "RUNNING", want: []string{nested, e, d, c, b, a}},
 		{name: "completed", status: "COMPLETED", want: []string{g}},
-		{name: "unknown status", status: "HIBERNATING", want: []string{}},
 		{name: "uid x", q: "user_metadata['k8s']['uid']:'x'", want: []string{g, a}},
 		{name: "uid x and running", status: "RUNNING", q: "user_metadata['k8s']['uid']:'x'", want: []string{a}},
 		{name: "uid y", q: "user_metadata['k8s']['uid']:'y'", want: []string{b}},
@@ -394,4 +393,73 @@ func TestCreateSessionOutsideTheProjectsRegions(t *testing.T) {
 	}
 	f.create(t, testKey, map[string]any{"region": "us-west-2"})
 	f.create(t, testKey, map[string]any{}) // the default region is allowed
+}
+
+func TestListUnknownStatusRefused(t *testing.T) {
+	f := newFixture(t, Project{}, false)
+	f.create(t, testKey, nil)
+	for _, status := range []string{"HIBERNATING", "running", "REQUEST_RELEASE"} {
+		resp, data := f.call(t, http.MethodGet, "/v1/sessions?status="+status, testKey, nil)
+		wantError(t, resp, data, http.StatusBadRequest)
+	}
+	for _, status := range []string{"PENDING", "RUNNING", "ERROR", "TIMED_OUT", "COMPLETED"} {
+		if resp, data := f.call(t, http.MethodGet, "/v1/sessions?status="+status, testKey, nil); resp.StatusCode != http.StatusOK {
+			t.Errorf("status=%s: %d, want 200: %s", status, resp.StatusCode, data)
+		}
+	}
+}
+
+func TestListLag(t *testing.T) {
+	f := newFixture(t, Project{}, true)
+	old := f.create(t, testKey, nil)["id"].(string)
+	f.clk.Advance(10 * time.Second)
+	f.emu.SetFaults(Faults{ListLag: 5 * time.Second})
+	fresh := f.create(t, testKey, map[string]any{"userMetadata": map[string]any{"k": "v"}})["id"].(string)
+	listed := func(query string) []string {
+		t.Helper()
+		resp, data := f.call(t, http.MethodGet, "/v1/sessions"+query, testKey, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("list: %d %s", resp.StatusCode, data)
+		}
+		var ids []string
+		for _, item := range array(t, data) {
+			ids = append(ids, item["id"].(string))
+		}
+		return ids
+	}
+	q := "?q=" + url.QueryEscape("user_metadata['k']:'v'")
+	if got := listed(""); !cmp.Equal(got, []string{old}) {
+		t.Errorf("list right after create = %v, want only the older session %s", got, old)
+	}
+	if got := listed(q); len(got) != 0 {
+		t.Errorf("q right after create = %v, want none", got)
+	}
+	if resp, data := f.call(t, http.MethodGet, "/v1/sessions/"+fresh, testKey, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("get by id during the lag: %d, want 200: %s", resp.StatusCode, data)
+	}
+	f.clk.Advance(5 * time.Second)
+	if got := listed(""); !cmp.Equal(got, []string{fresh, old}) {
+		t.Errorf("list after the lag = %v, want [%s %s]", got, fresh, old)
+	}
+	if got := listed(q); !cmp.Equal(got, []string{fresh}) {
+		t.Errorf("q after the lag = %v, want [%s]", got, fresh)
+	}
+}
+
+// Releasing a session that already ended is answered 200 with the session unchanged: a timed-out
+// session stays TIMED_OUT, its endedAt the timeout.
+func TestReleaseEndedSession(t *testing.T) {
+	f := newFixture(t, Project{}, true)
+	created := f.create(t, testKey, map[string]any{"timeout": 60})
+	id := created["id"].(string)
+	expiresAt := parseTime(t, created["expiresAt"])
+	f.clk.Advance(2 * time.Minute)
+	resp, data := f.release(t, testKey, id)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("release of a timed-out session: %d, want 200: %s", resp.StatusCode, data)
+	}
+	got := object(t, data)
+	if got["status"] != "TIMED_OUT" || !parseTime(t, got["endedAt"]).Equal(expiresAt) {
+		t.Errorf("release answer: status %v endedAt %v, want TIMED_OUT %v", got["status"], got["endedAt"], expiresAt)
+	}
 }
