@@ -87,8 +87,9 @@ test-soak: ## The fault-injection suite with 10 minutes of chaos.
 	@$(MAKE) --no-print-directory test-faults FAULTS_DURATION=10m
 
 .PHONY: dev
-dev: envtest ## Run it all locally: control plane, emulator (or the real API with BROWSERBASE_API_KEY), manager, sample.
-	go run ./hack/dev
+dev: envtest | $(LOCALBIN) ## Run it all locally: control plane, emulator (or the real API with BROWSERBASE_API_KEY), manager, sample.
+	go build -o $(LOCALBIN)/dev ./hack/dev
+	$(LOCALBIN)/dev
 
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint.

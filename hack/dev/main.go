@@ -37,7 +37,14 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("dev: ")
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Stop (and clean up) when make or go run above dies, and keep running when stdout is a pipe
+	// whose reader is gone (`make dev | tee` interrupted): a write then fails with EPIPE instead
+	// of killing this process before it has released the sessions and stopped its children.
+	if err := localenv.ExitWithParent(syscall.SIGTERM); err != nil {
+		log.Fatalf("asking to stop with the parent process: %v", err)
+	}
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	err := run(ctx, *workDir, *sample)
 	stop()
 	if err != nil {

@@ -65,6 +65,7 @@ type Env struct {
 	AdminConfig *rest.Config
 
 	managerBin string
+	pids       *pidFile
 	manager    *Manager   // the main manager
 	replicas   []*Manager // every manager started, the main one included
 }
@@ -80,8 +81,31 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 	}
 	e := &Env{
 		opts:       opts,
-		testEnv:    &envtest.Environment{BinaryAssetsDirectory: opts.AssetsDir},
 		managerBin: filepath.Join(opts.WorkDir, "manager"),
+		pids:       &pidFile{path: filepath.Join(opts.WorkDir, "pids")},
+	}
+	// Processes an earlier run left behind (it was SIGKILLed before its children started, or
+	// older code ran without parent-death signals) would hold the manager's lease and ports.
+	etcdBin, apiserverBin := filepath.Join(opts.AssetsDir, "etcd"), filepath.Join(opts.AssetsDir, "kube-apiserver")
+	if killed, err := KillStale(opts.WorkDir, etcdBin, apiserverBin, e.managerBin); err != nil {
+		return nil, fmt.Errorf("cleaning up after an earlier run: %w", err)
+	} else if len(killed) > 0 {
+		fmt.Fprintf(opts.ManagerOutput, "localenv: killed %d processes an earlier run in %s left behind: %v\n", len(killed), opts.WorkDir, killed)
+	}
+	etcdWrapper, apiserverWrapper := filepath.Join(opts.WorkDir, "etcd"), filepath.Join(opts.WorkDir, "kube-apiserver")
+	if err := PdeathsigWrapper(etcdWrapper, etcdBin, e.pids.path); err != nil {
+		return nil, err
+	}
+	if err := PdeathsigWrapper(apiserverWrapper, apiserverBin, e.pids.path); err != nil {
+		return nil, err
+	}
+	e.testEnv = &envtest.Environment{
+		BinaryAssetsDirectory: opts.AssetsDir,
+		ControlPlane: envtest.ControlPlane{
+			Etcd:        &envtest.Etcd{Path: etcdWrapper},
+			APIServer:   &envtest.APIServer{Path: apiserverWrapper},
+			KubectlPath: filepath.Join(opts.AssetsDir, "kubectl"),
+		},
 	}
 	cfg, err := e.testEnv.Start()
 	if err != nil {
@@ -178,11 +202,12 @@ func (e *Env) StartReplica(out io.Writer) (*Manager, error) {
 	cmd.Env = append(os.Environ(), "BROWSERBASE_BASE_URL="+e.opts.BrowserbaseURL, "BROWSERBASE_API_KEY="+e.opts.APIKey)
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group: a Ctrl-C in the terminal must not stop the manager before the
-	// BrowserSessions are deleted and their sessions released.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// BrowserSessions are deleted and their sessions released. SIGKILL if this process dies.
+	cmd.SysProcAttr = ChildAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the manager: %w", err)
 	}
+	e.pids.add(cmd.Process.Pid)
 	m := &Manager{cmd: cmd, exited: make(chan error, 1), MetricsURL: metricsURL}
 	go func() { m.exited <- cmd.Wait() }()
 	e.replicas = append(e.replicas, m)
