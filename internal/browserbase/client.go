@@ -64,10 +64,11 @@ const maxResponseBytes = 8 << 20
 func NewHTTPClient(baseURL string, opts ...Option) (*HTTPClient, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil {
-		return nil, fmt.Errorf("browserbase: invalid base URL: %w", err)
+		// *url.Error quotes the URL whole, user information and query included: keep its cause.
+		return nil, fmt.Errorf("browserbase: invalid base URL: %w", unwrapURLError(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("browserbase: base URL %q must be an absolute http(s) URL", u.Redacted())
+		return nil, fmt.Errorf("browserbase: base URL %q must be an absolute http(s) URL", RedactURL(Sensitive(baseURL)))
 	}
 	c := &HTTPClient{
 		baseURL:   u,
@@ -88,6 +89,10 @@ func NewHTTPClient(baseURL string, opts ...Option) (*HTTPClient, error) {
 	c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return c, nil
 }
+
+// BaseURL returns the API address the client calls, without the parts that can carry a
+// credential (user information, query, fragment; see RedactURL): the form to log.
+func (c *HTTPClient) BaseURL() string { return RedactURL(Sensitive(c.baseURL.String())) }
 
 // CreateSession implements Client.
 func (c *HTTPClient) CreateSession(ctx context.Context, apiKey Sensitive, req CreateSessionRequest) (*Session, error) {

@@ -701,12 +701,40 @@ func TestNewHTTPClient(t *testing.T) {
 }
 
 func TestNewHTTPClientErrorHidesPassword(t *testing.T) {
-	_, err := NewHTTPClient("ftp://user:hunter2-secret@example.com/")
-	if err == nil {
-		t.Fatal("NewHTTPClient() accepted an ftp URL")
+	for _, raw := range []string{
+		"ftp://user:hunter2-secret@example.com/",
+		"http://user:hunter2-secret@[::1",                     // does not parse
+		"https://user:hunter2-secret@api.example.com/%zz",     // does not parse
+		"https://api.example.com/%zz?token=hunter2-secret",    // does not parse
+		"api.example.com/v1?token=hunter2-secret#also-secret", // not absolute
+	} {
+		_, err := NewHTTPClient(raw)
+		if err == nil {
+			t.Fatalf("NewHTTPClient(%q) succeeded, want an error", raw)
+		}
+		if text := fmt.Sprintf("%v %+v", err, err); strings.Contains(text, "hunter2-secret") {
+			t.Errorf("NewHTTPClient(%q) error %q contains a credential of the URL", raw, text)
+		}
 	}
-	if strings.Contains(err.Error(), "hunter2-secret") {
-		t.Errorf("error %q contains the URL's password", err)
+}
+
+func TestBaseURLHidesCredentials(t *testing.T) {
+	tests := []struct {
+		raw, want string
+	}{
+		{raw: DefaultBaseURL, want: DefaultBaseURL},
+		{raw: "https://gateway.example.com/browserbase/", want: "https://gateway.example.com/browserbase"},
+		{raw: "https://user:hunter2-secret@gateway.example.com/bb", want: "https://gateway.example.com/bb"},
+		{raw: "http://127.0.0.1:4010/?token=hunter2-secret#x", want: "http://127.0.0.1:4010/"},
+	}
+	for _, tt := range tests {
+		c, err := NewHTTPClient(tt.raw)
+		if err != nil {
+			t.Fatalf("NewHTTPClient(%q) error: %v", tt.raw, err)
+		}
+		if got := c.BaseURL(); got != tt.want {
+			t.Errorf("NewHTTPClient(%q).BaseURL() = %q, want %q", tt.raw, got, tt.want)
+		}
 	}
 }
 

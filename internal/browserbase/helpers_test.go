@@ -1,8 +1,10 @@
 package browserbase
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
 
 // Credentials used throughout: none of them may ever show up in an error or a formatted value.
@@ -154,11 +158,27 @@ var formatVerbs = []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X"}
 // assertNoSecrets fails if any of the secrets, or their hex encoding, is in text.
 func assertNoSecrets(t *testing.T, what, text string) {
 	t.Helper()
-	for _, secret := range []string{testAPIKey.Reveal(), testSigningKey, "proxy-secret-pw", "signingKey="} {
+	for _, secret := range []string{testAPIKey.Reveal(), testSigningKey, "proxy-secret-pw", "server-secret-pw", "signingKey="} {
 		for _, form := range []string{secret, hex.EncodeToString([]byte(secret)), strings.ToUpper(hex.EncodeToString([]byte(secret)))} {
 			if strings.Contains(text, form) {
 				t.Errorf("%s leaks %q: %s", what, secret, text)
 			}
 		}
 	}
+}
+
+// logJSON logs keysAndValues once through the manager's logger, built as main.go builds it
+// (controller-runtime's zap.New with the production JSON encoder, writing to a buffer here),
+// and returns what it wrote.
+func logJSON(t *testing.T, keysAndValues ...any) string {
+	t.Helper()
+	var buf bytes.Buffer
+	opts := zap.Options{Development: false, DestWriter: &buf}
+	log := zap.New(zap.UseFlagOptions(&opts)).WithName("test")
+	log.Info("logged", keysAndValues...)
+	log.WithValues(keysAndValues...).Error(errors.New("boom"), "logged with values")
+	if !json.Valid(bytes.SplitN(buf.Bytes(), []byte("\n"), 2)[0]) {
+		t.Fatalf("logger wrote %q, want a JSON line", buf.String())
+	}
+	return buf.String()
 }

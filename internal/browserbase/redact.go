@@ -22,6 +22,20 @@ func RedactURL(raw Sensitive) string {
 	return u.String()
 }
 
+// redactUserinfo drops the user information (user:password@) from an address, and keeps the
+// rest. An address with an @ that does not parse as a URL with a host yields "[redacted]".
+func redactUserinfo(raw string) string {
+	if !strings.Contains(raw, "@") {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" || u.Host == "" {
+		return "[redacted]"
+	}
+	u.User = nil
+	return u.String()
+}
+
 // MetadataQuery builds a user-metadata query for ListOptions.Query, for example
 // MetadataQuery("1234", "k8s", "uid") is user_metadata['k8s']['uid']:'1234'. Browserbase
 // matches string values by equality. Its quoting rules are undocumented, so quotes and

@@ -51,3 +51,22 @@ func TestMetadataQuery(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactUserinfo(t *testing.T) {
+	tests := []struct {
+		raw, want string
+	}{
+		{raw: "http://proxy.example.com:3128", want: "http://proxy.example.com:3128"},
+		{raw: "http://user:pw@proxy.example.com:3128", want: "http://proxy.example.com:3128"},
+		{raw: "http://user@proxy.example.com:3128/path?x=1", want: "http://proxy.example.com:3128/path?x=1"},
+		{raw: "user:pw@proxy.example.com:3128", want: "[redacted]"},
+		{raw: "http://user:pw@[::1", want: "[redacted]"},
+		{raw: "proxy.example.com:3128", want: "proxy.example.com:3128"},
+		{raw: "", want: ""},
+	}
+	for _, tt := range tests {
+		if got := redactUserinfo(tt.raw); got != tt.want {
+			t.Errorf("redactUserinfo(%q) = %q, want %q", tt.raw, got, tt.want)
+		}
+	}
+}

@@ -21,6 +21,19 @@ func (s Sensitive) GoString() string { return `"[redacted]"` }
 // Format hides the value from every verb, %x and %q included.
 func (s Sensitive) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("[redacted]")) }
 
+// MarshalLog hides the value from structured loggers (logr.Marshaler), whatever else they would
+// use. MarshalJSON is deliberately not defined: JSON is how a credential reaches Browserbase.
+func (s Sensitive) MarshalLog() any { return "[redacted]" }
+
+// redacted is what a log shows in place of a credential: "[redacted]" when there is one, and
+// nothing when there is none, so that a log still tells a present key from an absent one.
+func redacted(s Sensitive) Sensitive {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
 // SessionStatus is a session's status. The set has grown before (PENDING arrived in 2026), so
 // any value must be accepted and passed on verbatim.
 type SessionStatus string
@@ -83,7 +96,24 @@ type Viewport struct {
 	Height *int32 `json:"height,omitempty"`
 }
 
-// Proxy is one entry of the proxies array. Password is a credential.
+// MarshalLog implements logr.Marshaler. A structured logger encodes what it is given by
+// reflection (zap's JSON encoder with encoding/json), which writes a Sensitive field in clear;
+// it gets this copy instead, whose proxy passwords are hidden. The request itself is unchanged:
+// its JSON, sent to Browserbase, still carries them.
+func (r CreateSessionRequest) MarshalLog() any {
+	type createSessionRequest CreateSessionRequest // without methods: encoded field by field
+	v := createSessionRequest(r)
+	if r.Proxies != nil {
+		v.Proxies = make([]Proxy, len(r.Proxies))
+		for i, p := range r.Proxies {
+			v.Proxies[i] = p.redacted()
+		}
+	}
+	return v
+}
+
+// Proxy is one entry of the proxies array. Password is a credential, and so is any user
+// information in Server.
 type Proxy struct {
 	Type          string            `json:"type"`
 	Geolocation   *ProxyGeolocation `json:"geolocation,omitempty"`
@@ -91,6 +121,19 @@ type Proxy struct {
 	Username      string            `json:"username,omitempty"`
 	Password      Sensitive         `json:"password,omitempty"`
 	DomainPattern string            `json:"domainPattern,omitempty"`
+}
+
+// MarshalLog implements logr.Marshaler: a structured logger gets a copy without the password
+// and without any user information in Server.
+func (p Proxy) MarshalLog() any {
+	type proxy Proxy // without methods: encoded field by field
+	return proxy(p.redacted())
+}
+
+func (p Proxy) redacted() Proxy {
+	p.Password = redacted(p.Password)
+	p.Server = redactUserinfo(p.Server)
+	return p
 }
 
 // ProxyGeolocation is where a Browserbase proxy exits.
@@ -120,6 +163,22 @@ type Session struct {
 	ConnectURL        Sensitive `json:"connectUrl,omitempty"`
 	SeleniumRemoteURL string    `json:"seleniumRemoteUrl,omitempty"`
 	SigningKey        Sensitive `json:"signingKey,omitempty"`
+}
+
+// MarshalLog implements logr.Marshaler. A structured logger encodes what it is given by
+// reflection (zap's JSON encoder with encoding/json), which writes a Sensitive field in clear;
+// it gets this copy instead, in which the connect URL is cut to its host and path (RedactURL)
+// and the signing key is hidden. Decoding and the fmt verbs are not concerned.
+//
+// A logger calls MarshalLog on the value it is given, not on what that value holds: log a
+// session, or a pointer to one, never a []Session or a struct with a Session in it.
+func (s Session) MarshalLog() any {
+	type session Session // without methods: encoded field by field
+	v := session(s)
+	v.ConnectURL = Sensitive(RedactURL(s.ConnectURL))
+	v.SeleniumRemoteURL = RedactURL(Sensitive(s.SeleniumRemoteURL))
+	v.SigningKey = redacted(s.SigningKey)
+	return v
 }
 
 // ListOptions filters GET /v1/sessions.

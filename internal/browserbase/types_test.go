@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestSensitiveFormatting(t *testing.T) {
@@ -83,5 +85,108 @@ func TestSessionStatusEnded(t *testing.T) {
 		if got := tt.status.Ended(); got != tt.want {
 			t.Errorf("SessionStatus(%q).Ended() = %t, want %t", tt.status, got, tt.want)
 		}
+	}
+}
+
+// logMarshaler is logr.Marshaler, which structured loggers (zapr, funcr) call before encoding.
+type logMarshaler interface{ MarshalLog() any }
+
+var (
+	_ logMarshaler = Sensitive("")
+	_ logMarshaler = Session{}
+	_ logMarshaler = CreateSessionRequest{}
+	_ logMarshaler = Proxy{}
+)
+
+// TestLoggingRedactsCredentials logs every type that holds a credential through the manager's
+// JSON logger, by value and by pointer, which encodes by reflection and so ignores the fmt
+// methods that hide a Sensitive value.
+func TestLoggingRedactsCredentials(t *testing.T) {
+	c := newTestClient(t, &recorder{status: http.StatusCreated, body: sessionJSON})
+	sess, err := c.CreateSession(context.Background(), testAPIKey, CreateSessionRequest{})
+	if err != nil {
+		t.Fatalf("CreateSession() error: %v", err)
+	}
+	proxy := Proxy{Type: "external", Server: "http://proxyuser:server-secret-pw@proxy.example.com:3128", Username: "u", Password: "proxy-secret-pw"}
+	req := CreateSessionRequest{Region: "us-east-1", Proxies: []Proxy{proxy, {Type: "browserbase", Geolocation: &ProxyGeolocation{Country: "US"}}}}
+	key := testAPIKey
+
+	tests := []struct {
+		name  string
+		value any
+		// want are parts of the value that are no credential and must still be shown.
+		want []string
+	}{
+		{name: "Session", value: *sess, want: []string{testSessionID, `"connectUrl":"wss://connect.usw2.browserbase.com/"`, `"signingKey":"[redacted]"`}},
+		{name: "*Session", value: sess, want: []string{testSessionID, `"signingKey":"[redacted]"`}},
+		{name: "CreateSessionRequest", value: req, want: []string{"us-east-1", "proxy.example.com:3128", `"password":"[redacted]"`, `"country":"US"`}},
+		{name: "*CreateSessionRequest", value: &req, want: []string{"us-east-1", `"password":"[redacted]"`}},
+		{name: "Proxy", value: proxy, want: []string{`"server":"http://proxy.example.com:3128"`, `"password":"[redacted]"`}},
+		{name: "*Proxy", value: &proxy, want: []string{"proxy.example.com:3128", `"password":"[redacted]"`}},
+		{name: "Sensitive", value: key, want: []string{`"value":"[redacted]"`}},
+		{name: "*Sensitive", value: &key, want: []string{`"value":"[redacted]"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := logJSON(t, "value", tt.value)
+			assertNoSecrets(t, "log line", got)
+			for _, want := range tt.want {
+				if !strings.Contains(got, want) {
+					t.Errorf("log line lacks %s:\n%s", want, got)
+				}
+			}
+		})
+	}
+
+	// Logging changes nothing: the request still sends the passwords, the session still holds
+	// its credentials.
+	body, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"proxy-secret-pw", "server-secret-pw"} {
+		if !strings.Contains(string(body), secret) {
+			t.Errorf("request JSON after logging lacks %q: %s", secret, body)
+		}
+	}
+	if sess.SigningKey.Reveal() != testSigningKey || sess.ConnectURL.Reveal() != testConnectURL {
+		t.Errorf("session after logging holds %q, %q; want the credentials", sess.SigningKey.Reveal(), sess.ConnectURL.Reveal())
+	}
+}
+
+func TestLoggingANilSessionLeaksNothing(t *testing.T) {
+	var sess *Session
+	got := logJSON(t, "session", sess)
+	assertNoSecrets(t, "log line", got)
+	if !strings.Contains(got, `"logged"`) {
+		t.Errorf("log line = %s, want the message", got)
+	}
+}
+
+// TestSessionMarshalLogKeepsWhatIsNoCredential checks the log view is the session less its
+// credentials, field for field.
+func TestSessionMarshalLogKeepsWhatIsNoCredential(t *testing.T) {
+	want := wantSession()
+	want.ConnectURL = "wss://connect.usw2.browserbase.com/"
+	want.SigningKey = "[redacted]"
+	var got Session
+	b, err := json.Marshal(wantSession().MarshalLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, &got); d != "" {
+		t.Errorf("MarshalLog() mismatch (-want +got):\n%s", d)
+	}
+
+	// Absent credentials stay absent rather than showing as "[redacted]".
+	b, err = json.Marshal(Session{ID: "x"}.MarshalLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "signingKey") || strings.Contains(string(b), "connectUrl") {
+		t.Errorf("MarshalLog() of a session without credentials = %s, want neither signingKey nor connectUrl", b)
 	}
 }
