@@ -34,7 +34,7 @@ type Client interface {
 	ReleaseSession(ctx context.Context, apiKey Sensitive, id string) (*Session, error)
 }
 
-// HTTPClient is the Client that talks to the Browserbase REST API.
+// HTTPClient is the Client, and the ContextClient, that talks to the Browserbase REST API.
 type HTTPClient struct {
 	baseURL   *url.URL
 	http      *http.Client
@@ -105,7 +105,7 @@ func (c *HTTPClient) CreateSession(ctx context.Context, apiKey Sensitive, req Cr
 
 // GetSession implements Client.
 func (c *HTTPClient) GetSession(ctx context.Context, apiKey Sensitive, id string) (*Session, error) {
-	if err := validID(id); err != nil {
+	if err := validID("session", id); err != nil {
 		return nil, err
 	}
 	s := &Session{}
@@ -133,7 +133,7 @@ func (c *HTTPClient) ListSessions(ctx context.Context, apiKey Sensitive, opts Li
 
 // ReleaseSession implements Client.
 func (c *HTTPClient) ReleaseSession(ctx context.Context, apiKey Sensitive, id string) (*Session, error) {
-	if err := validID(id); err != nil {
+	if err := validID("session", id); err != nil {
 		return nil, err
 	}
 	s := &Session{}
@@ -228,10 +228,11 @@ func newAPIError(method, path string, resp *http.Response, data []byte) *APIErro
 
 // validID refuses ids that would address another endpoint once the path is cleaned: "" and "."
 // turn POST /v1/sessions/{id} (release) into POST /v1/sessions (create). Other characters are
-// path-escaped. Ids come from an annotation that anyone with edit rights can change.
-func validID(id string) error {
+// path-escaped. Ids come from an annotation that anyone with edit rights can change. kind names
+// the object in the error ("session", "context").
+func validID(kind, id string) error {
 	if id == "" || id == "." || id == ".." {
-		return fmt.Errorf("browserbase: invalid session id %q", id)
+		return fmt.Errorf("browserbase: invalid %s id %q", kind, id)
 	}
 	return nil
 }

@@ -1,5 +1,6 @@
-// Package browserbase is the operator's client for the Browserbase REST API v1: a small
-// interface for the session calls the operator makes, and the one HTTP implementation of it.
+// Package browserbase is the operator's client for the Browserbase REST API v1: small interfaces
+// for the session calls (Client) and the context calls (ContextClient) the operator makes, and
+// the one HTTP implementation of both.
 //
 // Credentials (the API key, the signing key, the full connect URL, a proxy's password) are
 // carried as Sensitive values, which print as "[redacted]" through every fmt verb, so they cannot

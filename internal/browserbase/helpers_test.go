@@ -18,10 +18,12 @@ import (
 
 // Credentials used throughout: none of them may ever show up in an error or a formatted value.
 const (
-	testAPIKey     Sensitive = "bb_live_TESTAPIKEY_0123456789abcdef"
-	testSigningKey           = "SIGNINGKEY_fedcba9876543210"
-	testConnectURL           = "wss://connect.usw2.browserbase.com/?signingKey=" + testSigningKey
-	testSessionID            = "5c1a8a2e-4c2b-4f55-9d7b-1a2b3c4d5e6f"
+	testAPIKey      Sensitive = "bb_live_TESTAPIKEY_0123456789abcdef"
+	testSigningKey            = "SIGNINGKEY_fedcba9876543210"
+	testConnectURL            = "wss://connect.usw2.browserbase.com/?signingKey=" + testSigningKey
+	testSessionID             = "5c1a8a2e-4c2b-4f55-9d7b-1a2b3c4d5e6f"
+	testUploadToken           = "UPLOADTOKEN_0a1b2c3d4e5f"
+	testPublicKey             = "PUBLICKEY_MIIBIjANBgkqhkiG9w0B"
 )
 
 // sessionJSON is a create answer as Browserbase sends it, with a status this client has never
@@ -158,7 +160,7 @@ var formatVerbs = []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X"}
 // assertNoSecrets fails if any of the secrets, or their hex encoding, is in text.
 func assertNoSecrets(t *testing.T, what, text string) {
 	t.Helper()
-	for _, secret := range []string{testAPIKey.Reveal(), testSigningKey, "proxy-secret-pw", "server-secret-pw", "signingKey="} {
+	for _, secret := range []string{testAPIKey.Reveal(), testSigningKey, "proxy-secret-pw", "server-secret-pw", "signingKey=", testUploadToken, testPublicKey} {
 		for _, form := range []string{secret, hex.EncodeToString([]byte(secret)), strings.ToUpper(hex.EncodeToString([]byte(secret)))} {
 			if strings.Contains(text, form) {
 				t.Errorf("%s leaks %q: %s", what, secret, text)

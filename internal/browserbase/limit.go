@@ -10,12 +10,41 @@ import (
 // for a slot (or for their context to end, which fails them with its error before any request
 // is sent). It bounds what the operator asks of Browserbase at any moment apart from how many
 // BrowserSessions it reconciles in parallel, so that a reconcile's Kubernetes writes never hold
-// one of the slots. n < 1 means no limit.
+// one of the slots. n < 1 means no limit. It is NewLimiter(n).Client(c): to bound context calls
+// in the same n, use a Limiter.
 func LimitConcurrency(c Client, n int) Client {
+	return NewLimiter(n).Client(c)
+}
+
+// A Limiter lets at most n calls at once through all the clients it wraps together, session and
+// context calls alike, since Browserbase sees them all from one operator.
+type Limiter struct {
+	slots *semaphore.Weighted // nil: no limit
+}
+
+// NewLimiter returns a Limiter of n calls at once; n < 1 means no limit.
+func NewLimiter(n int) *Limiter {
 	if n < 1 {
+		return &Limiter{}
+	}
+	return &Limiter{slots: semaphore.NewWeighted(int64(n))}
+}
+
+// Client returns c with its calls counted against the limit (c itself when there is none).
+func (l *Limiter) Client(c Client) Client {
+	if l.slots == nil {
 		return c
 	}
-	return limited{next: c, slots: semaphore.NewWeighted(int64(n))}
+	return limited{next: c, slots: l.slots}
+}
+
+// ContextClient returns c with its calls counted against the limit (c itself when there is
+// none).
+func (l *Limiter) ContextClient(c ContextClient) ContextClient {
+	if l.slots == nil {
+		return c
+	}
+	return limitedContexts{next: c, slots: l.slots}
 }
 
 type limited struct {
@@ -37,6 +66,24 @@ func (l limited) ListSessions(ctx context.Context, key Sensitive, opts ListOptio
 
 func (l limited) ReleaseSession(ctx context.Context, key Sensitive, id string) (*Session, error) {
 	return inSlot(ctx, l.slots, func() (*Session, error) { return l.next.ReleaseSession(ctx, key, id) })
+}
+
+type limitedContexts struct {
+	next  ContextClient
+	slots *semaphore.Weighted
+}
+
+func (l limitedContexts) CreateContext(ctx context.Context, key Sensitive, projectID string) (*Context, error) {
+	return inSlot(ctx, l.slots, func() (*Context, error) { return l.next.CreateContext(ctx, key, projectID) })
+}
+
+func (l limitedContexts) GetContext(ctx context.Context, key Sensitive, id string) (*Context, error) {
+	return inSlot(ctx, l.slots, func() (*Context, error) { return l.next.GetContext(ctx, key, id) })
+}
+
+func (l limitedContexts) DeleteContext(ctx context.Context, key Sensitive, id string) error {
+	_, err := inSlot(ctx, l.slots, func() (struct{}, error) { return struct{}{}, l.next.DeleteContext(ctx, key, id) })
+	return err
 }
 
 // inSlot makes call once it holds one of slots, and gives the slot back after.
