@@ -18,6 +18,8 @@
 //	limits.go     admission of a create: the concurrency and creation-rate limits (429)
 //	query.go      userMetadata: the q filter parser and its serialized length as Browserbase counts it
 //	resources.go  debug URLs, contexts, projects and usage
+//	browser.go    the browser backend: EnableBrowsers, one headless Chromium a session, chromedriver
+//	connect.go    the connect front door: connectUrl and seleniumRemoteUrl proxied to the browser
 //	admin.go      the admin API and the JSON shape of Faults
 //	http.go       writeJSON, writeError and other HTTP helpers
 //
@@ -45,6 +47,31 @@
 //	POST /admin/sessions/{id}/expire   time the session out now (ExpireSession); answers the session
 //	POST /admin/reset                  forget sessions, contexts, requests, creation windows and
 //	                                   faults; keys and settings stay (Reset); answers {}
+//
+// # A real browser
+//
+// EnableBrowsers (hack/emulator --browser=off|auto|required) gives each new session its own
+// headless Chromium: Debian's chromium-headless-shell when installed (FindChromium), with its own
+// --user-data-dir, --no-sandbox when root, DevTools on a loopback port it picks
+// (--remote-debugging-port=0, read back from DevToolsActivePort). It is started on create (the
+// 201 is sent once it listens) and stopped, with its process group, when the session ends: on
+// release, at expiresAt (a timer, so a browser never outlives its timeout even when nobody
+// reads), when its last client disconnects from a session without keepAlive (as Browserbase
+// documents), and on Close or Reset; its profile directory is then removed. It runs in its own
+// process group with SIGKILL as its parent-death signal, so a SIGKILLed emulator leaves no
+// browser behind (its profile directories are removed by the next EnableBrowsers). A browser
+// that exits by itself (Puppeteer's browser.close() sends Browser.close) completes its session.
+// At most MaxBrowsers (DefaultMaxBrowsers) run at once; a create beyond is answered 429 with
+// Browserbase's concurrency message. auto without a Chromium keeps the fake connect URLs.
+//
+// A session with a browser gets connectUrl ws://<emulator host>/?signingKey=<key>, the real
+// one's shape on the host the create came to, and seleniumRemoteUrl http://<emulator host>/webdriver.
+// The front door (connect.go) checks the signing key (401), answers an ended session 410 and a
+// session without a browser 501, serves /json/version with webSocketDebuggerUrl pointing back at
+// itself, and proxies the CDP websocket to the browser with httputil.ReverseProxy (Host and path
+// rewritten, query and Origin dropped). Several clients may connect at once. /webdriver takes
+// the key in the x-bb-signing-key header and proxies to a chromedriver (Debian's chromium-driver)
+// started for the session and attached to its browser through goog:chromeOptions.debuggerAddress.
 //
 // # Fault knobs and assumptions
 //

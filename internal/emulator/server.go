@@ -118,6 +118,10 @@ type Server struct {
 	getReturnsConnect bool
 	// concurrencyRetryAfter is the Retry-After of a concurrency 429; 0 sends none.
 	concurrencyRetryAfter time.Duration
+	// browserOpts is the browser backend's configuration; nil: sessions get no browser.
+	browserOpts *BrowserOptions
+	// browsers are the running (or starting) browsers, by session id.
+	browsers map[string]*browser
 	// late are creates whose answer was lost, to be committed later (Faults.CommitLate).
 	late []lateCommit
 	// pendingFor is how long a new session stays PENDING before it is RUNNING; 0 starts it RUNNING.
@@ -167,6 +171,7 @@ func New() *Server {
 		extras:                map[string]*sessionExtra{},
 		creates:               map[string][]time.Time{},
 		contexts:              map[string]*browserContext{},
+		browsers:              map[string]*browser{},
 		getReturnsConnect:     true,
 		concurrencyRetryAfter: 60 * time.Second,
 	}
@@ -237,6 +242,10 @@ func (s *Server) Reset() {
 	s.requests = nil
 	s.late = nil
 	s.faults = Faults{}
+	for id, b := range s.browsers {
+		delete(s.browsers, id)
+		go b.stop()
+	}
 }
 
 // Sessions returns a copy of every session, oldest first.
@@ -324,6 +333,10 @@ func (s *Server) expire(sess *Session) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/admin" || strings.HasPrefix(r.URL.Path, "/admin/") {
 		s.serveAdmin(w, r)
+		return
+	}
+	if isConnectPath(r.URL.Path) {
+		s.serveConnect(w, r)
 		return
 	}
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}

@@ -40,6 +40,17 @@ func (s *Server) create(w *recorder, r *http.Request, project *Project) {
 		s.late = append(s.late, lateCommit{at: s.now().Add(s.faults.CommitLate), req: req, project: project})
 	} else {
 		sess := s.commit(req, project, s.now())
+		if b := s.browsers[sess.ID]; b != nil {
+			// The answer says the browser is up: wait for it without holding the lock.
+			s.mu.Unlock()
+			err := b.waitReady(r.Context())
+			s.mu.Lock()
+			if err != nil {
+				s.setStatus(sess, "ERROR")
+				writeError(w, http.StatusInternalServerError, "Failed to start the browser: "+err.Error())
+				return
+			}
+		}
 		if !lose {
 			writeJSON(w, http.StatusCreated, sess)
 			return
@@ -67,6 +78,7 @@ func badRequest(msg string) *apiError { return &apiError{http.StatusBadRequest, 
 // createRequest is a create body, decoded and validated.
 type createRequest struct {
 	body         map[string]any // as received, for Session.CreateBody
+	apiHost      string         // the Host the create came to: the connect front door's host
 	timeout      int            // seconds
 	keepAlive    bool
 	region       string
@@ -105,7 +117,7 @@ func decodeCreate(r *http.Request, project *Project) (*createRequest, *apiError)
 	if req.ProjectID != "" && req.ProjectID != project.ID {
 		return nil, &apiError{http.StatusNotFound, "Project not found"}
 	}
-	out := &createRequest{body: body, timeout: project.DefaultTimeout, keepAlive: req.KeepAlive, userMetadata: req.UserMetadata}
+	out := &createRequest{body: body, apiHost: r.Host, timeout: project.DefaultTimeout, keepAlive: req.KeepAlive, userMetadata: req.UserMetadata}
 	if req.Timeout != nil {
 		t := *req.Timeout
 		switch {
@@ -166,6 +178,12 @@ func (s *Server) commit(req *createRequest, project *Project, now time.Time) *Se
 		SeleniumRemoteURL: fmt.Sprintf("https://connect.%s.browserbase.com/webdriver", req.host),
 		SigningKey:        signingKey,
 		CreateBody:        req.body,
+	}
+	if s.wantsBrowser(project) {
+		// Browserbase's shape on the emulator's host: the connect front door (connect.go).
+		sess.ConnectURL = fmt.Sprintf("ws://%s/?signingKey=%s", req.apiHost, signingKey)
+		sess.SeleniumRemoteURL = fmt.Sprintf("http://%s/webdriver", req.apiHost)
+		s.startBrowser(sess)
 	}
 	s.sessions[sess.ID] = sess
 	s.extras[sess.ID] = extra
@@ -295,6 +313,10 @@ func (s *Server) setStatusAt(sess *Session, status string, at time.Time) {
 		sess.EndedAt = nil
 	case sess.EndedAt == nil:
 		sess.EndedAt = &at
+	}
+	if b := s.browsers[sess.ID]; b != nil && ended(status) {
+		delete(s.browsers, sess.ID)
+		go b.stop()
 	}
 }
 
