@@ -26,6 +26,12 @@
 //	--list-lag D                   a new session shows in list (GET /v1/sessions) only D after its create
 //	--concurrency-retry-after D    Retry-After of the concurrency 429 (default 60s; 0: none)
 //	--pending-for D                new sessions stay PENDING for D before RUNNING (default 0)
+//	--browser MODE                 off, auto or required (default off): a headless Chromium per session
+//	                               behind connectUrl (see internal/emulator); auto uses one when
+//	                               installed, required refuses to start without one
+//	--chromium PATH                the browser binary (default: chromium-headless-shell, then chromium)
+//	--chromedriver PATH            chromedriver for seleniumRemoteUrl (default: found on PATH)
+//	--max-browsers N               most browsers at once; creates beyond are answered 429 (default 8)
 //	--get-returns-connect          GET of a session returns connectUrl and signingKey (default true;
 //	                               --get-returns-connect=false answers GET without them, as the
 //	                               real API may; PUT /admin/settings changes it at run time)
@@ -155,6 +161,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		retryAfter    = fs.Duration("concurrency-retry-after", 60*time.Second, "Retry-After of the concurrency 429; 0 sends none")
 		pendingFor    = fs.Duration("pending-for", 0, "how long new sessions stay PENDING before RUNNING")
 		getRetConnect = fs.Bool("get-returns-connect", true, "GET of a session returns connectUrl and signingKey")
+		browserMode   = fs.String("browser", "off", "a headless Chromium per session behind connectUrl: off, auto (when installed) or required")
+		chromium      = fs.String("chromium", "", "the browser binary (default: chromium-headless-shell, then chromium)")
+		chromedriver  = fs.String("chromedriver", "", "chromedriver, for seleniumRemoteUrl (default: found on PATH)")
+		maxBrowsers   = fs.Int("max-browsers", emulator.DefaultMaxBrowsers, "most browsers running at once; creates beyond are answered 429")
 	)
 	fs.Var(&keys, "key", "API key and project: KEY=PROJECT_ID[,concurrency=N][,per-minute=N][,default-timeout=SECONDS]; repeatable (default "+defaultKey+"="+defaultProject+",concurrency=25,per-minute=50)")
 	fs.DurationVar(&faults.Latency, "latency", 0, "delay before every API answer")
@@ -178,6 +188,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *retryAfter < 0 || *pendingFor < 0 {
 		return errors.New("--concurrency-retry-after and --pending-for must not be negative")
 	}
+	mode, err := emulator.ParseBrowserMode(*browserMode)
+	if err != nil {
+		return err
+	}
+	if *maxBrowsers < 1 {
+		return errors.New("--max-browsers must be at least 1")
+	}
 	if len(keys) == 0 {
 		keys = keyFlags{{key: defaultKey, project: emulator.Project{ID: defaultProject, Concurrency: 25, CreatesPerMinute: 50}}}
 	}
@@ -190,8 +207,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	emu.SetConcurrencyRetryAfter(*retryAfter)
 	emu.SetPendingFor(*pendingFor)
 	emu.SetGetReturnsConnect(*getRetConnect)
-
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	mode, err = emu.EnableBrowsers(emulator.BrowserOptions{Mode: mode, Chromium: *chromium, Chromedriver: *chromedriver, MaxBrowsers: *maxBrowsers})
+	if err != nil {
+		return err
+	}
+	defer emu.Close() // stops every browser
+	if mode == emulator.BrowserOff && *browserMode == string(emulator.BrowserAuto) {
+		log.Warn("no Chromium found: sessions get connect URLs that lead nowhere; install chromium-headless-shell for a real browser")
+	}
+
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", *listen)
 	if err != nil {
 		return err
@@ -216,7 +241,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"latency", faults.Latency, "errorRate", faults.ErrorRate,
 		"createCommitThenFail", faults.CreateCommitThenFail, "createCommitThenDrop", faults.CreateCommitThenDrop,
 		"commitLate", faults.CommitLate, "listLag", faults.ListLag,
-		"concurrencyRetryAfter", *retryAfter, "pendingFor", *pendingFor, "getReturnsConnect", *getRetConnect)
+		"concurrencyRetryAfter", *retryAfter, "pendingFor", *pendingFor, "getReturnsConnect", *getRetConnect, "browser", mode, "maxBrowsers", *maxBrowsers)
 
 	srv := &http.Server{
 		Handler:           emu,

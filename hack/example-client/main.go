@@ -3,6 +3,9 @@
 // DevTools Protocol, and asks for its version. Real workloads do the same through Playwright
 // (chromium.connectOverCDP), Puppeteer (puppeteer.connect) or Selenium (seleniumRemoteUrl).
 //
+// With --url it does what a scraper does instead: it opens a tab, loads the page and prints its
+// title, through chromedp (Go's CDP client), which connects with the same connectUrl.
+//
 // It takes the URL from a mounted Secret volume when --connect-url-file is given, re-reading it
 // on every connect so that a new session's URL is picked up (volumes see Secret updates;
 // environment variables never do), and otherwise from $connectUrl, as `envFrom` sets it.
@@ -21,30 +24,61 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/remote"
 	"golang.org/x/net/websocket"
 )
 
 func main() {
 	file := flag.String("connect-url-file", "", "Read the connect URL from this file (a mounted Secret key) instead of $connectUrl.")
 	timeout := flag.Duration("timeout", 30*time.Second, "How long to wait for the browser.")
+	page := flag.String("url", "", "Load this page in the browser and print its title (instead of the browser's version).")
 	flag.Parse()
 	log.SetFlags(0)
 
-	version, err := run(*file, *timeout)
+	version, err := run(*file, *page, *timeout)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(version)
 }
 
-func run(file string, timeout time.Duration) (string, error) {
+func run(file, page string, timeout time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	url, err := connectURL(file)
 	if err != nil {
 		return "", err
 	}
+	if page != "" {
+		return pageTitle(ctx, url, page)
+	}
 	return browserVersion(ctx, url)
+}
+
+// pageTitle loads page in a new tab of the browser at connectURL and returns its title. Errors
+// never carry the URL, which holds the signing key.
+func pageTitle(ctx context.Context, connectURL, page string) (string, error) {
+	allocCtx, cancelAlloc := remote.NewAllocator(ctx, connectURL, remote.NoModifyURL)
+	defer cancelAlloc()
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
+	defer cancelTab()
+	if _, err := chromedp.Run(tabCtx, chromedp.Navigate(page)); err != nil {
+		return "", fmt.Errorf("loading %s through the browser: %s", page, redact(err.Error(), connectURL))
+	}
+	title, err := chromedp.Run(tabCtx, chromedp.Title())
+	if err != nil {
+		return "", fmt.Errorf("reading the title: %s", redact(err.Error(), connectURL))
+	}
+	return title, nil
+}
+
+// redact removes the connect URL's query (the signing key) from s.
+func redact(s, connectURL string) string {
+	if _, query, ok := strings.Cut(connectURL, "?"); ok && query != "" {
+		s = strings.ReplaceAll(s, query, "REDACTED")
+	}
+	return s
 }
 
 // connectURL reads the URL from the file, else from $connectUrl.

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/browserbase/session-operator/internal/emulator"
 	"golang.org/x/net/websocket"
 )
 
@@ -113,5 +116,52 @@ func TestNoConnectURL(t *testing.T) {
 	t.Setenv("connectUrl", "")
 	if _, err := connectURL(""); err == nil || !strings.Contains(err.Error(), "envFrom") {
 		t.Errorf("connectURL() error = %v, want one that says how to provide the URL", err)
+	}
+}
+
+// With --url, the client loads a page through a real browser behind the emulator's connectUrl
+// and prints its title, as make dev shows.
+func TestPageTitleThroughTheEmulatorsBrowser(t *testing.T) {
+	if emulator.FindChromium() == "" {
+		if os.Getenv("EMULATOR_BROWSER_REQUIRED") != "" {
+			t.Fatal("no Chromium installed, and EMULATOR_BROWSER_REQUIRED is set")
+		}
+		t.Skip("SKIP: no Chromium installed (apt-get install chromium-headless-shell)")
+	}
+	emu := emulator.New()
+	emu.AddKey("k", emulator.Project{ID: "p"})
+	if _, err := emu.EnableBrowsers(emulator.BrowserOptions{Mode: emulator.BrowserRequired, ProfileRoot: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+	api := httptest.NewServer(emu)
+	t.Cleanup(api.Close)
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "<html><head><title>A page from a local server</title></head></html>")
+	}))
+	t.Cleanup(page.Close)
+
+	req, _ := http.NewRequest(http.MethodPost, api.URL+"/v1/sessions", strings.NewReader(`{"keepAlive":true}`))
+	req.Header.Set("X-BB-API-Key", "k")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct {
+		ConnectURL string `json:"connectUrl"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&created)
+	_ = resp.Body.Close()
+	file := filepath.Join(t.TempDir(), "connectUrl")
+	if err := os.WriteFile(file, []byte(created.ConnectURL+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	title, err := run(file, page.URL, 60*time.Second)
+	if err != nil || title != "A page from a local server" {
+		t.Fatalf("run --url = %q, %v", title, err)
+	}
+	version, err := run(file, "", 30*time.Second)
+	if err != nil || !strings.Contains(version, "Chrome") {
+		t.Errorf("run without --url = %q, %v", version, err)
 	}
 }
