@@ -9,10 +9,8 @@ import (
 	"runtime/debug"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // cloud-provider auth for --kubeconfig
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -21,18 +19,12 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
-	"github.com/browserbase/session-operator/internal/controller"
+	"github.com/browserbase/session-operator/internal/controller/browsersession"
 	"github.com/browserbase/session-operator/internal/metrics"
+	"github.com/browserbase/session-operator/internal/reconcile"
+	"github.com/browserbase/session-operator/internal/scheme"
 )
-
-var scheme = runtime.NewScheme()
-
-func init() {
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1alpha1.AddToScheme(scheme))
-}
 
 func main() {
 	var (
@@ -113,7 +105,7 @@ func main() {
 	restConfig := ctrl.GetConfigOrDie()
 	restConfig.QPS, restConfig.Burst = float32(kubeAPIQPS), kubeAPIBurst
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
-		Scheme:                 scheme,
+		Scheme:                 scheme.New(),
 		Metrics:                metricsOptions,
 		WebhookServer:          webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
 		HealthProbeBindAddress: probeAddr,
@@ -127,7 +119,7 @@ func main() {
 		LeaseDuration:                 &leaseDuration,
 		RenewDeadline:                 &renewDeadline,
 		RetryPeriod:                   &retryPeriod,
-		Cache:                         controller.CacheOptions(),
+		Cache:                         browsersession.CacheOptions(),
 	})
 	if err != nil {
 		setupLog.Error(err, "Unable to create the manager")
@@ -145,18 +137,23 @@ func main() {
 		setupLog.Info("BROWSERBASE_API_KEY is not set: only BrowserSessions with spec.apiKeySecretRef can be reconciled")
 	}
 
-	if err := (&controller.BrowserSessionReconciler{
+	credentials := &reconcile.Credentials{
+		Reader:          mgr.GetAPIReader(),
+		Default:         defaultKey,
+		RecheckInterval: credentialsRecheck,
+	}
+	if err := (&browsersession.Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		// The limit outside the metrics, so that their latencies are Browserbase's, not the wait.
-		Browserbase:                browserbase.LimitConcurrency(metrics.InstrumentClient(bb), maxBrowserbase),
-		Recorder:                   mgr.GetEventRecorder("browserbase-session-operator"),
-		DefaultAPIKey:              defaultKey,
-		PollInterval:               pollInterval,
-		CredentialsRecheckInterval: credentialsRecheck,
-		MaxConcurrentReconciles:    maxConcurrentReconciles,
-		CreateGate:                 controller.NewCreateGate(createsPerMinute, createBurst),
-		CreateGracePeriod:          createGrace,
+		Browserbase:             browserbase.LimitConcurrency(metrics.InstrumentClient(bb), maxBrowserbase),
+		Credentials:             credentials,
+		Recorder:                mgr.GetEventRecorder("browserbase-session-operator"),
+		Clock:                   clock.RealClock{},
+		PollInterval:            pollInterval,
+		MaxConcurrentReconciles: maxConcurrentReconciles,
+		CreateGate:              browsersession.NewCreateGate(clock.RealClock{}, createsPerMinute, createBurst),
+		CreateGracePeriod:       createGrace,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Unable to set up the BrowserSession controller")
 		os.Exit(1)

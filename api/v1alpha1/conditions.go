@@ -1,5 +1,7 @@
 package v1alpha1
 
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 // Condition types. They follow kstatus, so kubectl wait, Flux and Argo CD read them without a
 // custom health check: Ready is the summary, Reconciling and Stalled are "abnormal-true".
 const (
@@ -19,8 +21,6 @@ const (
 const (
 	// ReasonReconciling: the operator has seen the resource and started working on it.
 	ReasonReconciling = "Reconciling"
-	// ReasonCreating: the create-session call is being made.
-	ReasonCreating = "Creating"
 	// ReasonSessionPending: Browserbase accepted the session but the browser is not running yet.
 	ReasonSessionPending = "SessionPending"
 	// ReasonSessionRunning: the session is running and its Secret is written.
@@ -89,3 +89,6 @@ const (
 	// cannot be released, for example because the API key is gone.
 	AnnotationSkipRelease = "browserbase.io/skip-release"
 )
+
+// GetConditions returns the conditions of the resource, for the shared reconcile machinery.
+func (in *BrowserSession) GetConditions() *[]metav1.Condition { return &in.Status.Conditions }

@@ -1,4 +1,4 @@
-package controller
+package browsersession
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
 // maxSessionLifetime is Browserbase's longest timeout. A session whose expiresAt was never
@@ -23,7 +24,7 @@ const maxSessionLifetime = 6 * time.Hour
 
 // reconcileDelete releases the session (deletionPolicy Delete) and then removes the finalizer,
 // which lets Kubernetes delete the resource and, through the owner reference, its Secret.
-func (r *BrowserSessionReconciler) reconcileDelete(ctx context.Context, bs *v1alpha1.BrowserSession) (ctrl.Result, error) {
+func (r *Reconciler) reconcileDelete(ctx context.Context, bs *v1alpha1.BrowserSession) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(bs, v1alpha1.Finalizer) {
 		return ctrl.Result{}, nil
 	}
@@ -43,7 +44,7 @@ func (r *BrowserSessionReconciler) reconcileDelete(ctx context.Context, bs *v1al
 // releaseSession asks Browserbase to end the session, unless there is nothing to end: no
 // session was created, it has already ended, or the policy is Orphan. A session Browserbase no
 // longer knows counts as released.
-func (r *BrowserSessionReconciler) releaseSession(ctx context.Context, bs *v1alpha1.BrowserSession) error {
+func (r *Reconciler) releaseSession(ctx context.Context, bs *v1alpha1.BrowserSession) error {
 	id := sessionID(bs)
 	switch {
 	case id == "" && createAttempt(bs) == "":
@@ -61,12 +62,12 @@ func (r *BrowserSessionReconciler) releaseSession(ctx context.Context, bs *v1alp
 		return nil
 	}
 	if id == "" {
-		markProgressing(bs, v1alpha1.ReasonReleasing, "Releasing any session an unfinished create made")
+		reconcile.MarkProgressing(bs, v1alpha1.ReasonReleasing, "Releasing any session an unfinished create made")
 	} else {
-		markProgressing(bs, v1alpha1.ReasonReleasing, fmt.Sprintf("Releasing Browserbase session %s", id))
+		reconcile.MarkProgressing(bs, v1alpha1.ReasonReleasing, fmt.Sprintf("Releasing Browserbase session %s", id))
 	}
 
-	apiKey, err := r.credentials(ctx, bs)
+	apiKey, err := r.Credentials.APIKey(ctx, bs.Namespace, bs.Spec.APIKeySecretRef)
 	if err != nil {
 		return r.holdUntilExpiry(ctx, bs, err)
 	}
@@ -74,7 +75,7 @@ func (r *BrowserSessionReconciler) releaseSession(ctx context.Context, bs *v1alp
 		// A create was unfinished: release whatever it may have made, once the list can be
 		// trusted to show it.
 		if wait := r.createGraceLeft(bs); wait > 0 {
-			return &waitError{reason: v1alpha1.ReasonReleasing, message: "Waiting for Browserbase's session list to show what an unfinished create made", after: wait}
+			return reconcile.Wait(v1alpha1.ReasonReleasing, wait, "Waiting for Browserbase's session list to show what an unfinished create made")
 		}
 		return r.holdUntilExpiry(ctx, bs, r.releaseTagged(ctx, bs, apiKey))
 	}
@@ -92,7 +93,7 @@ func (r *BrowserSessionReconciler) releaseSession(ctx context.Context, bs *v1alp
 }
 
 // releaseTagged releases every live session tagged with the token of bs's last create attempt.
-func (r *BrowserSessionReconciler) releaseTagged(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) error {
+func (r *Reconciler) releaseTagged(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) error {
 	live, err := r.taggedSessions(ctx, bs, apiKey)
 	if err != nil {
 		return classify(bs, "list the sessions of this resource", err)
@@ -110,8 +111,8 @@ func (r *BrowserSessionReconciler) releaseTagged(ctx context.Context, bs *v1alph
 // retried. For errors only a person can fix (credentials gone with the namespace, a revoked
 // key), the finalizer is held, and the resource stalled, only until the session's expiresAt:
 // after that nothing can leak, and a resource that can never be deleted is worse than an orphan.
-func (r *BrowserSessionReconciler) holdUntilExpiry(ctx context.Context, bs *v1alpha1.BrowserSession, err error) error {
-	stall, isStall := errors.AsType[*stallError](err)
+func (r *Reconciler) holdUntilExpiry(ctx context.Context, bs *v1alpha1.BrowserSession, err error) error {
+	stall, isStall := errors.AsType[*reconcile.StallError](err)
 	if !isStall {
 		return err
 	}
@@ -122,21 +123,21 @@ func (r *BrowserSessionReconciler) holdUntilExpiry(ctx context.Context, bs *v1al
 	if bs.Status.ExpiresAt != nil {
 		expiry = bs.Status.ExpiresAt.Time
 	}
-	remaining := time.Until(expiry)
+	remaining := expiry.Sub(r.clock().Now())
 	if remaining <= 0 {
 		log.FromContext(ctx).Info("Could not release the Browserbase session, but it has expired; removing the finalizer",
-			"sessionID", sessionID(bs), "reason", stall.reason)
+			"sessionID", sessionID(bs), "reason", stall.Reason)
 		r.event(bs, corev1.EventTypeWarning, "ReleaseSkipped", "Delete",
-			"Could not release Browserbase session %s (%s), but it has expired; deleting the resource", sessionID(bs), stall.reason)
+			"Could not release Browserbase session %s (%s), but it has expired; deleting the resource", sessionID(bs), stall.Reason)
 		return nil
 	}
-	stall.message = fmt.Sprintf("Cannot release Browserbase session %s, so deletion waits until the session expires: %s. "+
+	stall.Message = fmt.Sprintf("Cannot release Browserbase session %s, so deletion waits until the session expires: %s. "+
 		"To delete now and leave the session to run until its timeout: kubectl annotate browsersession %s %s=true",
-		sessionID(bs), stall.message, bs.Name, v1alpha1.AnnotationSkipRelease)
+		sessionID(bs), stall.Message, bs.Name, v1alpha1.AnnotationSkipRelease)
 	// Look again when the fix can be seen without a Browserbase call (a Secret appearing), else
 	// only at expiry: retrying a rejected key would spend the user's quota for nothing.
-	if stall.recheck == 0 || stall.recheck > remaining {
-		stall.recheck = remaining + time.Second
+	if stall.Recheck == 0 || stall.Recheck > remaining {
+		stall.Recheck = remaining + time.Second
 	}
 	return stall
 }

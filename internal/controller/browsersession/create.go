@@ -1,4 +1,4 @@
-package controller
+package browsersession
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/metrics"
+	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
 // Browserbase has no idempotency key and picks session ids itself, so a create whose answer is
@@ -47,7 +48,7 @@ import (
 // createOnce returns the session of bs (the one an earlier, unfinished attempt created, or a
 // new one) and its Secret, as ownedSecret reads it: ownedSecret is waited for before any
 // session is adopted or created.
-func (r *BrowserSessionReconciler) createOnce(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive,
+func (r *Reconciler) createOnce(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive,
 	ownedSecret func() (*metav1.PartialObjectMetadata, error)) (*browserbase.Session, *metav1.PartialObjectMetadata, error) {
 	if createAttempt(bs) != "" {
 		secret, err := ownedSecret()
@@ -89,7 +90,7 @@ func (r *BrowserSessionReconciler) createOnce(ctx context.Context, bs *v1alpha1.
 			}
 		}
 		outcome := classify(bs, "create the Browserbase session", err)
-		if limited, ok := errors.AsType[*waitError](outcome); ok {
+		if limited, ok := errors.AsType[*reconcile.WaitError](outcome); ok {
 			r.CreateGate.close(apiKey, limited)
 		}
 		return nil, nil, outcome
@@ -122,14 +123,14 @@ func createAttemptedAt(bs *v1alpha1.BrowserSession) (time.Time, bool) {
 // finalizer in the same write, so that no session can exist without the finalizer, nor without
 // the token that finds it again. The write carries the resourceVersion this reconcile read, so
 // it fails if the copy is stale.
-func (r *BrowserSessionReconciler) markCreateAttempt(ctx context.Context, bs *v1alpha1.BrowserSession, token string) error {
+func (r *Reconciler) markCreateAttempt(ctx context.Context, bs *v1alpha1.BrowserSession, token string) error {
 	base := bs.DeepCopy()
 	controllerutil.AddFinalizer(bs, v1alpha1.Finalizer)
 	if bs.Annotations == nil {
 		bs.Annotations = map[string]string{}
 	}
 	bs.Annotations[v1alpha1.AnnotationCreateAttempt] = token
-	bs.Annotations[v1alpha1.AnnotationCreateAttemptedAt] = time.Now().UTC().Format(time.RFC3339)
+	bs.Annotations[v1alpha1.AnnotationCreateAttemptedAt] = r.clock().Now().UTC().Format(time.RFC3339)
 	return r.Patch(ctx, bs, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 
@@ -144,7 +145,7 @@ func newAttemptToken() (string, error) {
 }
 
 // clearCreateAttempt removes the create-attempt annotations after a create Browserbase refused.
-func (r *BrowserSessionReconciler) clearCreateAttempt(ctx context.Context, bs *v1alpha1.BrowserSession) error {
+func (r *Reconciler) clearCreateAttempt(ctx context.Context, bs *v1alpha1.BrowserSession) error {
 	return r.patchAnnotations(ctx, bs, func(a map[string]string) {
 		delete(a, v1alpha1.AnnotationCreateAttempt)
 		delete(a, v1alpha1.AnnotationCreateAttemptedAt)
@@ -153,7 +154,7 @@ func (r *BrowserSessionReconciler) clearCreateAttempt(ctx context.Context, bs *v
 
 // patchAnnotations changes annotations with a merge patch, which touches nothing else and
 // cannot conflict, retrying transient failures.
-func (r *BrowserSessionReconciler) patchAnnotations(ctx context.Context, bs *v1alpha1.BrowserSession, change func(map[string]string)) error {
+func (r *Reconciler) patchAnnotations(ctx context.Context, bs *v1alpha1.BrowserSession, change func(map[string]string)) error {
 	return retry.OnError(retry.DefaultBackoff, func(err error) bool { return !apierrors.IsNotFound(err) }, func() error {
 		base := bs.DeepCopy()
 		if bs.Annotations == nil {
@@ -167,13 +168,10 @@ func (r *BrowserSessionReconciler) patchAnnotations(ctx context.Context, bs *v1a
 // resolveUnfinishedCreate finds out what an unfinished create left behind. It returns the
 // session to adopt, or nil when there is none and a create may be made. Sessions carrying the
 // attempt's token that cannot be adopted are released.
-func (r *BrowserSessionReconciler) resolveUnfinishedCreate(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) (*browserbase.Session, error) {
+func (r *Reconciler) resolveUnfinishedCreate(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) (*browserbase.Session, error) {
 	if wait := r.createGraceLeft(bs); wait > 0 {
-		return nil, &waitError{
-			reason:  v1alpha1.ReasonCreateOutcomeUnknown,
-			message: "A create may have succeeded without its answer arriving; waiting for Browserbase's session list to show it",
-			after:   wait,
-		}
+		return nil, reconcile.Wait(v1alpha1.ReasonCreateOutcomeUnknown, wait,
+			"A create may have succeeded without its answer arriving; waiting for Browserbase's session list to show it")
 	}
 	live, err := r.taggedSessions(ctx, bs, apiKey)
 	if err != nil {
@@ -211,10 +209,10 @@ func (r *BrowserSessionReconciler) resolveUnfinishedCreate(ctx context.Context, 
 
 // taggedSessions lists the live sessions whose userMetadata carries the token of bs's last
 // create attempt. Ended ones are history, not leaks.
-func (r *BrowserSessionReconciler) taggedSessions(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) ([]browserbase.Session, error) {
+func (r *Reconciler) taggedSessions(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) ([]browserbase.Session, error) {
 	q, ok := browserbase.MetadataQuery(createAttempt(bs), v1alpha1.ReservedMetadataKey, "attempt")
 	if !ok {
-		return nil, stalled(v1alpha1.ReasonCreateOutcomeUnknown,
+		return nil, reconcile.Stalled(v1alpha1.ReasonCreateOutcomeUnknown,
 			"annotation %s holds %q, which cannot be searched for; a session the create attempt made may be running. "+
 				"Check Browserbase for sessions tagged with this resource, then remove the annotation to create anew",
 			v1alpha1.AnnotationCreateAttempt, createAttempt(bs))
@@ -234,10 +232,10 @@ func (r *BrowserSessionReconciler) taggedSessions(ctx context.Context, bs *v1alp
 
 // createGraceLeft is how long to wait before trusting the session list about an unfinished
 // create: Browserbase does not say how soon a new session shows in it.
-func (r *BrowserSessionReconciler) createGraceLeft(bs *v1alpha1.BrowserSession) time.Duration {
+func (r *Reconciler) createGraceLeft(bs *v1alpha1.BrowserSession) time.Duration {
 	started, ok := createAttemptedAt(bs)
 	if !ok {
 		return 0 // unreadable: treat as old
 	}
-	return time.Until(started.Add(r.CreateGracePeriod))
+	return started.Add(r.CreateGracePeriod).Sub(r.clock().Now())
 }

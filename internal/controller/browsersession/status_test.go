@@ -1,15 +1,12 @@
-package controller
+package browsersession
 
 import (
 	"context"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 )
@@ -31,11 +28,7 @@ func TestFinalizeStatusThroughAConflict(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			scheme := runtime.NewScheme()
-			_ = clientgoscheme.AddToScheme(scheme)
-			_ = v1alpha1.AddToScheme(scheme)
-			c := fake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&v1alpha1.BrowserSession{}).
-				WithObjects(&v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "bs", Generation: 1}}).Build()
+			c := newFakeClient(&v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "bs", Generation: 1}})
 			key := client.ObjectKey{Namespace: "ns", Name: "bs"}
 			bs := &v1alpha1.BrowserSession{}
 			if err := c.Get(ctx, key, bs); err != nil {
@@ -60,7 +53,7 @@ func TestFinalizeStatusThroughAConflict(t *testing.T) {
 				bs.Status.ID = "made-by-this-pass"
 			}
 			bs.Status.SessionStatus = "RUNNING"
-			r := &BrowserSessionReconciler{Client: c, APIReader: c}
+			r := &Reconciler{Client: c, APIReader: c}
 			result, err := r.finalizeStatus(ctx, before, bs, ctrl.Result{}, nil)
 			if err != nil {
 				t.Fatalf("finalizeStatus: %v", err)

@@ -1,4 +1,4 @@
-package controller
+package browsersession
 
 import (
 	"context"
@@ -16,9 +16,8 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -29,6 +28,8 @@ import (
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/emulator"
+	"github.com/browserbase/session-operator/internal/reconcile"
+	"github.com/browserbase/session-operator/internal/scheme"
 )
 
 // API keys the emulator accepts, each for its own project.
@@ -62,16 +63,14 @@ var _ = BeforeSuite(func() {
 	SetDefaultConsistentlyPollingInterval(200 * time.Millisecond)
 
 	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: defaultAssets(),
 	}
 	cfg, err := testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
 
-	scheme := runtime.NewScheme()
-	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
-	Expect(v1alpha1.AddToScheme(scheme)).To(Succeed())
+	scheme := scheme.New()
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
@@ -96,17 +95,16 @@ var _ = BeforeSuite(func() {
 		Cache:                  CacheOptions(),
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect((&BrowserSessionReconciler{
-		Client:                     mgr.GetClient(),
-		APIReader:                  mgr.GetAPIReader(),
-		Browserbase:                bb,
-		Recorder:                   mgr.GetEventRecorder("browserbase-session-operator"),
-		DefaultAPIKey:              defaultKey,
-		PollInterval:               time.Second,
-		CredentialsRecheckInterval: time.Second,
-		MaxConcurrentReconciles:    4,
-		CreateGate:                 NewCreateGate(600, 20),
-		CreateGracePeriod:          time.Second,
+	Expect((&Reconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Browserbase:             bb,
+		Credentials:             &reconcile.Credentials{Reader: mgr.GetAPIReader(), Default: defaultKey, RecheckInterval: time.Second},
+		Recorder:                mgr.GetEventRecorder("browserbase-session-operator"),
+		PollInterval:            time.Second,
+		MaxConcurrentReconciles: 4,
+		CreateGate:              NewCreateGate(clock.RealClock{}, 600, 20),
+		CreateGracePeriod:       time.Second,
 	}).SetupWithManager(mgr)).To(Succeed())
 
 	var ctx context.Context

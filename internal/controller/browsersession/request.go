@@ -1,4 +1,4 @@
-package controller
+package browsersession
 
 import (
 	"bytes"
@@ -8,13 +8,14 @@ import (
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
 // createRequest builds the create-session body from the spec, tagged with this resource and
 // the create attempt's token. It reads proxy passwords from
 // their Secrets, and refuses (with a stallError) what Browserbase would refuse but admission
 // cannot see, such as userMetadata that is too long once the operator's tag is added.
-func (r *BrowserSessionReconciler) createRequest(ctx context.Context, bs *v1alpha1.BrowserSession, attempt string) (browserbase.CreateSessionRequest, error) {
+func (r *Reconciler) createRequest(ctx context.Context, bs *v1alpha1.BrowserSession, attempt string) (browserbase.CreateSessionRequest, error) {
 	spec := bs.Spec
 	req := browserbase.CreateSessionRequest{
 		ProjectID:       spec.ProjectID,
@@ -26,7 +27,7 @@ func (r *BrowserSessionReconciler) createRequest(ctx context.Context, bs *v1alph
 		UserMetadata:    userMetadata(bs, attempt),
 	}
 	if n := jsonLength(req.UserMetadata); n >= v1alpha1.MaxUserMetadataLength {
-		return req, stalled(v1alpha1.ReasonInvalidSpec,
+		return req, reconcile.Stalled(v1alpha1.ReasonInvalidSpec,
 			"userMetadata would be %d characters of JSON with the operator's %q tag of this resource, and Browserbase "+
 				"accepts under %d: re-create the BrowserSession with shorter spec.metadata (or a shorter name)",
 			n, v1alpha1.ReservedMetadataKey, v1alpha1.MaxUserMetadataLength)
@@ -42,7 +43,7 @@ func (r *BrowserSessionReconciler) createRequest(ctx context.Context, bs *v1alph
 			proxy.Geolocation = &browserbase.ProxyGeolocation{Country: g.Country, State: g.State, City: g.City}
 		}
 		if ref := p.PasswordSecretRef; ref != nil {
-			password, err := r.secretValue(ctx, bs.Namespace, ref.Name, ref.Key, "the proxy password")
+			password, err := r.Credentials.SecretValue(ctx, bs.Namespace, ref.Name, ref.Key, "the proxy password")
 			if err != nil {
 				return req, err
 			}

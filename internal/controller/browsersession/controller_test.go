@@ -1,4 +1,4 @@
-package controller
+package browsersession
 
 import (
 	"encoding/json"

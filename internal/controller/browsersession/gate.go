@@ -1,16 +1,16 @@
-package controller
+package browsersession
 
 import (
 	"crypto/sha256"
-	"fmt"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
-	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/clock"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
 // A CreateGate spaces create calls per API key, for every BrowserSession using that key at once:
@@ -18,6 +18,7 @@ import (
 // the gate until Browserbase's Retry-After has passed, so a thousand waiting resources do not
 // each rediscover the limit. Waits are jittered so that they do not all come back together.
 type CreateGate struct {
+	clock     clock.PassiveClock
 	perMinute float64
 	burst     int
 
@@ -28,13 +29,13 @@ type CreateGate struct {
 type keyGate struct {
 	bucket      *rate.Limiter
 	closedUntil time.Time
-	closedBy    *waitError // the 429 that closed the gate, reported to everyone waiting on it
+	closedBy    *reconcile.WaitError // the 429 that closed the gate, reported to everyone waiting on it
 }
 
-// NewCreateGate allows perMinute creates per API key, in bursts of up to burst. perMinute 0
-// turns the bucket off; 429s still close the gate.
-func NewCreateGate(perMinute float64, burst int) *CreateGate {
-	return &CreateGate{perMinute: perMinute, burst: max(burst, 1), keys: map[[sha256.Size]byte]*keyGate{}}
+// NewCreateGate allows perMinute creates per API key, in bursts of up to burst, by clk's time.
+// perMinute 0 turns the bucket off; 429s still close the gate.
+func NewCreateGate(clk clock.PassiveClock, perMinute float64, burst int) *CreateGate {
+	return &CreateGate{clock: clk, perMinute: perMinute, burst: max(burst, 1), keys: map[[sha256.Size]byte]*keyGate{}}
 }
 
 func (g *CreateGate) gate(key browserbase.Sensitive) *keyGate {
@@ -52,43 +53,35 @@ func (g *CreateGate) gate(key browserbase.Sensitive) *keyGate {
 }
 
 // admit takes a create slot for the key, or returns the wait before asking again.
-func (g *CreateGate) admit(key browserbase.Sensitive) *waitError {
+func (g *CreateGate) admit(key browserbase.Sensitive) *reconcile.WaitError {
 	if g == nil {
 		return nil
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	now := time.Now()
+	now := g.clock.Now()
 	kg := g.gate(key)
 	if wait := kg.closedUntil.Sub(now); wait > 0 {
-		return &waitError{reason: kg.closedBy.reason, message: kg.closedBy.message, after: jitter(wait)}
+		return &reconcile.WaitError{Reason: kg.closedBy.Reason, Message: kg.closedBy.Message, After: reconcile.Jitter(wait)}
 	}
 	r := kg.bucket.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
-		return &waitError{
-			reason:  v1alpha1.ReasonRateLimited,
-			message: fmt.Sprintf("Spacing creates to at most %g per minute for this API key (--creates-per-minute)", g.perMinute),
-			after:   jitter(d),
-		}
+		return reconcile.Wait(v1alpha1.ReasonRateLimited, reconcile.Jitter(d),
+			"Spacing creates to at most %g per minute for this API key (--creates-per-minute)", g.perMinute)
 	}
 	return nil
 }
 
 // close holds every create with the key for the wait of a 429's outcome.
-func (g *CreateGate) close(key browserbase.Sensitive, limited *waitError) {
+func (g *CreateGate) close(key browserbase.Sensitive, limited *reconcile.WaitError) {
 	if g == nil {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	kg := g.gate(key)
-	if until := time.Now().Add(limited.after); until.After(kg.closedUntil) {
+	if until := g.clock.Now().Add(limited.After); until.After(kg.closedUntil) {
 		kg.closedUntil, kg.closedBy = until, limited
 	}
-}
-
-// jitter spreads a wait over up to 20% more, and never returns less than a second.
-func jitter(d time.Duration) time.Duration {
-	return max(wait.Jitter(d, 0.2), time.Second)
 }

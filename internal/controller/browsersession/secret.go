@@ -1,26 +1,21 @@
-package controller
+package browsersession
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"maps"
-	"slices"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
 // Keys of the Secret the operator writes. They are valid environment variable names, so a
@@ -33,51 +28,6 @@ const (
 	SecretKeyExpiresAt         = "expiresAt"
 )
 
-// ManagedByLabel marks the Secrets the operator writes. The manager caches only Secrets with
-// this label, so it never holds every Secret of the cluster in memory.
-const (
-	ManagedByLabel = "app.kubernetes.io/managed-by"
-	ManagedByValue = "browserbase-session-operator"
-)
-
-// CacheOptions restricts the manager's Secret cache to the Secrets the operator writes (API-key
-// and proxy-password Secrets are read through the APIReader instead), and keeps out of the cache
-// what the operator never reads: memory then grows with the BrowserSessions, not the cluster.
-func CacheOptions() cache.Options {
-	return cache.Options{
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue})},
-		},
-		DefaultTransform: stripUnread,
-	}
-}
-
-// stripUnread drops managedFields, and the last-applied-configuration annotation that
-// client-side kubectl apply leaves (a second copy of the manifest): together often more than
-// half of a cached BrowserSession. Patches are computed between copies that both lack them, so
-// they never touch them.
-func stripUnread(in any) (any, error) {
-	in, err := stripManagedFields(in)
-	if err != nil {
-		return in, err
-	}
-	obj, err := meta.Accessor(in)
-	if err != nil {
-		return in, nil // a tombstone: nothing to strip
-	}
-	if a := obj.GetAnnotations(); a[corev1.LastAppliedConfigAnnotation] != "" {
-		a = maps.Clone(a)
-		delete(a, corev1.LastAppliedConfigAnnotation)
-		obj.SetAnnotations(a)
-	}
-	return in, nil
-}
-
-var stripManagedFields = cache.TransformStripManagedFields()
-
-// FieldOwner is the operator's field manager name for the objects it writes.
-const FieldOwner = client.FieldOwner("browserbase-session-operator")
-
 // secretName is the name of the Secret bs's credentials go to.
 func secretName(bs *v1alpha1.BrowserSession) string {
 	if bs.Spec.SecretName != "" {
@@ -86,14 +36,14 @@ func secretName(bs *v1alpha1.BrowserSession) string {
 	return bs.Name + "-browserbase"
 }
 
-// readOwnedSecret starts reading the metadata of the Secret that holds bs's credentials and
-// returns a function that waits for the answer: the metadata, or nil when there is no such
-// Secret yet. The cache holds only the metadata of the operator's labelled Secrets (never their
+// startOwnedSecretRead starts reading the metadata of the Secret that holds bs's credentials and
+// returns a future: a function that waits for the answer, the metadata or nil when there is no
+// such Secret yet. The cache holds only the metadata of the operator's labelled Secrets (never their
 // data, never anyone else's), so a name it does not know is asked of the API server; that read
 // runs while the reconcile goes on (beside the create-attempt write, for a new session), not
 // before it. A Secret of that name that bs does not control is someone else's: it is never
 // overwritten, and the resource stalls with a message saying so.
-func (r *BrowserSessionReconciler) readOwnedSecret(ctx context.Context, bs *v1alpha1.BrowserSession) func() (*metav1.PartialObjectMetadata, error) {
+func (r *Reconciler) startOwnedSecretRead(ctx context.Context, bs *v1alpha1.BrowserSession) func() (*metav1.PartialObjectMetadata, error) {
 	key := types.NamespacedName{Namespace: bs.Namespace, Name: secretName(bs)}
 	secret := secretMetadata()
 	err := r.Get(ctx, key, secret)
@@ -130,14 +80,14 @@ func checkOwned(bs *v1alpha1.BrowserSession, name string, secret *metav1.Partial
 		return nil, fmt.Errorf("reading Secret %q: %w", name, err)
 	}
 	if !metav1.IsControlledBy(secret, bs) {
-		return nil, stalled(v1alpha1.ReasonSecretConflict,
+		return nil, reconcile.Stalled(v1alpha1.ReasonSecretConflict,
 			"Secret %q already exists and is not owned by this BrowserSession; the operator will not overwrite it. "+
 				"Delete or rename that Secret, or re-create this BrowserSession with another spec.secretName", name)
 	}
 	return secret, nil
 }
 
-// reconcileSecret writes the session's credentials into bs's Secret (found, as readOwnedSecret
+// reconcileSecret writes the session's credentials into bs's Secret (found, as startOwnedSecretRead
 // found its metadata earlier in the pass, or nil): created if missing, updated only when the data
 // differs. Workloads read connectUrl from it. The connect fields come from the create answer, or
 // from a get that returned them; when neither has them the Secret's values stay. A Secret
@@ -147,7 +97,7 @@ func checkOwned(bs *v1alpha1.BrowserSession, name string, secret *metav1.Partial
 // wrote or read at the resourceVersion the cache shows holds what it remembers (as digests), so
 // a pass with nothing new reads nothing. A change by anyone else moves the resourceVersion, and
 // the next pass reads the Secret and puts the credentials back.
-func (r *BrowserSessionReconciler) reconcileSecret(ctx context.Context, bs *v1alpha1.BrowserSession, sess *browserbase.Session, found *metav1.PartialObjectMetadata) error {
+func (r *Reconciler) reconcileSecret(ctx context.Context, bs *v1alpha1.BrowserSession, sess *browserbase.Session, found *metav1.PartialObjectMetadata) error {
 	bs.Status.SecretName = secretName(bs)
 	key := types.NamespacedName{Namespace: bs.Namespace, Name: secretName(bs)}
 	data := map[string][]byte{
@@ -206,7 +156,7 @@ func (r *BrowserSessionReconciler) reconcileSecret(ctx context.Context, bs *v1al
 }
 
 // createSecret creates bs's Secret with data.
-func (r *BrowserSessionReconciler) createSecret(ctx context.Context, bs *v1alpha1.BrowserSession, key types.NamespacedName, data map[string][]byte) error {
+func (r *Reconciler) createSecret(ctx context.Context, bs *v1alpha1.BrowserSession, key types.NamespacedName, data map[string][]byte) error {
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      key.Name,
@@ -233,75 +183,7 @@ func (r *BrowserSessionReconciler) createSecret(ctx context.Context, bs *v1alpha
 }
 
 func connectDetailsUnavailable(bs *v1alpha1.BrowserSession, sess *browserbase.Session) error {
-	return stalled(v1alpha1.ReasonConnectDetailsUnavailable,
+	return reconcile.Stalled(v1alpha1.ReasonConnectDetailsUnavailable,
 		"Browserbase no longer returns the connect URL of session %s and Secret %q does not hold it; "+
 			"delete and re-create the BrowserSession to start a new session", sess.ID, secretName(bs))
-}
-
-// secretDigests remembers, per Secret, the resourceVersion at which the operator last wrote or
-// read it and digests of its data: enough to tell that a Secret still holds what a pass would
-// write, without keeping the credentials in memory or reading them again. Empty after a restart,
-// when each Secret is read once.
-type secretDigests struct {
-	mu    sync.Mutex
-	byKey map[types.NamespacedName]secretDigest
-}
-
-type secretDigest struct {
-	resourceVersion string
-	all, session    [sha256.Size]byte // every key; only the keys that do not come from connect details
-}
-
-// sessionKeys are the Secret keys every session answer has; the others come only with the
-// connect details, which a get may not return.
-var sessionKeys = []string{SecretKeySessionID, SecretKeyExpiresAt}
-
-func digest(data map[string][]byte, keys []string) [sha256.Size]byte {
-	h := sha256.New()
-	for _, k := range keys {
-		v, ok := data[k]
-		if !ok {
-			continue
-		}
-		fmt.Fprintf(h, "%d:%s%d:", len(k), k, len(v))
-		h.Write(v)
-	}
-	var out [sha256.Size]byte
-	h.Sum(out[:0])
-	return out
-}
-
-func (d *secretDigests) remember(key types.NamespacedName, resourceVersion string, data map[string][]byte) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.byKey == nil {
-		d.byKey = map[types.NamespacedName]secretDigest{}
-	}
-	d.byKey[key] = secretDigest{
-		resourceVersion: resourceVersion,
-		all:             digest(data, slices.Sorted(maps.Keys(data))),
-		session:         digest(data, sessionKeys),
-	}
-}
-
-// holds reports whether the Secret, at resourceVersion, holds data: all of it when complete, else
-// the keys of sessionKeys (the connect details then stay as they are).
-func (d *secretDigests) holds(key types.NamespacedName, resourceVersion string, data map[string][]byte, complete bool) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	known, ok := d.byKey[key]
-	if !ok || known.resourceVersion != resourceVersion {
-		return false
-	}
-	if complete {
-		return known.all == digest(data, slices.Sorted(maps.Keys(data)))
-	}
-	return known.session == digest(data, sessionKeys)
-}
-
-// forget drops what is remembered of a Secret, once its BrowserSession is gone.
-func (d *secretDigests) forget(key types.NamespacedName) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.byKey, key)
 }

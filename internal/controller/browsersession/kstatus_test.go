@@ -1,4 +1,4 @@
-package controller
+package browsersession
 
 import (
 	"time"
@@ -14,8 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/argocd"
 	"github.com/browserbase/session-operator/internal/emulator"
-	"github.com/browserbase/session-operator/test/argocd"
 )
 
 // What kubectl wait, Flux and every kstatus-based tool conclude from the status the reconciler

@@ -1,0 +1,147 @@
+package browsersession
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
+	"github.com/browserbase/session-operator/internal/reconcile"
+)
+
+// The release step calls Browserbase only when there is something to end, and lets the
+// resource go when the session is gone.
+func TestReleaseSession(t *testing.T) {
+	attempt := map[string]string{
+		v1alpha1.AnnotationCreateAttempt:     "0123456789abcdef",
+		v1alpha1.AnnotationCreateAttemptedAt: testNow.Add(-time.Minute).Format(time.RFC3339),
+	}
+	cases := map[string]struct {
+		id           string
+		status       string
+		policy       v1alpha1.DeletionPolicy
+		annotations  map[string]string
+		sessions     []*browserbase.Session
+		wantReleased []string
+		wantEvent    string
+		wantWait     bool
+	}{
+		"a running session is released": {
+			id: "s1", status: "RUNNING", sessions: []*browserbase.Session{usableSession("s1")},
+			wantReleased: []string{"s1"}, wantEvent: "SessionReleased",
+		},
+		"a session Browserbase no longer knows counts as released": {
+			id: "gone", status: "RUNNING", wantReleased: []string{"gone"},
+		},
+		"Orphan leaves it running": {
+			id: "s1", status: "RUNNING", policy: v1alpha1.DeletionPolicyOrphan, sessions: []*browserbase.Session{usableSession("s1")},
+			wantEvent: "SessionOrphaned",
+		},
+		"skip-release leaves it running": {
+			id: "s1", status: "RUNNING", annotations: map[string]string{v1alpha1.AnnotationSkipRelease: "true"},
+			sessions: []*browserbase.Session{usableSession("s1")}, wantEvent: "ReleaseSkipped",
+		},
+		"an ended session needs no call": {id: "s1", status: "COMPLETED"},
+		"never created: nothing to do":   {},
+		"an unfinished create: what its token finds is released": {
+			annotations: attempt, sessions: []*browserbase.Session{usableSession("orphan")},
+			wantReleased: []string{"orphan"}, wantEvent: "SessionReleased",
+		},
+		"an unfinished create within the grace period waits for the list": {
+			annotations: map[string]string{
+				v1alpha1.AnnotationCreateAttempt:     "0123456789abcdef",
+				v1alpha1.AnnotationCreateAttemptedAt: testNow.Format(time.RFC3339),
+			},
+			wantWait: true,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			bs := &v1alpha1.BrowserSession{
+				ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "bs", UID: "uid-1", Annotations: tc.annotations},
+				Spec:       v1alpha1.BrowserSessionSpec{DeletionPolicy: tc.policy},
+				Status:     v1alpha1.BrowserSessionStatus{ID: tc.id, SessionStatus: tc.status},
+			}
+			bb := newSessionStore(tc.sessions...).client()
+			events := &recordedEvents{}
+			r := &Reconciler{
+				Browserbase: bb, Clock: newFakeClock(), CreateGracePeriod: 10 * time.Second, Recorder: events,
+				Credentials: &reconcile.Credentials{Default: "key"},
+			}
+
+			err := r.releaseSession(context.Background(), bs)
+
+			if _, isWait := errors.AsType[*reconcile.WaitError](err); isWait != tc.wantWait || (!tc.wantWait && err != nil) {
+				t.Fatalf("releaseSession = %v, want a wait: %t", err, tc.wantWait)
+			}
+			if diff := cmp.Diff(tc.wantReleased, ids(bb.CallsTo(browserbasetest.ReleaseSession))); diff != "" {
+				t.Errorf("released (-want +got):\n%s", diff)
+			}
+			if got := events.reasons(); tc.wantEvent != "" && !cmp.Equal(got, []string{tc.wantEvent}) {
+				t.Errorf("events %v, want one %s", got, tc.wantEvent)
+			}
+			if n := len(bb.CallsTo(browserbasetest.CreateSession)); n != 0 {
+				t.Errorf("a release made %d creates", n)
+			}
+		})
+	}
+}
+
+func TestHoldUntilExpiry(t *testing.T) {
+	clk := newFakeClock()
+	r := &Reconciler{Clock: clk}
+	at := func(d time.Duration) *metav1.Time { t := metav1.NewTime(clk.Now().Add(d)); return &t }
+	cases := map[string]struct {
+		expiresAt   *metav1.Time
+		created     time.Time
+		err         error
+		wantNil     bool
+		wantRecheck [2]time.Duration
+	}{
+		"transient errors are returned for backoff": {expiresAt: at(time.Hour), err: errors.New("boom")},
+		"an expired session lets deletion proceed":  {expiresAt: at(-time.Second), err: reconcile.Stalled("CredentialsRejected", "m"), wantNil: true},
+		"a rejected key waits for expiry only": {
+			expiresAt: at(10 * time.Minute), err: reconcile.Stalled("CredentialsRejected", "m"),
+			wantRecheck: [2]time.Duration{10*time.Minute + time.Second, 10*time.Minute + time.Second},
+		},
+		"a missing Secret is looked for again": {
+			expiresAt: at(10 * time.Minute), err: &reconcile.StallError{Reason: "CredentialsMissing", Message: "m", Recheck: time.Minute},
+			wantRecheck: [2]time.Duration{time.Minute, time.Minute},
+		},
+		"without expiresAt the longest lifetime bounds the wait": {
+			created: clk.Now().Add(-7 * time.Hour), err: reconcile.Stalled("CredentialsRejected", "m"), wantNil: true,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.NewTime(tc.created)}}
+			if tc.created.IsZero() {
+				bs.CreationTimestamp = metav1.NewTime(clk.Now())
+			}
+			bs.Status.ExpiresAt = tc.expiresAt
+			got := r.holdUntilExpiry(context.Background(), bs, tc.err)
+			if tc.wantNil {
+				if got != nil {
+					t.Fatalf("holdUntilExpiry = %v, want nil", got)
+				}
+				return
+			}
+			stall, ok := errors.AsType[*reconcile.StallError](got)
+			if tc.wantRecheck == [2]time.Duration{} {
+				if ok || !errors.Is(got, tc.err) {
+					t.Fatalf("holdUntilExpiry = %#v, want %v returned as is", got, tc.err)
+				}
+				return
+			}
+			if !ok || stall.Recheck < tc.wantRecheck[0] || stall.Recheck > tc.wantRecheck[1] {
+				t.Fatalf("holdUntilExpiry = %#v, want a stall rechecking within %v", got, tc.wantRecheck)
+			}
+		})
+	}
+}

@@ -1,0 +1,133 @@
+package browsersession
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
+	"github.com/browserbase/session-operator/internal/scheme"
+)
+
+// testNow is the fake clock's start: per-step tests run at a fixed time, not the wall clock.
+var testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func newFakeClock() *clocktesting.FakeClock { return clocktesting.NewFakeClock(testNow) }
+
+// newFakeClient is controller-runtime's fake client with the operator's scheme and the status
+// subresource, holding objs.
+func newFakeClient(objs ...client.Object) client.WithWatch {
+	return fake.NewClientBuilder().WithScheme(scheme.New()).
+		WithStatusSubresource(&v1alpha1.BrowserSession{}).WithObjects(objs...).Build()
+}
+
+// sessionStore backs a browserbasetest.Client with sessions by id: get answers them (404 for
+// others), list answers them without connect details (as Browserbase does), release ends them.
+type sessionStore struct {
+	mu       sync.Mutex
+	sessions map[string]*browserbase.Session
+}
+
+func newSessionStore(sessions ...*browserbase.Session) *sessionStore {
+	s := &sessionStore{sessions: map[string]*browserbase.Session{}}
+	for _, sess := range sessions {
+		s.sessions[sess.ID] = sess
+	}
+	return s
+}
+
+// client returns a fake whose get, list and release use the store; creates are refused unless
+// the test sets CreateSessionFn.
+func (s *sessionStore) client() *browserbasetest.Client {
+	return &browserbasetest.Client{
+		GetSessionFn: func(_ context.Context, _ browserbase.Sensitive, id string) (*browserbase.Session, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if sess, ok := s.sessions[id]; ok {
+				cp := *sess
+				return &cp, nil
+			}
+			return nil, browserbasetest.NotFound("GET", "/v1/sessions/"+id)
+		},
+		ListSessionsFn: func(context.Context, browserbase.Sensitive, browserbase.ListOptions) ([]browserbase.Session, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			var out []browserbase.Session
+			for _, id := range slices.Sorted(maps.Keys(s.sessions)) {
+				cp := *s.sessions[id]
+				cp.ConnectURL, cp.SigningKey = "", ""
+				out = append(out, cp)
+			}
+			return out, nil
+		},
+		ReleaseSessionFn: func(_ context.Context, _ browserbase.Sensitive, id string) (*browserbase.Session, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			sess, ok := s.sessions[id]
+			if !ok {
+				return nil, browserbasetest.NotFound("POST", "/v1/sessions/"+id)
+			}
+			sess.Status = browserbase.StatusCompleted
+			cp := *sess
+			return &cp, nil
+		},
+	}
+}
+
+func usableSession(id string) *browserbase.Session {
+	return &browserbase.Session{
+		ID: id, Status: browserbase.StatusRunning, ExpiresAt: testNow.Add(time.Hour),
+		ConnectURL: "wss://connect.example/?signingKey=sk-" + browserbase.Sensitive(id), SigningKey: "sk-" + browserbase.Sensitive(id),
+	}
+}
+
+// ids returns the session ids of calls.
+func ids(calls []browserbasetest.Call) []string {
+	var out []string
+	for _, c := range calls {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
+func mustGet(t *testing.T, c client.Client, obj client.Object) {
+	t.Helper()
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// recordedEvents is an events.EventRecorder that keeps what it is given.
+type recordedEvents struct {
+	mu    sync.Mutex
+	notes []recordedEvent
+}
+
+type recordedEvent struct{ Type, Reason, Note string }
+
+func (e *recordedEvents) Eventf(_ runtime.Object, _ runtime.Object, eventType, reason, _, note string, args ...any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.notes = append(e.notes, recordedEvent{Type: eventType, Reason: reason, Note: fmt.Sprintf(note, args...)})
+}
+
+func (e *recordedEvents) reasons() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for _, n := range e.notes {
+		out = append(out, n.Reason)
+	}
+	return out
+}

@@ -1,0 +1,51 @@
+package reconcile
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase"
+)
+
+// Classify turns a Browserbase error into the outcome it calls for: a rejected key or request
+// stalls (retrying would only repeat the refusal and spend the user's quota), a rate limit waits
+// as long as Browserbase asks, anything else is transient. keySource names where the API key
+// came from (see KeySource), action what was being done ("create the Browserbase session").
+func Classify(keySource, action string, err error) error {
+	switch {
+	case browserbase.IsUnauthorized(err):
+		return Stalled(v1alpha1.ReasonCredentialsRejected,
+			"Browserbase rejected the API key from %s: %v. Put a valid key there, then annotate the resource to retry",
+			keySource, err)
+	case browserbase.IsRateLimited(err):
+		after := browserbase.RetryAfter(err)
+		if after <= 0 {
+			// A creation-rate limit clears within its 60 s window; a concurrency limit only when
+			// another session ends. Without a hint, one window is the shortest sensible wait.
+			after = time.Minute
+		}
+		// Resources rate-limited together must not all come back together.
+		after = Jitter(after)
+		if isConcurrencyLimit(err) {
+			return Wait(v1alpha1.ReasonConcurrencyLimitReached, after,
+				"The Browserbase project is at its concurrent-session limit; trying again when Browserbase's Retry-After has passed: %v", err)
+		}
+		return Wait(v1alpha1.ReasonRateLimited, after,
+			"Browserbase's session-creation rate limit is reached; trying again when its Retry-After has passed: %v", err)
+	case browserbase.IsRejected(err):
+		return Stalled(v1alpha1.ReasonRequestRejected,
+			"Browserbase refused to %s: %v. Re-create the resource with a spec Browserbase accepts", action, err)
+	default:
+		return fmt.Errorf("could not %s: %w", action, err)
+	}
+}
+
+// isConcurrencyLimit tells a concurrent-session 429 from a creation-rate one. Browserbase gives
+// no machine-readable distinction, only the message: "…max concurrent sessions limit…".
+func isConcurrencyLimit(err error) bool {
+	apiErr, ok := errors.AsType[*browserbase.APIError](err)
+	return ok && strings.Contains(strings.ToLower(apiErr.Message), "concurrent")
+}
