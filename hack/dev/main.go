@@ -5,17 +5,25 @@
 // running for kubectl until Ctrl-C, which deletes the BrowserSessions (releasing their
 // sessions), and stops everything it started.
 //
+// With the emulator, each session gets a real headless Chromium behind its connectUrl when one
+// is installed (--browser=auto); on Debian or Ubuntu as root, dev installs chromium-headless-shell
+// with apt-get when it is missing, and says so first. After the sample is Ready, it runs the
+// example workload (hack/example-client) with the Secret's connectUrl, which loads a page from a
+// local HTTP server through the session's browser and prints its title.
+//
 //	make dev        # or: go run ./hack/dev
 package main
 
 import (
 	"context"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"log"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -33,6 +41,7 @@ const emulatorKey = "bb_local_dev_key"
 func main() {
 	workDir := flag.String("work-dir", ".dev", "Where the kubeconfigs, the manager binary and its log go.")
 	sample := flag.String("sample", "config/samples/browserbase_v1alpha1_browsersession.yaml", "The manifest to apply.")
+	browserFlag := flag.String("browser", "auto", "A headless Chromium per emulated session: off, auto (install or use one when possible) or required.")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("dev: ")
@@ -45,14 +54,18 @@ func main() {
 	}
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	err := run(ctx, *workDir, *sample)
+	mode, err := emulator.ParseBrowserMode(*browserFlag)
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = run(ctx, *workDir, *sample, mode)
 	stop()
 	if err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, workDir, sample string) error {
+func run(ctx context.Context, workDir, sample string, browserMode emulator.BrowserMode) error {
 	root, err := os.Getwd()
 	if err != nil {
 		return err
@@ -68,6 +81,7 @@ func run(ctx context.Context, workDir, sample string) error {
 	}
 
 	baseURL, apiKey := os.Getenv("BROWSERBASE_BASE_URL"), os.Getenv("BROWSERBASE_API_KEY")
+	withBrowser := false
 	if apiKey != "" {
 		if baseURL == "" {
 			baseURL = browserbase.DefaultBaseURL
@@ -76,6 +90,20 @@ func run(ctx context.Context, workDir, sample string) error {
 	} else {
 		emu := emulator.New()
 		emu.AddKey(emulatorKey, emulator.Project{ID: "local-project", Name: "local", Concurrency: 5, CreatesPerMinute: 25})
+		if browserMode != emulator.BrowserOff {
+			ensureChromium(ctx)
+		}
+		mode, err := emu.EnableBrowsers(emulator.BrowserOptions{Mode: browserMode})
+		if err != nil {
+			return err
+		}
+		defer emu.Close() // stops every browser and removes its profile
+		withBrowser = mode != emulator.BrowserOff
+		if withBrowser {
+			log.Printf("sessions get a headless Chromium each (%s), at most %d at once", emulator.FindChromium(), emulator.DefaultMaxBrowsers)
+		} else {
+			log.Print("sessions get connect URLs that lead nowhere (no browser); install chromium-headless-shell (Debian, Ubuntu) for a real one")
+		}
 		listener, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
@@ -119,8 +147,14 @@ func run(ctx context.Context, workDir, sample string) error {
 	// Whatever happens next, release what was created: deleting the resources makes the
 	// manager release their sessions before it is stopped.
 	defer cleanUp(env)
-	if err := showSample(ctx, env, sample); err != nil {
+	secret, err := showSample(ctx, env, sample)
+	if err != nil {
 		return err
+	}
+	if withBrowser {
+		if err := runWorkload(ctx, env, root, workDir, secret); err != nil {
+			return err
+		}
 	}
 
 	fmt.Printf("\nThe operator is running. In another shell:\n\n  export KUBECONFIG=%s\n  kubectl get browsersessions\n  kubectl describe browsersession\n\nCtrl-C releases the sessions and stops everything.\n", env.AdminKubeconfig)
@@ -134,34 +168,35 @@ func run(ctx context.Context, workDir, sample string) error {
 }
 
 // showSample applies the sample and prints the resource and its Secret's keys, never the values.
-func showSample(ctx context.Context, env *localenv.Env, sample string) error {
+// It returns the Secret's name.
+func showSample(ctx context.Context, env *localenv.Env, sample string) (string, error) {
 	out, err := env.Kubectl(ctx, "apply", "-f", sample)
 	if err != nil {
-		return err
+		return "", err
 	}
 	fmt.Print(out)
 	name, err := env.Kubectl(ctx, "get", "-f", sample, "-o", "jsonpath={.metadata.name}")
 	if err != nil {
-		return err
+		return "", err
 	}
 	name = strings.TrimSpace(name)
 	if _, err := env.Kubectl(ctx, "wait", "browsersession/"+name, "--for=condition=Ready", "--timeout=120s"); err != nil {
 		describe, _ := env.Kubectl(ctx, "describe", "browsersession/"+name)
-		return fmt.Errorf("%w\n%s", err, describe)
+		return "", fmt.Errorf("%w\n%s", err, describe)
 	}
 	table, _ := env.Kubectl(ctx, "get", "browsersession/"+name, "-o", "wide")
 	fmt.Print("\n" + table)
 	secret, err := env.Kubectl(ctx, "get", "browsersession/"+name, "-o", "jsonpath={.status.secretName}")
 	if err != nil {
-		return err
+		return "", err
 	}
 	secret = strings.TrimSpace(secret)
 	keys, err := env.Kubectl(ctx, "get", "secret", secret, "-o", `go-template={{range $k, $v := .data}}{{$k}} {{end}}`)
 	if err != nil {
-		return err
+		return "", err
 	}
 	fmt.Printf("\nSecret %s holds: %s(values not shown)\n", secret, keys)
-	return nil
+	return secret, nil
 }
 
 func cleanUp(env *localenv.Env) {
@@ -170,4 +205,99 @@ func cleanUp(env *localenv.Env) {
 	if _, err := env.Kubectl(ctx, "delete", "browsersessions", "--all", "--all-namespaces", "--wait", "--timeout=60s"); err != nil {
 		log.Printf("deleting the BrowserSessions: %v", err)
 	}
+}
+
+// ensureChromium installs chromium-headless-shell with apt-get when no Chromium is installed and
+// this is Debian or Ubuntu and we are root, saying so first; elsewhere it says what to install.
+func ensureChromium(ctx context.Context) {
+	if emulator.FindChromium() != "" {
+		return
+	}
+	_, aptErr := exec.LookPath("apt-get")
+	_, debErr := os.Stat("/etc/debian_version")
+	if aptErr != nil || debErr != nil || os.Geteuid() != 0 {
+		log.Print("no Chromium installed: install the package chromium-headless-shell (Debian, Ubuntu) or a Chromium for real browsers behind connectUrl")
+		return
+	}
+	log.Print("no Chromium installed: installing the Debian package chromium-headless-shell with apt-get (once; about a minute)")
+	install := func() error {
+		cmd := exec.CommandContext(ctx, "apt-get", "install", "-y", "--no-install-recommends", "chromium-headless-shell")
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, lastLine(string(out)))
+		}
+		return nil
+	}
+	err := install()
+	if err != nil {
+		update := exec.CommandContext(ctx, "apt-get", "update")
+		if out, uerr := update.CombinedOutput(); uerr != nil {
+			log.Printf("apt-get update: %v: %s", uerr, lastLine(string(out)))
+		}
+		err = install()
+	}
+	if err != nil {
+		log.Printf("installing chromium-headless-shell failed (%v): sessions get connect URLs that lead nowhere", err)
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// runWorkload runs the example workload (hack/example-client) as a Pod with the Secret mounted
+// would: it reads connectUrl from a file, loads a page from a local HTTP server through the
+// session's browser and prints its title. The connect URL is a credential: it goes to a file
+// only the workload reads, never to the terminal.
+func runWorkload(ctx context.Context, env *localenv.Env, root, workDir, secret string) error {
+	encoded, err := env.Kubectl(ctx, "get", "secret", secret, "-o", "jsonpath={.data.connectUrl}")
+	if err != nil {
+		return err
+	}
+	connectURL, err := base64.StdEncoding.DecodeString(strings.TrimSpace(encoded))
+	if err != nil {
+		return fmt.Errorf("the Secret's connectUrl is not base64: %w", err)
+	}
+	mount := filepath.Join(workDir, "secret")
+	if err := os.MkdirAll(mount, 0o700); err != nil {
+		return err
+	}
+	urlFile := filepath.Join(mount, "connectUrl")
+	if err := os.WriteFile(urlFile, connectURL, 0o600); err != nil {
+		return err
+	}
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	page := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = fmt.Fprint(w, "<!doctype html><title>Hello from make dev: a local page, loaded through the session's browser</title><p>It works.</p>")
+	})}
+	go func() { _ = page.Serve(listener) }()
+	defer func() { _ = page.Close() }()
+	pageURL := "http://" + listener.Addr().String() + "/"
+
+	bin := filepath.Join(workDir, "example-client")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./hack/example-client")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building hack/example-client: %w\n%s", err, out)
+	}
+	fmt.Printf("\nRunning the example workload (hack/example-client) with the Secret's connectUrl: it loads %s in the session's browser.\n", pageURL)
+	cmd := exec.CommandContext(ctx, bin, "--connect-url-file", urlFile, "--url", pageURL, "--timeout", "60s")
+	cmd.SysProcAttr = localenv.ChildAttr()
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr string
+		if exit, ok := err.(*exec.ExitError); ok {
+			stderr = strings.TrimSpace(string(exit.Stderr))
+		}
+		return fmt.Errorf("the example workload failed: %w: %s", err, stderr)
+	}
+	fmt.Printf("workload: page title %q\n", strings.TrimSpace(string(out)))
+	fmt.Println("(The sample has no keepAlive, so its session ended when the workload disconnected, as Browserbase's do.)")
+	return nil
 }
