@@ -32,6 +32,8 @@
 //	--chromium PATH                the browser binary (default: chromium-headless-shell, then chromium)
 //	--chromedriver PATH            chromedriver for seleniumRemoteUrl (default: found on PATH)
 //	--max-browsers N               most browsers at once; creates beyond are answered 429 (default 8)
+//	--exit-with-parent             stop (as on SIGTERM) when the parent process dies, so a test
+//	                               or script that is killed leaves no emulator (nor browser) behind
 //	--get-returns-connect          GET of a session returns connectUrl and signingKey (default true;
 //	                               --get-returns-connect=false answers GET without them, as the
 //	                               real API may; PUT /admin/settings changes it at run time)
@@ -155,16 +157,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		keys          keyFlags
-		faults        emulator.Faults
-		listen        = fs.String("listen", "127.0.0.1:4010", "host:port to listen on; port 0 picks a free port")
-		retryAfter    = fs.Duration("concurrency-retry-after", 60*time.Second, "Retry-After of the concurrency 429; 0 sends none")
-		pendingFor    = fs.Duration("pending-for", 0, "how long new sessions stay PENDING before RUNNING")
-		getRetConnect = fs.Bool("get-returns-connect", true, "GET of a session returns connectUrl and signingKey")
-		browserMode   = fs.String("browser", "off", "a headless Chromium per session behind connectUrl: off, auto (when installed) or required")
-		chromium      = fs.String("chromium", "", "the browser binary (default: chromium-headless-shell, then chromium)")
-		chromedriver  = fs.String("chromedriver", "", "chromedriver, for seleniumRemoteUrl (default: found on PATH)")
-		maxBrowsers   = fs.Int("max-browsers", emulator.DefaultMaxBrowsers, "most browsers running at once; creates beyond are answered 429")
+		keys           keyFlags
+		faults         emulator.Faults
+		listen         = fs.String("listen", "127.0.0.1:4010", "host:port to listen on; port 0 picks a free port")
+		retryAfter     = fs.Duration("concurrency-retry-after", 60*time.Second, "Retry-After of the concurrency 429; 0 sends none")
+		pendingFor     = fs.Duration("pending-for", 0, "how long new sessions stay PENDING before RUNNING")
+		getRetConnect  = fs.Bool("get-returns-connect", true, "GET of a session returns connectUrl and signingKey")
+		browserMode    = fs.String("browser", "off", "a headless Chromium per session behind connectUrl: off, auto (when installed) or required")
+		chromium       = fs.String("chromium", "", "the browser binary (default: chromium-headless-shell, then chromium)")
+		chromedriver   = fs.String("chromedriver", "", "chromedriver, for seleniumRemoteUrl (default: found on PATH)")
+		exitWithParent = fs.Bool("exit-with-parent", false, "stop when the parent process dies (Linux)")
+		maxBrowsers    = fs.Int("max-browsers", emulator.DefaultMaxBrowsers, "most browsers running at once; creates beyond are answered 429")
 	)
 	fs.Var(&keys, "key", "API key and project: KEY=PROJECT_ID[,concurrency=N][,per-minute=N][,default-timeout=SECONDS]; repeatable (default "+defaultKey+"="+defaultProject+",concurrency=25,per-minute=50)")
 	fs.DurationVar(&faults.Latency, "latency", 0, "delay before every API answer")
@@ -194,6 +197,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *maxBrowsers < 1 {
 		return errors.New("--max-browsers must be at least 1")
+	}
+	if *exitWithParent {
+		// SIGTERM when the parent dies, handled like any SIGTERM: browsers stopped, profiles removed.
+		if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0); errno != 0 {
+			return fmt.Errorf("--exit-with-parent: %w", errno)
+		}
 	}
 	if len(keys) == 0 {
 		keys = keyFlags{{key: defaultKey, project: emulator.Project{ID: defaultProject, Concurrency: 25, CreatesPerMinute: 50}}}
