@@ -61,9 +61,22 @@ envtest: ## Build (once) the kube-apiserver, etcd and kubectl that the tests run
 	@hack/envtest-binaries.sh >/dev/null
 
 .PHONY: test
-test: manifests generate fmt vet envtest kustomize helm ## Run every test: units, envtest, end-to-end, then fault injection.
+test: manifests generate fmt vet envtest kustomize helm ## Run every test: units, envtest, end-to-end, real browser clients, then fault injection.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go test $$(go list ./... | grep -v /test/faults) -coverprofile cover.out
+	@$(MAKE) --no-print-directory test-clients
 	@$(MAKE) --no-print-directory test-faults
+
+# The browser tests (internal/emulator, hack/example-client, test/e2e, test/clients) skip, saying
+# so, where no Chromium is installed; browser-deps installs it (and chromedriver, node, npm) on
+# Debian or Ubuntu as root. With EMULATOR_BROWSER_REQUIRED=1 (.ci/run) a missing browser fails them.
+.PHONY: browser-deps
+browser-deps: ## Install, when missing, what the browser tests need: chromium-headless-shell, chromium-driver, nodejs, npm (apt-get).
+	@hack/dev/install-browser-deps.sh
+
+.PHONY: test-clients
+test-clients: ## Playwright, Puppeteer and Selenium (npm, pinned in test/clients/package-lock.json) against the emulator's browser.
+	@if ! command -v npm >/dev/null; then echo "SKIP: test/clients: npm is not installed (make browser-deps)"; \
+	else cd test/clients && npm ci --no-audit --no-fund --loglevel=error && npm test; fi
 
 # The fault-injection suite runs on its own (it kills processes and loads both cores) and prints
 # its summary line; on failure, its whole log.
