@@ -22,13 +22,17 @@ import (
 const (
 	defaultKey = "bb_e2e_default_key_0123456789"
 	limitedKey = "bb_e2e_limited_key_0123456789"
+	// browserKey's sessions get a real headless Chromium when one is installed (browser_test.go).
+	browserKey = "bb_e2e_browser_key_0123456789"
 )
 
 var (
-	env     *localenv.Env
-	emu     *emulator.Server
-	repo    string
-	workDir string
+	env *localenv.Env
+	emu *emulator.Server
+	// browserMode is the emulator's browser backend for browserKey's project: off without Chromium.
+	browserMode emulator.BrowserMode
+	repo        string
+	workDir     string
 )
 
 func TestE2E(t *testing.T) {
@@ -54,8 +58,12 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	emu.AddKey(limitedKey, emulator.Project{ID: "e2e-limited", Name: "limited", Concurrency: 1})
 	// Short, so the rate-limit case completes quickly; the operator must still honour it.
 	emu.SetConcurrencyRetryAfter(2 * time.Second)
+	emu.AddKey(browserKey, emulator.Project{ID: "e2e-browser", Name: "browser", Concurrency: 5})
+	browserMode, err = emu.EnableBrowsers(emulator.BrowserOptions{Mode: emulator.BrowserAuto, Projects: []string{"e2e-browser"}})
+	Expect(err).NotTo(HaveOccurred())
 	server := httptest.NewServer(emu)
 	DeferCleanup(server.Close)
+	DeferCleanup(emu.Close) // after the server: stops every browser
 
 	env, err = localenv.Start(ctx, localenv.Options{
 		RepoRoot:       repo,

@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/browserbase/session-operator/internal/emulator"
+)
+
+// The whole path with a real browser: manifest → operator → Browserbase API (the emulator, with
+// a headless Chromium per session) → Secret → workload → browser. The workload is
+// hack/example-client, reading connectUrl from the Secret as a mounted volume would give it, and
+// loading a page from a local HTTP server through the session's browser.
+var _ = Describe("A workload driving the session's browser", func() {
+	It("loads a page through the browser behind the Secret's connectUrl", func(ctx SpecContext) {
+		if browserMode == emulator.BrowserOff {
+			if os.Getenv("EMULATOR_BROWSER_REQUIRED") != "" {
+				Fail("no Chromium installed, and EMULATOR_BROWSER_REQUIRED is set")
+			}
+			Skip("SKIP: no Chromium installed (apt-get install chromium-headless-shell): the browser workload is not tested")
+		}
+		ns := fmt.Sprintf("e2e-browser-%d", time.Now().UnixNano()%1_000_000_000)
+		kubectl(ctx, "create", "namespace", ns)
+		DeferCleanup(func(ctx SpecContext) {
+			kubectl(ctx, "delete", "browsersessions", "--all", "-n", ns, "--wait", "--timeout=60s")
+		})
+		kubectl(ctx, "create", "secret", "generic", "browser-key", "-n", ns, "--from-literal=apiKey="+browserKey)
+		kubectl(ctx, "apply", "-n", ns, "-f", writeManifest(ns+"-browser.yaml", `apiVersion: browserbase.io/v1alpha1
+kind: BrowserSession
+metadata:
+  name: scraper
+spec:
+  timeout: 600
+  keepAlive: true
+  apiKeySecretRef: {name: browser-key}
+`))
+		kubectl(ctx, "wait", "-n", ns, "browsersession/scraper", "--for=condition=Ready", "--timeout=90s")
+		id := kubectl(ctx, "get", "-n", ns, "browsersession/scraper", "-o", "jsonpath={.status.id}")
+		Eventually(emu.BrowserPIDs).ShouldNot(BeEmpty(), "the session's browser runs")
+
+		By("mounting the Secret's connectUrl for the workload")
+		encoded := kubectl(ctx, "get", "-n", ns, "secret/scraper-browserbase", "-o", "jsonpath={.data.connectUrl}")
+		connectURL, err := base64.StdEncoding.DecodeString(encoded)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(connectURL)).To(HavePrefix("ws://127.0.0.1:"), "the emulator's connect front door")
+		mount := filepath.Join(workDir, ns)
+		Expect(os.MkdirAll(mount, 0o700)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(mount, "connectUrl"), connectURL, 0o600)).To(Succeed())
+
+		page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, "<!doctype html><title>Scraped through the operator's session</title>")
+		}))
+		DeferCleanup(page.Close)
+
+		By("running the workload")
+		bin := filepath.Join(workDir, "example-client")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./hack/example-client")
+		build.Dir = repo
+		out, err := build.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		workload := exec.CommandContext(ctx, bin, "--connect-url-file", filepath.Join(mount, "connectUrl"), "--url", page.URL, "--timeout", "60s")
+		workload.Env = []string{"PATH=/usr/bin:/bin"}
+		out, err = workload.Output()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.TrimSpace(string(out))).To(Equal("Scraped through the operator's session"))
+
+		By("stopping the browser when the BrowserSession is deleted")
+		kubectl(ctx, "delete", "-n", ns, "browsersession/scraper", "--wait", "--timeout=60s")
+		sess, ok := emu.Session(id)
+		Expect(ok).To(BeTrue())
+		Expect(sess.Status).To(Equal("COMPLETED"))
+		Eventually(emu.BrowserPIDs).Should(BeEmpty(), "a browser outlived its released session")
+	}, NodeTimeout(5*time.Minute))
+})
