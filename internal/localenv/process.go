@@ -48,6 +48,11 @@ func PdeathsigWrapper(path, bin, pidFile string) error {
 	setsid, errSetsid := exec.LookPath("setsid")
 	setpriv, errSetpriv := exec.LookPath("setpriv")
 	if errSetsid == nil && errSetpriv == nil {
+		// setsid forks when its caller leads a process group (envtest starts its processes with
+		// Setpgid), and the fork would lose both the PID and the parent-death signal: skip it
+		// then, since a group of its own is what setsid would give.
+		fmt.Fprintf(&script, "read -r _ _ _ _ pgrp _ < /proc/$$/stat\n")
+		fmt.Fprintf(&script, "if [ \"$pgrp\" = \"$$\" ]; then exec %s --pdeathsig KILL -- %s \"$@\"; fi\n", shellQuote(setpriv), shellQuote(bin))
 		fmt.Fprintf(&script, "exec %s %s --pdeathsig KILL -- %s \"$@\"\n", shellQuote(setsid), shellQuote(setpriv), shellQuote(bin))
 	} else {
 		fmt.Fprintf(&script, "exec %s \"$@\"\n", shellQuote(bin))

@@ -30,6 +30,9 @@ func parent(mode string) int {
 		cmd.SysProcAttr = ChildAttr()
 	case "wrapper":
 		cmd = exec.Command(os.Getenv("LOCALENV_TEST_WRAPPER"), "300")
+	case "wrapper-pgid": // as envtest starts the control plane: a process group of its own already
+		cmd = exec.Command(os.Getenv("LOCALENV_TEST_WRAPPER"), "300")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	case "plain":
 		cmd = exec.Command("sleep", "300")
 	}
@@ -107,6 +110,7 @@ func TestChildrenDieWithTheirParent(t *testing.T) {
 	}{
 		{mode: "attr"},
 		{mode: "wrapper", env: []string{"LOCALENV_TEST_WRAPPER=" + wrapper}},
+		{mode: "wrapper-pgid", env: []string{"LOCALENV_TEST_WRAPPER=" + wrapper}},
 	} {
 		t.Run(tt.mode, func(t *testing.T) {
 			parent, child := startParent(t, tt.mode, tt.env...)
@@ -128,8 +132,8 @@ func TestChildrenDieWithTheirParent(t *testing.T) {
 		})
 	}
 	// The wrapper recorded the PID it kept.
-	if data, err := os.ReadFile(pids); err != nil || len(strings.Fields(string(data))) != 1 {
-		t.Errorf("pid file = %q (%v), want one PID", data, err)
+	if data, err := os.ReadFile(pids); err != nil || len(strings.Fields(string(data))) != 2 {
+		t.Errorf("pid file = %q (%v), want two PIDs", data, err)
 	}
 }
 
