@@ -3,15 +3,20 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"flag"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // cloud-provider auth for --kubeconfig
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -42,6 +47,8 @@ func main() {
 		createBurst                               int
 		kubeAPIQPS                                float64
 		kubeAPIBurst                              int
+		clusterID, watchNamespaces                string
+		sweepInterval                             time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, "+
 		"for example :8443 (HTTPS) or :8080 (HTTP). 0 disables it.")
@@ -70,8 +77,18 @@ func main() {
 		"Most session creates per minute per API key: set it to your plan's creation limit to avoid even the first 429. "+
 			"0: no client-side limit; Browserbase's 429s still hold every create with the key until their Retry-After.")
 	flag.IntVar(&createBurst, "create-burst", 5, "Most creates per API key at once, within --creates-per-minute.")
-	flag.DurationVar(&createGrace, "create-grace-period", 10*time.Second,
-		"How long after a create whose answer was lost the session list is trusted to show the session it may have made.")
+	flag.DurationVar(&createGrace, "create-grace-period", 30*time.Second,
+		"How long after a create whose answer was lost the session list is trusted to show the session it may have made, "+
+			"counted from the end of that call. At least --browserbase-timeout: Browserbase may commit a create as late as that.")
+	flag.DurationVar(&sweepInterval, "sweep-interval", time.Hour,
+		"How often each BrowserSession's tagged sessions are listed, to release any that is not its recorded session "+
+			"(a create Browserbase committed late, a second manager's). 0: only on create, adoption and delete.")
+	flag.StringVar(&clusterID, "cluster-id", "", "This cluster's identity, tagged on every session so that only this "+
+		"cluster's operator adopts or releases it (a restore into a standby cluster must not touch production's sessions). "+
+		"Default: the UID of the kube-system namespace.")
+	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces whose BrowserSessions this "+
+		"operator reconciles (default: all). For deliberate splits between installs; Secrets are then read and cached in "+
+		"these namespaces only.")
 	flag.Float64Var(&kubeAPIQPS, "kube-api-qps", 200,
 		"Most Kubernetes API requests per second, sustained (a session brought up costs about 5; one polled, none).")
 	flag.IntVar(&kubeAPIBurst, "kube-api-burst", 400, "Most Kubernetes API requests per second in a burst, above --kube-api-qps.")
@@ -84,6 +101,11 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	setupLog := ctrl.Log.WithName("setup")
+	if createGrace < callTimeout {
+		setupLog.Error(nil, "--create-grace-period must be at least --browserbase-timeout: a create may be committed as late as the call lasts",
+			"createGracePeriod", createGrace, "browserbaseTimeout", callTimeout)
+		os.Exit(2)
+	}
 
 	// The heap is mostly the informer cache: long-lived objects that change little once their
 	// sessions are up. Collecting at 50% growth instead of Go's 100% holds about a sixth less
@@ -119,7 +141,7 @@ func main() {
 		LeaseDuration:                 &leaseDuration,
 		RenewDeadline:                 &renewDeadline,
 		RetryPeriod:                   &retryPeriod,
-		Cache:                         browsersession.CacheOptions(),
+		Cache:                         browsersession.CacheOptions(splitNamespaces(watchNamespaces)...),
 	})
 	if err != nil {
 		setupLog.Error(err, "Unable to create the manager")
@@ -137,6 +159,12 @@ func main() {
 		setupLog.Info("BROWSERBASE_API_KEY is not set: only BrowserSessions with spec.apiKeySecretRef can be reconciled")
 	}
 
+	if clusterID == "" {
+		if clusterID, err = defaultClusterID(mgr.GetAPIReader()); err != nil {
+			setupLog.Error(err, "Cannot read the kube-system namespace's UID for the cluster's identity; set --cluster-id")
+			os.Exit(1)
+		}
+	}
 	credentials := &reconcile.Credentials{
 		Reader:          mgr.GetAPIReader(),
 		Default:         defaultKey,
@@ -154,6 +182,8 @@ func main() {
 		MaxConcurrentReconciles: maxConcurrentReconciles,
 		CreateGate:              browsersession.NewCreateGate(clock.RealClock{}, createsPerMinute, createBurst),
 		CreateGracePeriod:       createGrace,
+		ClusterID:               clusterID,
+		SweepInterval:           sweepInterval,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Unable to set up the BrowserSession controller")
 		os.Exit(1)
@@ -171,7 +201,7 @@ func main() {
 		os.Exit(1)
 	}
 
-	setupLog.Info("Starting manager", "browserbaseURL", browserbaseURL)
+	setupLog.Info("Starting manager", "browserbaseURL", bb.BaseURL(), "clusterID", clusterID, "watchNamespaces", watchNamespaces)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "Manager stopped with an error")
 		os.Exit(1)
@@ -183,4 +213,27 @@ func envOr(name, fallback string) string {
 		return v
 	}
 	return fallback
+}
+
+// splitNamespaces reads --watch-namespaces.
+func splitNamespaces(list string) []string {
+	var out []string
+	for _, ns := range strings.Split(list, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// defaultClusterID is the UID of the kube-system namespace: every cluster has one, it is unique,
+// and a cluster restored from another's backup gets its own.
+func defaultClusterID(reader client.Reader) (string, error) {
+	ns := &corev1.Namespace{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := reader.Get(ctx, client.ObjectKey{Name: metav1.NamespaceSystem}, ns); err != nil {
+		return "", err
+	}
+	return string(ns.UID), nil
 }

@@ -351,10 +351,14 @@ type BrowserSessionStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="ID",type=string,JSONPath=`.status.id`,priority=1
 // The userMetadata JSON is {"<key>":"<value>",…,"k8s":{"uid":"<36>","namespace":"<ns>","name":"<name>","attempt":"<16>"}}:
-// 6 characters around each entry, 108 plus the namespace and name for the tag. The namespace is not
+// 6 characters around each entry, 108 plus the namespace and name for the tag (and the cluster's
+// identity, which this rule leaves out too). The namespace is not
 // visible to CEL, so this rule counts it as one character: it never refuses metadata Browserbase
 // would accept, and the operator checks the exact length before it calls Browserbase.
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.metadata) || self.spec.metadata.map(k, size(k) + size(self.spec.metadata[k]) + 6).sum() + size(self.metadata.name) + 109 < 512",message="spec.metadata is too large: with the operator's tag of this resource (UID, namespace, name, create attempt) the userMetadata JSON would reach Browserbase's 512-character limit; shorten keys or values"
+// The default Secret name is the resource's name plus "-browserbase" (12 characters), and a Secret
+// name has at most 253: a longer name would create a session whose credentials have nowhere to go.
+// +kubebuilder:validation:XValidation:rule="has(self.spec.secretName) || size(self.metadata.name) <= 241",message="metadata.name is longer than 241 characters, so the default Secret name (<name>-browserbase) would exceed 253; use a shorter name or set spec.secretName"
 type BrowserSession struct {
 	metav1.TypeMeta `json:",inline"`
 

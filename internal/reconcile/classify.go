@@ -49,3 +49,33 @@ func isConcurrencyLimit(err error) bool {
 	apiErr, ok := errors.AsType[*browserbase.APIError](err)
 	return ok && strings.Contains(strings.ToLower(apiErr.Message), "concurrent")
 }
+
+// ClassifyRead is Classify for calls that change nothing (a status poll, a lookup): their
+// failures say nothing about the resource's session, so they never read as a create problem.
+// A rejected key stalls, but is looked at again after recheck, since a poll costs no session;
+// a rate limit waits as asked, keeping a Ready resource Ready; any other refusal or failure is
+// transient and backs off.
+func ClassifyRead(keySource, action string, err error, recheck time.Duration) error {
+	switch {
+	case browserbase.IsUnauthorized(err):
+		return &StallError{
+			Reason: v1alpha1.ReasonCredentialsRejected,
+			Message: fmt.Sprintf("Browserbase rejected the API key from %s when asked to %s: %v. Put a valid key there; "+
+				"the operator tries again every %s", keySource, action, err, recheck),
+			Recheck: recheck,
+		}
+	case browserbase.IsRateLimited(err):
+		after := browserbase.RetryAfter(err)
+		if after <= 0 {
+			after = time.Minute
+		}
+		return &WaitError{
+			Reason:    v1alpha1.ReasonRateLimited,
+			Message:   fmt.Sprintf("Browserbase asked to slow down when asked to %s; trying again when its Retry-After has passed: %v", action, err),
+			After:     Jitter(after),
+			KeepReady: true,
+		}
+	default:
+		return fmt.Errorf("could not %s: %w", action, err)
+	}
+}

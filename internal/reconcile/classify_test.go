@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +63,44 @@ func TestClassify(t *testing.T) {
 			default:
 				if isStall || isWait || !errors.Is(got, tc.err) {
 					t.Fatalf("classify(%v) = %#v, want the error wrapped as transient", tc.err, got)
+				}
+			}
+		})
+	}
+}
+
+// A read (a status poll) that fails says nothing about the session: it never reads as a create
+// problem, a rate limit keeps a Ready resource Ready, and a rejected key is looked at again.
+func TestClassifyRead(t *testing.T) {
+	cases := map[string]struct {
+		err         error
+		wantStall   string
+		wantRecheck time.Duration
+		wantWait    bool
+	}{
+		"401 stalls, and polling goes on":           {err: apiError(http.StatusUnauthorized, 0), wantStall: v1alpha1.ReasonCredentialsRejected, wantRecheck: time.Minute},
+		"429 waits, keeping Ready":                  {err: apiError(http.StatusTooManyRequests, 10*time.Second), wantWait: true},
+		"403 is transient, not a spec to re-create": {err: apiError(http.StatusForbidden, 0)},
+		"400 is transient":                          {err: apiError(http.StatusBadRequest, 0)},
+		"500 is transient":                          {err: apiError(http.StatusInternalServerError, 0)},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := ClassifyRead("the operator's BROWSERBASE_API_KEY", "read the Browserbase session", tc.err, time.Minute)
+			stall, isStall := errors.AsType[*StallError](got)
+			wait, isWait := errors.AsType[*WaitError](got)
+			switch {
+			case tc.wantStall != "":
+				if !isStall || stall.Reason != tc.wantStall || stall.Recheck != tc.wantRecheck {
+					t.Fatalf("ClassifyRead = %#v, want a %s stall rechecked after %s", got, tc.wantStall, tc.wantRecheck)
+				}
+			case tc.wantWait:
+				if !isWait || !wait.KeepReady || wait.After < 10*time.Second || strings.Contains(wait.Message, "creation") {
+					t.Fatalf("ClassifyRead = %#v, want a wait that keeps Ready and says nothing of creation", got)
+				}
+			default:
+				if isStall || isWait || !errors.Is(got, tc.err) || strings.Contains(got.Error(), "Re-create") {
+					t.Fatalf("ClassifyRead = %#v, want the error wrapped as transient", got)
 				}
 			}
 		})

@@ -31,7 +31,9 @@ type Credentials struct {
 }
 
 // APIKey returns the key that ref names in namespace, else the default. When neither can be read
-// it returns a StallError that says what to create; no Browserbase call is made without a key.
+// it returns an error that says what to create (see SecretValue; without a ref and a default, a
+// StallError, since only the operator's configuration can fix it); no Browserbase call is made
+// without a key.
 func (c *Credentials) APIKey(ctx context.Context, namespace string, ref *v1alpha1.APIKeySecretReference) (browserbase.Sensitive, error) {
 	if ref == nil {
 		if c.Default == "" {
@@ -50,16 +52,20 @@ func (c *Credentials) APIKey(ctx context.Context, namespace string, ref *v1alpha
 }
 
 // SecretValue reads one key of a Secret that the user provides (an API key, a proxy password).
-// Values are trimmed, because a Secret made from a file usually ends in a newline.
+// Values are trimmed, because a Secret made from a file usually ends in a newline. A missing
+// Secret or key is a WaitError, not a stall: tools such as External Secrets, SOPS and
+// sealed-secrets make the Secret some time after the resource, and it heals by itself then, so
+// kstatus reports InProgress (and Flux's wait does not fail fast) while it is looked for again
+// every RecheckInterval.
 func (c *Credentials) SecretValue(ctx context.Context, namespace, name, key, what string) (string, error) {
 	secret := &corev1.Secret{}
 	err := c.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, secret)
 	if apierrors.IsNotFound(err) {
-		return "", &StallError{
+		return "", &WaitError{
 			Reason: v1alpha1.ReasonCredentialsMissing,
 			Message: fmt.Sprintf("Secret %q not found in namespace %q: create it with %s under key %q, for example "+
 				"kubectl create secret generic %s -n %s --from-literal=%s=<value>", name, namespace, what, key, name, namespace, key),
-			Recheck: c.RecheckInterval,
+			After: c.RecheckInterval,
 		}
 	}
 	if err != nil {
@@ -67,10 +73,10 @@ func (c *Credentials) SecretValue(ctx context.Context, namespace, name, key, wha
 	}
 	value := strings.TrimSpace(string(secret.Data[key]))
 	if value == "" {
-		return "", &StallError{
+		return "", &WaitError{
 			Reason:  v1alpha1.ReasonCredentialsMissing,
 			Message: fmt.Sprintf("Secret %q in namespace %q has no value under key %q: put %s there", name, namespace, key, what),
-			Recheck: c.RecheckInterval,
+			After:   c.RecheckInterval,
 		}
 	}
 	return value, nil

@@ -28,19 +28,19 @@ func TestCredentials(t *testing.T) {
 		secret("empty", map[string]string{"apiKey": ""}),
 	).Build()
 	cases := map[string]struct {
-		ref         *v1alpha1.APIKeySecretReference
-		defaultKey  browserbase.Sensitive
-		wantKey     string
-		wantReason  string
-		wantRecheck bool
+		ref        *v1alpha1.APIKeySecretReference
+		defaultKey browserbase.Sensitive
+		wantKey    string
+		wantReason string
+		wantWait   bool // a Secret that may yet appear is waited for (InProgress), not stalled on
 	}{
 		"the default key when no ref":    {defaultKey: "default", wantKey: "default"},
 		"no ref and no default":          {wantReason: v1alpha1.ReasonCredentialsMissing},
 		"the ref's default key, trimmed": {ref: &v1alpha1.APIKeySecretReference{Name: "key"}, defaultKey: "default", wantKey: "from-secret"},
 		"the ref's named key":            {ref: &v1alpha1.APIKeySecretReference{Name: "key", Key: "other"}, wantKey: "other-key"},
-		"a missing Secret is rechecked":  {ref: &v1alpha1.APIKeySecretReference{Name: "absent"}, wantReason: v1alpha1.ReasonCredentialsMissing, wantRecheck: true},
-		"an empty value is rechecked":    {ref: &v1alpha1.APIKeySecretReference{Name: "empty"}, wantReason: v1alpha1.ReasonCredentialsMissing, wantRecheck: true},
-		"a missing key is rechecked":     {ref: &v1alpha1.APIKeySecretReference{Name: "key", Key: "nope"}, wantReason: v1alpha1.ReasonCredentialsMissing, wantRecheck: true},
+		"a missing Secret is rechecked":  {ref: &v1alpha1.APIKeySecretReference{Name: "absent"}, wantReason: v1alpha1.ReasonCredentialsMissing, wantWait: true},
+		"an empty value is rechecked":    {ref: &v1alpha1.APIKeySecretReference{Name: "empty"}, wantReason: v1alpha1.ReasonCredentialsMissing, wantWait: true},
+		"a missing key is rechecked":     {ref: &v1alpha1.APIKeySecretReference{Name: "key", Key: "nope"}, wantReason: v1alpha1.ReasonCredentialsMissing, wantWait: true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -52,9 +52,13 @@ func TestCredentials(t *testing.T) {
 				}
 				return
 			}
-			stall, ok := errors.AsType[*StallError](err)
-			if !ok || stall.Reason != tc.wantReason || (stall.Recheck > 0) != tc.wantRecheck {
-				t.Fatalf("APIKey() error = %#v, want reason %s, recheck %t", err, tc.wantReason, tc.wantRecheck)
+			stall, isStall := errors.AsType[*StallError](err)
+			wait, isWait := errors.AsType[*WaitError](err)
+			switch {
+			case tc.wantWait && (!isWait || wait.Reason != tc.wantReason || wait.After != time.Minute):
+				t.Fatalf("APIKey() error = %#v, want a %s wait of the recheck interval", err, tc.wantReason)
+			case !tc.wantWait && (!isStall || stall.Reason != tc.wantReason):
+				t.Fatalf("APIKey() error = %#v, want a %s stall", err, tc.wantReason)
 			}
 		})
 	}

@@ -32,6 +32,9 @@ type WaitError struct {
 	Reason  string
 	Message string
 	After   time.Duration
+	// KeepReady leaves a Ready resource's conditions as they are: the wait is the operator's
+	// (a poll that was rate limited), not the workload's, whose session is still usable.
+	KeepReady bool
 }
 
 func (e *WaitError) Error() string { return e.Message }

@@ -25,7 +25,9 @@ func ApplyOutcome(obj Object, result ctrl.Result, err error) (ctrl.Result, error
 		if wait.Reason == v1alpha1.ReasonRateLimited || wait.Reason == v1alpha1.ReasonConcurrencyLimitReached {
 			metrics.RateLimitWaits.WithLabelValues(wait.Reason).Inc()
 		}
-		MarkProgressing(obj, wait.Reason, wait.Message)
+		if !wait.KeepReady || !meta.IsStatusConditionTrue(*obj.GetConditions(), v1alpha1.ConditionReady) {
+			MarkProgressing(obj, wait.Reason, wait.Message)
+		}
 		return ctrl.Result{RequeueAfter: wait.After}, nil
 	}
 	if apierrors.IsConflict(err) {

@@ -53,6 +53,19 @@ func TestApplyOutcome(t *testing.T) {
 				v1alpha1.ConditionReconciling: "True/RateLimited",
 			}},
 		},
+		"a poll's rate limit keeps a Ready resource Ready": {
+			before: ready(metav1.ConditionTrue),
+			err:    &WaitError{Reason: v1alpha1.ReasonRateLimited, Message: "m", After: 30 * time.Second, KeepReady: true},
+			want:   want{result: ctrl.Result{RequeueAfter: 30 * time.Second}, conditions: map[string]string{v1alpha1.ConditionReady: "True/Before"}},
+		},
+		"a poll's rate limit before Ready is Reconciling": {
+			before: ready(metav1.ConditionUnknown),
+			err:    &WaitError{Reason: v1alpha1.ReasonRateLimited, Message: "m", After: 30 * time.Second, KeepReady: true},
+			want: want{result: ctrl.Result{RequeueAfter: 30 * time.Second}, conditions: map[string]string{
+				v1alpha1.ConditionReady:       "False/RateLimited",
+				v1alpha1.ConditionReconciling: "True/RateLimited",
+			}},
+		},
 		"a conflict requeues silently": {
 			before: ready(metav1.ConditionTrue),
 			err:    apierrors.NewConflict(schema.GroupResource{Resource: "browsersessions"}, "x", errors.New("stale")),

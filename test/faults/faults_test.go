@@ -70,7 +70,7 @@ var _ = Describe("Under faults and crashes", func() {
 			RepoRoot: repo, AssetsDir: assets, WorkDir: workDir,
 			BrowserbaseURL: server.URL, APIKey: defaultKey, ManagerOutput: managerLog,
 			ManagerArgs: []string{
-				"--session-poll-interval=3s", "--create-grace-period=2s", "--credentials-recheck-interval=2s",
+				"--session-poll-interval=3s", "--create-grace-period=5s", "--credentials-recheck-interval=2s",
 				"--creates-per-minute=300", "--create-burst=20", "--max-concurrent-reconciles=8",
 				"--browserbase-timeout=5s",
 				"--leader-election-lease-duration=4s", "--leader-election-renew-deadline=3s", "--leader-election-retry-period=1s",

@@ -20,13 +20,23 @@ const (
 // CacheOptions restricts the manager's Secret cache to the Secrets the operator writes (API-key
 // and proxy-password Secrets are read through the APIReader instead), and keeps out of the cache
 // what the operator never reads: memory then grows with the BrowserSessions, not the cluster.
-func CacheOptions() cache.Options {
-	return cache.Options{
+// With namespaces, the cache (and so the reconciler) sees only those: installs that split a
+// cluster between them do not reconcile the same resources, and need list and watch on Secrets
+// in those namespaces only.
+func CacheOptions(namespaces ...string) cache.Options {
+	opts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue})},
 		},
 		DefaultTransform: stripUnread,
 	}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return opts
 }
 
 // stripUnread drops managedFields, and the last-applied-configuration annotation that

@@ -2,6 +2,7 @@ package browsersession
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"time"
 
@@ -44,17 +45,32 @@ type Reconciler struct {
 	// CreateGate spaces creates per API key (nil: no spacing beyond Browserbase's 429s).
 	CreateGate *CreateGate
 	// CreateGracePeriod is how long after an unfinished create the session list is trusted to
-	// show the session it may have made.
+	// show the session it may have made. At least the Browserbase call timeout.
 	CreateGracePeriod time.Duration
+	// ClusterID tags every session, so that only this cluster's operator adopts or releases it.
+	ClusterID string
+	// SweepInterval is how often each resource's tagged sessions are listed for leaks (0: only
+	// when a create is resolved, soon after a create that followed an unfinished one, and on
+	// delete).
+	SweepInterval time.Duration
 
 	// secretDigests tells which Secrets hold what a pass would write, without reading them.
 	secretDigests secretDigests
+	// sweeps says when each resource's tagged sessions are next listed for leaks.
+	sweeps sweepSchedule
+	// pending holds the connect details of new sessions until their Secret is written.
+	pending pendingConnect
 }
 
-// +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions/status,verbs=get;update;patch
+// Only the verbs used: every write is a patch, except the Secret's create. The finalizers rule is
+// what lets the Secret's owner reference block its owner's deletion. Secrets are listed and
+// watched cluster-wide unless --watch-namespaces narrows the cache (see CacheOptions); the
+// namespaces one is for the cluster's identity (the kube-system namespace's UID).
+// +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions/status,verbs=get;patch
 // +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves a BrowserSession one step towards a running Browserbase session with its
@@ -102,18 +118,29 @@ func (r *Reconciler) reconcileSession(ctx context.Context, bs *v1alpha1.BrowserS
 			return ctrl.Result{}, err
 		}
 		sess, err = r.observeSession(ctx, bs, apiKey, id)
+		if err == nil && !sess.Status.Ended() {
+			r.sweepLeaks(ctx, bs, apiKey)
+		}
 	} else {
 		sess, secret, err = r.createOnce(ctx, bs, apiKey, ownedSecret)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if sess.ConnectURL == "" {
+		r.pending.fill(bs.UID, sess)
+	}
 	copySessionToStatus(bs, sess)
 
 	if !sess.Status.Ended() {
-		if err := r.reconcileSecret(ctx, bs, sess, secret); err != nil {
+		err := r.reconcileSecret(ctx, bs, sess, secret)
+		if lost, ok := errors.AsType[*connectDetailsLostError](err); ok {
+			return r.replaceUnusableSession(ctx, bs, apiKey, lost)
+		}
+		if err != nil {
 			return ctrl.Result{}, err
 		}
+		r.pending.forget(bs.UID)
 	}
 	return r.reportSession(bs)
 }

@@ -200,17 +200,18 @@ var _ = Describe("BrowserSession", func() {
 		emu.SetSessionStatus(got.Status.ID, "COMPLETED") // do not hold the emulator's slot
 	})
 
-	It("stalls without calling Browserbase while the API key Secret is missing, and recovers when it appears", func(ctx SpecContext) {
+	It("waits without calling Browserbase while the API key Secret is missing, and recovers when it appears", func(ctx SpecContext) {
 		bs := newSession(ctx, "needs-key", func(bs *v1alpha1.BrowserSession) {
 			bs.Spec.APIKeySecretRef = &v1alpha1.APIKeySecretReference{Name: "team-key"}
 		})
-		got := waitForCondition(ctx, bs, v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonCredentialsMissing)
-		msg := condition(got, v1alpha1.ConditionStalled).Message
+		// Reconciling, not Stalled: the Secret may be on its way (External Secrets, SOPS).
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonCredentialsMissing)
+		msg := condition(got, v1alpha1.ConditionReconciling).Message
 		Expect(msg).To(ContainSubstring(`Secret "team-key" not found in namespace "` + ns + `"`))
 		Expect(msg).To(ContainSubstring(`under key "apiKey"`))
 		Expect(msg).To(ContainSubstring("kubectl create secret generic team-key"))
 		Expect(condition(got, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
-		Expect(condition(got, v1alpha1.ConditionReconciling)).To(BeNil())
+		Expect(condition(got, v1alpha1.ConditionStalled)).To(BeNil())
 		Consistently(func() []emulator.Session { return sessionsOf(ctx, bs) }).Should(BeEmpty())
 
 		Expect(k8sClient.Create(ctx, &corev1.Secret{
@@ -482,8 +483,8 @@ var _ = Describe("BrowserSession", func() {
 		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "short-lived-key"}})).To(Succeed())
 		Expect(k8sClient.Delete(ctx, bs)).To(Succeed())
 
-		got := waitForCondition(ctx, bs, v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonCredentialsMissing)
-		msg := condition(got, v1alpha1.ConditionStalled).Message
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonCredentialsMissing)
+		msg := condition(got, v1alpha1.ConditionReconciling).Message
 		Expect(msg).To(ContainSubstring("deletion waits until the session expires"))
 		Expect(msg).To(ContainSubstring("kubectl annotate browsersession stuck " + v1alpha1.AnnotationSkipRelease + "=true"))
 		Consistently(func() error {

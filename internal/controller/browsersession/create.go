@@ -88,6 +88,8 @@ func (r *Reconciler) createOnce(ctx context.Context, bs *v1alpha1.BrowserSession
 			if clearErr := r.clearCreateAttempt(ctx, bs); clearErr != nil {
 				log.FromContext(ctx).Error(clearErr, "Could not clear the create-attempt annotations")
 			}
+		} else if stampErr := r.restampCreateAttempt(ctx, bs); stampErr != nil {
+			log.FromContext(ctx).Error(stampErr, "Could not move the create attempt's time to the end of the call")
 		}
 		outcome := classify(bs, "create the Browserbase session", err)
 		if limited, ok := errors.AsType[*reconcile.WaitError](outcome); ok {
@@ -98,6 +100,7 @@ func (r *Reconciler) createOnce(ctx context.Context, bs *v1alpha1.BrowserSession
 	log.FromContext(ctx).Info("Created Browserbase session", "sessionID", sess.ID, "region", sess.Region)
 	r.event(bs, corev1.EventTypeNormal, "SessionCreated", "Create", "Created Browserbase session %s", sess.ID)
 	bs.Status.ID = sess.ID
+	r.pending.keep(bs.UID, sess)
 	return sess, secret, nil
 }
 
@@ -145,29 +148,45 @@ func newAttemptToken() (string, error) {
 }
 
 // clearCreateAttempt removes the create-attempt annotations after a create Browserbase refused.
+// The write carries the resourceVersion of the attempt's own write: if anyone (another manager
+// with a newer token) wrote the resource since, the annotations are theirs and stay.
 func (r *Reconciler) clearCreateAttempt(ctx context.Context, bs *v1alpha1.BrowserSession) error {
-	return r.patchAnnotations(ctx, bs, func(a map[string]string) {
+	return r.patchAttempt(ctx, bs, func(a map[string]string) {
 		delete(a, v1alpha1.AnnotationCreateAttempt)
 		delete(a, v1alpha1.AnnotationCreateAttemptedAt)
 	})
 }
 
-// patchAnnotations changes annotations with a merge patch, which touches nothing else and
-// cannot conflict, retrying transient failures.
-func (r *Reconciler) patchAnnotations(ctx context.Context, bs *v1alpha1.BrowserSession, change func(map[string]string)) error {
-	return retry.OnError(retry.DefaultBackoff, func(err error) bool { return !apierrors.IsNotFound(err) }, func() error {
+// restampCreateAttempt moves the attempt's time to now, the end of a create whose outcome is
+// unknown: the grace period before the session list is trusted then counts from when
+// Browserbase last had the request, not from before the call waited for a slot and ran up to
+// its timeout. Like clearCreateAttempt, it leaves a newer attempt alone.
+func (r *Reconciler) restampCreateAttempt(ctx context.Context, bs *v1alpha1.BrowserSession) error {
+	now := r.clock().Now().UTC().Format(time.RFC3339)
+	return r.patchAttempt(ctx, bs, func(a map[string]string) { a[v1alpha1.AnnotationCreateAttemptedAt] = now })
+}
+
+// patchAttempt changes the create-attempt annotations with a resourceVersion precondition,
+// retrying only failures that are not conflicts.
+func (r *Reconciler) patchAttempt(ctx context.Context, bs *v1alpha1.BrowserSession, change func(map[string]string)) error {
+	retriable := func(err error) bool { return !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) }
+	return retry.OnError(retry.DefaultBackoff, retriable, func() error {
 		base := bs.DeepCopy()
 		if bs.Annotations == nil {
 			bs.Annotations = map[string]string{}
 		}
 		change(bs.Annotations)
-		return r.Patch(ctx, bs, client.MergeFrom(base))
+		err := r.Patch(ctx, bs, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+		if err != nil {
+			bs.Annotations = base.Annotations
+		}
+		return err
 	})
 }
 
 // resolveUnfinishedCreate finds out what an unfinished create left behind. It returns the
-// session to adopt, or nil when there is none and a create may be made. Sessions carrying the
-// attempt's token that cannot be adopted are released.
+// session to adopt, or nil when there is none and a create may be made. Every other live session
+// tagged with this resource (any attempt's token, or its UID) is released.
 func (r *Reconciler) resolveUnfinishedCreate(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) (*browserbase.Session, error) {
 	if wait := r.createGraceLeft(bs); wait > 0 {
 		return nil, reconcile.Wait(v1alpha1.ReasonCreateOutcomeUnknown, wait,
@@ -178,26 +197,28 @@ func (r *Reconciler) resolveUnfinishedCreate(ctx context.Context, bs *v1alpha1.B
 		return nil, err
 	}
 	var keep *browserbase.Session
+	stored := r.storedCredentials(ctx, bs)
 	for _, s := range live {
 		if keep == nil {
 			full, err := r.Browserbase.GetSession(ctx, apiKey, s.ID)
 			if err != nil && !browserbase.IsNotFound(err) {
 				return nil, fmt.Errorf("reading session %s, which an unfinished create may have made: %w", s.ID, err)
 			}
-			// Workloads cannot use a session without its connect URL and signing key.
-			if err == nil && full.ConnectURL != "" && full.SigningKey != "" && !full.Status.Ended() {
+			// Workloads cannot use a session without its connect URL and signing key: from the
+			// get, or else from the Secret, when it was written for this very session.
+			if err == nil && !full.Status.Ended() && (full.ConnectURL != "" && full.SigningKey != "" || r.pending.fill(bs.UID, full) || stored() == s.ID) {
 				keep = full
 				continue
 			}
 		}
-		if _, err := r.Browserbase.ReleaseSession(ctx, apiKey, s.ID); err != nil && !browserbase.IsNotFound(err) {
-			return nil, fmt.Errorf("releasing session %s, left by an unfinished create: %w", s.ID, err)
+		if err := r.releaseTaggedSession(ctx, bs, apiKey, s.ID, "left by an unfinished create and not usable or not needed"); err != nil {
+			return nil, err
 		}
-		log.FromContext(ctx).Info("Released a session left by an unfinished create", "sessionID", s.ID)
-		r.event(bs, corev1.EventTypeWarning, "SessionReleased", "Create",
-			"Released Browserbase session %s, left by an unfinished create and not usable or not needed", s.ID)
 	}
 	if keep == nil {
+		// A create follows. A session the unfinished one made may still show up later (Browserbase
+		// committed it late, or its list lags): look for it again soon.
+		r.sweeps.soon(bs.UID, r.clock().Now().Add(2*r.CreateGracePeriod+time.Second))
 		return nil, nil
 	}
 	log.FromContext(ctx).Info("Adopted the session of an unfinished create", "sessionID", keep.ID)
@@ -205,29 +226,6 @@ func (r *Reconciler) resolveUnfinishedCreate(ctx context.Context, bs *v1alpha1.B
 	r.event(bs, corev1.EventTypeNormal, "SessionAdopted", "Create", "Found Browserbase session %s, made by an earlier attempt, and adopted it", keep.ID)
 	bs.Status.ID = keep.ID
 	return keep, nil
-}
-
-// taggedSessions lists the live sessions whose userMetadata carries the token of bs's last
-// create attempt. Ended ones are history, not leaks.
-func (r *Reconciler) taggedSessions(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) ([]browserbase.Session, error) {
-	q, ok := browserbase.MetadataQuery(createAttempt(bs), v1alpha1.ReservedMetadataKey, "attempt")
-	if !ok {
-		return nil, reconcile.Stalled(v1alpha1.ReasonCreateOutcomeUnknown,
-			"annotation %s holds %q, which cannot be searched for; a session the create attempt made may be running. "+
-				"Check Browserbase for sessions tagged with this resource, then remove the annotation to create anew",
-			v1alpha1.AnnotationCreateAttempt, createAttempt(bs))
-	}
-	all, err := r.Browserbase.ListSessions(ctx, apiKey, browserbase.ListOptions{Query: q})
-	if err != nil {
-		return nil, fmt.Errorf("listing the sessions of this resource, to find out whether an unfinished create made one: %w", err)
-	}
-	var live []browserbase.Session
-	for _, s := range all {
-		if !s.Status.Ended() {
-			live = append(live, s)
-		}
-	}
-	return live, nil
 }
 
 // createGraceLeft is how long to wait before trusting the session list about an unfinished

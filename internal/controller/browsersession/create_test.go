@@ -75,7 +75,8 @@ func TestResolveUnfinishedCreate(t *testing.T) {
 					return nil, tc.listErr
 				}
 			}
-			r := &Reconciler{Client: newFakeClient(bs.DeepCopy()), Browserbase: bb, Clock: clk, CreateGracePeriod: 10 * time.Second}
+			c := newFakeClient(bs.DeepCopy())
+			r := &Reconciler{Client: c, APIReader: c, Browserbase: bb, Clock: clk, CreateGracePeriod: 10 * time.Second}
 
 			got, err := r.resolveUnfinishedCreate(context.Background(), bs, "key")
 			_, isWait := errors.AsType[*reconcile.WaitError](err)
@@ -107,9 +108,18 @@ func TestResolveUnfinishedCreate(t *testing.T) {
 			if bs.Status.ID != tc.wantAdopted {
 				t.Errorf("status.id = %q, want %q", bs.Status.ID, tc.wantAdopted)
 			}
-			if lists := bb.CallsTo(browserbasetest.ListSessions); !tc.wantWait &&
-				(len(lists) != 1 || lists[0].List.Query != "user_metadata['k8s']['attempt']:'0123456789abcdef'") {
-				t.Errorf("lists = %+v, want one with the attempt token's query", lists)
+			var queries []string
+			for _, l := range bb.CallsTo(browserbasetest.ListSessions) {
+				queries = append(queries, l.List.Query)
+			}
+			// By UID, to find what every earlier attempt made, and by token, which survives a
+			// restore from backup (the UID does not).
+			wantQueries := []string{"user_metadata['k8s']['uid']:'uid-1'", "user_metadata['k8s']['attempt']:'0123456789abcdef'"}
+			if tc.wantWait {
+				wantQueries = nil
+			}
+			if diff := cmp.Diff(wantQueries, queries); !tc.wantErr && diff != "" {
+				t.Errorf("list queries (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -153,15 +163,17 @@ func TestCreateOnce(t *testing.T) {
 			bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "bs", UID: "uid-1"}}
 			c := newFakeClient(bs)
 			mustGet(t, c, bs)
+			clk := newFakeClock()
 			bb := &browserbasetest.Client{
 				CreateSessionFn: func(_ context.Context, _ browserbase.Sensitive, req browserbase.CreateSessionRequest) (*browserbase.Session, error) {
+					clk.Step(30 * time.Second) // the call takes its time (a wait for a slot, a timeout)
 					if tc.answer != nil {
 						return nil, tc.answer
 					}
 					return usableSession("new"), nil
 				},
 			}
-			r := &Reconciler{Client: c, Browserbase: bb, Clock: newFakeClock(), CreateGate: tc.gate}
+			r := &Reconciler{Client: c, Browserbase: bb, Clock: clk, CreateGate: tc.gate}
 			noSecret := func() (*metav1.PartialObjectMetadata, error) { return nil, nil }
 
 			sess, _, err := r.createOnce(ctx, bs, "key", noSecret)
@@ -176,6 +188,11 @@ func TestCreateOnce(t *testing.T) {
 			token, hasAttempt := stored.Annotations[v1alpha1.AnnotationCreateAttempt]
 			if hasAttempt != tc.wantAttempt {
 				t.Errorf("create-attempt annotation present: %t, want %t (%v)", hasAttempt, tc.wantAttempt, stored.Annotations)
+			}
+			// The grace before the list is trusted counts from the end of a call whose outcome is
+			// unknown, not from the mark before it.
+			if at := stored.Annotations[v1alpha1.AnnotationCreateAttemptedAt]; tc.wantTransient && at != clk.Now().Format(time.RFC3339) {
+				t.Errorf("create-attempted-at = %s, want the end of the failed call, %s", at, clk.Now().Format(time.RFC3339))
 			}
 			if len(creates) == 1 {
 				tag, _ := creates[0].Request.UserMetadata[v1alpha1.ReservedMetadataKey].(map[string]any)
@@ -218,4 +235,32 @@ func closedGate() *CreateGate {
 	g := NewCreateGate(newFakeClock(), 0, 1)
 	g.close("key", reconcile.Wait(v1alpha1.ReasonRateLimited, time.Minute, "limited"))
 	return g
+}
+
+// A newer attempt's annotations, written by another manager after this pass marked its own, are
+// not this pass's to clear.
+func TestClearCreateAttemptLeavesANewerAttempt(t *testing.T) {
+	ctx := context.Background()
+	bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "bs", UID: "uid-1"}}
+	c := newFakeClient(bs)
+	mustGet(t, c, bs)
+	r := &Reconciler{Client: c, Clock: newFakeClock()}
+	if err := r.markCreateAttempt(ctx, bs, "mine"); err != nil {
+		t.Fatal(err)
+	}
+	other := bs.DeepCopy()
+	other.Annotations[v1alpha1.AnnotationCreateAttempt] = "theirs"
+	if err := c.Update(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := r.clearCreateAttempt(ctx, bs); err == nil {
+		t.Errorf("clearCreateAttempt succeeded over a newer attempt")
+	}
+	stored := &v1alpha1.BrowserSession{}
+	stored.Namespace, stored.Name = "ns", "bs"
+	mustGet(t, c, stored)
+	if got := stored.Annotations[v1alpha1.AnnotationCreateAttempt]; got != "theirs" {
+		t.Errorf("create-attempt = %q, want the newer attempt's %q kept", got, "theirs")
+	}
 }

@@ -38,12 +38,15 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, bs *v1alpha1.BrowserSe
 	}
 	// The Secret goes with the resource, through its owner reference.
 	r.secretDigests.forget(types.NamespacedName{Namespace: bs.Namespace, Name: secretName(bs)})
+	r.sweeps.forget(bs.UID)
+	r.pending.forget(bs.UID)
 	return ctrl.Result{}, nil
 }
 
 // releaseSession asks Browserbase to end the session, unless there is nothing to end: no
-// session was created, it has already ended, or the policy is Orphan. A session Browserbase no
-// longer knows counts as released.
+// session was created, the policy is Orphan, release is skipped, or the session has expired
+// (then every session this resource made has ended). Any other live session tagged with this
+// resource is released too. A session Browserbase no longer knows counts as released.
 func (r *Reconciler) releaseSession(ctx context.Context, bs *v1alpha1.BrowserSession) error {
 	id := sessionID(bs)
 	switch {
@@ -58,7 +61,9 @@ func (r *Reconciler) releaseSession(ctx context.Context, bs *v1alpha1.BrowserSes
 		r.event(bs, corev1.EventTypeWarning, "ReleaseSkipped", "Delete",
 			"Left Browserbase session %s to run until its timeout (annotation %s)", id, v1alpha1.AnnotationSkipRelease)
 		return nil
-	case id != "" && browserbase.SessionStatus(bs.Status.SessionStatus).Ended():
+	case !r.clock().Now().Before(r.latestExpiry(bs)):
+		// Nothing can be running any more: no call, so that an unreachable API or a revoked key
+		// does not hold the resource.
 		return nil
 	}
 	if id == "" {
@@ -77,45 +82,38 @@ func (r *Reconciler) releaseSession(ctx context.Context, bs *v1alpha1.BrowserSes
 		if wait := r.createGraceLeft(bs); wait > 0 {
 			return reconcile.Wait(v1alpha1.ReasonReleasing, wait, "Waiting for Browserbase's session list to show what an unfinished create made")
 		}
-		return r.holdUntilExpiry(ctx, bs, r.releaseTagged(ctx, bs, apiKey))
-	}
-	_, err = r.Browserbase.ReleaseSession(ctx, apiKey, id)
-	switch {
-	case err == nil:
+	} else if !browserbase.SessionStatus(bs.Status.SessionStatus).Ended() {
+		if err := r.release(ctx, apiKey, id); err != nil {
+			return r.holdUntilExpiry(ctx, bs, classify(bs, "release the Browserbase session", err))
+		}
 		log.FromContext(ctx).Info("Released Browserbase session", "sessionID", id)
 		r.event(bs, corev1.EventTypeNormal, "SessionReleased", "Delete", "Released Browserbase session %s", id)
-		return nil
-	case browserbase.IsNotFound(err):
-		return nil
-	default:
-		return r.holdUntilExpiry(ctx, bs, classify(bs, "release the Browserbase session", err))
 	}
+	return r.holdUntilExpiry(ctx, bs, r.releaseTagged(ctx, bs, apiKey))
 }
 
-// releaseTagged releases every live session tagged with the token of bs's last create attempt.
+// releaseTagged releases every other live session tagged with bs, so that deleting the resource
+// leaves nothing of it running.
 func (r *Reconciler) releaseTagged(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) error {
 	live, err := r.taggedSessions(ctx, bs, apiKey)
 	if err != nil {
-		return classify(bs, "list the sessions of this resource", err)
+		return r.classifyRead(bs, "list the sessions of this resource", err)
 	}
 	for _, s := range live {
-		if _, err := r.Browserbase.ReleaseSession(ctx, apiKey, s.ID); err != nil && !browserbase.IsNotFound(err) {
+		if s.ID == sessionID(bs) {
+			continue // released above; the list may lag
+		}
+		if err := r.releaseTaggedSession(ctx, bs, apiKey, s.ID, "tagged with this resource, which is being deleted"); err != nil {
 			return classify(bs, "release the Browserbase session", err)
 		}
-		r.event(bs, corev1.EventTypeNormal, "SessionReleased", "Delete", "Released Browserbase session %s", s.ID)
 	}
 	return nil
 }
 
-// holdUntilExpiry decides what a failed release does to the finalizer. Transient errors are
-// retried. For errors only a person can fix (credentials gone with the namespace, a revoked
-// key), the finalizer is held, and the resource stalled, only until the session's expiresAt:
-// after that nothing can leak, and a resource that can never be deleted is worse than an orphan.
-func (r *Reconciler) holdUntilExpiry(ctx context.Context, bs *v1alpha1.BrowserSession, err error) error {
-	stall, isStall := errors.AsType[*reconcile.StallError](err)
-	if !isStall {
-		return err
-	}
+// latestExpiry is when every session bs may have made has surely ended: its recorded expiresAt
+// (the sessions of earlier attempts were made before it, with the same timeout), else the
+// longest lifetime after its last create attempt, or after its creation.
+func (r *Reconciler) latestExpiry(bs *v1alpha1.BrowserSession) time.Time {
 	expiry := bs.CreationTimestamp.Add(maxSessionLifetime)
 	if attempted, ok := createAttemptedAt(bs); ok {
 		expiry = attempted.Add(maxSessionLifetime)
@@ -123,19 +121,42 @@ func (r *Reconciler) holdUntilExpiry(ctx context.Context, bs *v1alpha1.BrowserSe
 	if bs.Status.ExpiresAt != nil {
 		expiry = bs.Status.ExpiresAt.Time
 	}
-	remaining := expiry.Sub(r.clock().Now())
-	if remaining <= 0 {
-		log.FromContext(ctx).Info("Could not release the Browserbase session, but it has expired; removing the finalizer",
-			"sessionID", sessionID(bs), "reason", stall.Reason)
-		r.event(bs, corev1.EventTypeWarning, "ReleaseSkipped", "Delete",
-			"Could not release Browserbase session %s (%s), but it has expired; deleting the resource", sessionID(bs), stall.Reason)
+	return expiry
+}
+
+// holdUntilExpiry decides what a failed release does to the finalizer: it is held only until the
+// session's expiry, whatever the error, since after that nothing can leak, and a resource that
+// can never be deleted is worse than an orphan. Before that, transient errors are retried with
+// backoff, and errors only a person can fix (a revoked key) stall the resource, looked at again
+// when the fix can be seen without a Browserbase call (a Secret appearing), else at expiry:
+// retrying a rejected key would spend the user's quota for nothing.
+func (r *Reconciler) holdUntilExpiry(ctx context.Context, bs *v1alpha1.BrowserSession, err error) error {
+	if err == nil {
 		return nil
 	}
-	stall.Message = fmt.Sprintf("Cannot release Browserbase session %s, so deletion waits until the session expires: %s. "+
-		"To delete now and leave the session to run until its timeout: kubectl annotate browsersession %s %s=true",
-		sessionID(bs), stall.Message, bs.Name, v1alpha1.AnnotationSkipRelease)
-	// Look again when the fix can be seen without a Browserbase call (a Secret appearing), else
-	// only at expiry: retrying a rejected key would spend the user's quota for nothing.
+	remaining := r.latestExpiry(bs).Sub(r.clock().Now())
+	if remaining <= 0 {
+		log.FromContext(ctx).Info("Could not release the Browserbase session, but it has expired; removing the finalizer",
+			"sessionID", sessionID(bs), "error", err.Error())
+		r.event(bs, corev1.EventTypeWarning, "ReleaseSkipped", "Delete",
+			"Could not release Browserbase session %s (%v), but it has expired; deleting the resource", sessionID(bs), err)
+		return nil
+	}
+	explain := func(why string) string {
+		return fmt.Sprintf("Cannot release Browserbase session %s, so deletion waits until the session expires: %s. "+
+			"To delete now and leave the session to run until its timeout: kubectl annotate browsersession %s %s=true",
+			sessionID(bs), why, bs.Name, v1alpha1.AnnotationSkipRelease)
+	}
+	if wait, ok := errors.AsType[*reconcile.WaitError](err); ok {
+		wait.Message = explain(wait.Message)
+		wait.After = min(wait.After, remaining+time.Second)
+		return wait
+	}
+	stall, isStall := errors.AsType[*reconcile.StallError](err)
+	if !isStall {
+		return err
+	}
+	stall.Message = explain(stall.Message)
 	if stall.Recheck == 0 || stall.Recheck > remaining {
 		stall.Recheck = remaining + time.Second
 	}

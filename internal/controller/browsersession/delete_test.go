@@ -25,6 +25,8 @@ func TestReleaseSession(t *testing.T) {
 	cases := map[string]struct {
 		id           string
 		status       string
+		expiresIn    time.Duration // status.expiresAt from now; 0: none recorded
+		releaseErr   error         // what Browserbase answers to the release of id
 		policy       v1alpha1.DeletionPolicy
 		annotations  map[string]string
 		sessions     []*browserbase.Session
@@ -37,7 +39,7 @@ func TestReleaseSession(t *testing.T) {
 			wantReleased: []string{"s1"}, wantEvent: "SessionReleased",
 		},
 		"a session Browserbase no longer knows counts as released": {
-			id: "gone", status: "RUNNING", wantReleased: []string{"gone"},
+			id: "gone", status: "RUNNING", wantReleased: []string{"gone"}, wantEvent: "SessionReleased",
 		},
 		"Orphan leaves it running": {
 			id: "s1", status: "RUNNING", policy: v1alpha1.DeletionPolicyOrphan, sessions: []*browserbase.Session{usableSession("s1")},
@@ -47,8 +49,21 @@ func TestReleaseSession(t *testing.T) {
 			id: "s1", status: "RUNNING", annotations: map[string]string{v1alpha1.AnnotationSkipRelease: "true"},
 			sessions: []*browserbase.Session{usableSession("s1")}, wantEvent: "ReleaseSkipped",
 		},
-		"an ended session needs no call": {id: "s1", status: "COMPLETED"},
-		"never created: nothing to do":   {},
+		"an ended session needs no release of its own": {id: "s1", status: "COMPLETED"},
+		"every other live session tagged with the resource is released too": {
+			id: "s1", status: "RUNNING", sessions: []*browserbase.Session{usableSession("s0"), usableSession("s1"), usableSession("s2")},
+			wantReleased: []string{"s1", "s0", "s2"}, wantEvent: "SessionReleased",
+		},
+		"past expiresAt nothing can run: no call at all": {
+			id: "s1", status: "RUNNING", expiresIn: -time.Second, sessions: []*browserbase.Session{usableSession("s1")},
+			releaseErr: &browserbase.CallError{Method: "POST", Path: "/v1/sessions/s1", Err: context.DeadlineExceeded},
+		},
+		"a refused release of a session that has ended counts as released": {
+			id: "s1", status: "RUNNING", expiresIn: time.Hour,
+			sessions:   []*browserbase.Session{{ID: "s1", Status: browserbase.StatusCompleted}},
+			releaseErr: browserbasetest.Status(400, "Session is not running"), wantReleased: []string{"s1"}, wantEvent: "SessionReleased",
+		},
+		"never created: nothing to do": {},
 		"an unfinished create: what its token finds is released": {
 			annotations: attempt, sessions: []*browserbase.Session{usableSession("orphan")},
 			wantReleased: []string{"orphan"}, wantEvent: "SessionReleased",
@@ -64,11 +79,20 @@ func TestReleaseSession(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			bs := &v1alpha1.BrowserSession{
-				ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "bs", UID: "uid-1", Annotations: tc.annotations},
+				ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "bs", UID: "uid-1", Annotations: tc.annotations, CreationTimestamp: metav1.NewTime(testNow)},
 				Spec:       v1alpha1.BrowserSessionSpec{DeletionPolicy: tc.policy},
 				Status:     v1alpha1.BrowserSessionStatus{ID: tc.id, SessionStatus: tc.status},
 			}
+			if tc.expiresIn != 0 {
+				exp := metav1.NewTime(testNow.Add(tc.expiresIn))
+				bs.Status.ExpiresAt = &exp
+			}
 			bb := newSessionStore(tc.sessions...).client()
+			if tc.releaseErr != nil {
+				bb.ReleaseSessionFn = func(context.Context, browserbase.Sensitive, string) (*browserbase.Session, error) {
+					return nil, tc.releaseErr
+				}
+			}
 			events := &recordedEvents{}
 			r := &Reconciler{
 				Browserbase: bb, Clock: newFakeClock(), CreateGracePeriod: 10 * time.Second, Recorder: events,
@@ -83,8 +107,11 @@ func TestReleaseSession(t *testing.T) {
 			if diff := cmp.Diff(tc.wantReleased, ids(bb.CallsTo(browserbasetest.ReleaseSession))); diff != "" {
 				t.Errorf("released (-want +got):\n%s", diff)
 			}
-			if got := events.reasons(); tc.wantEvent != "" && !cmp.Equal(got, []string{tc.wantEvent}) {
-				t.Errorf("events %v, want one %s", got, tc.wantEvent)
+			if got := events.reasons(); tc.wantEvent != "" && (len(got) == 0 || got[0] != tc.wantEvent) || tc.wantEvent == "" && len(got) > 0 {
+				t.Errorf("events %v, want %q first", got, tc.wantEvent)
+			}
+			if tc.expiresIn < 0 && len(bb.Calls()) > 0 {
+				t.Errorf("calls %+v after expiry, want none", bb.Calls())
 			}
 			if n := len(bb.CallsTo(browserbasetest.CreateSession)); n != 0 {
 				t.Errorf("a release made %d creates", n)
@@ -104,8 +131,9 @@ func TestHoldUntilExpiry(t *testing.T) {
 		wantNil     bool
 		wantRecheck [2]time.Duration
 	}{
-		"transient errors are returned for backoff": {expiresAt: at(time.Hour), err: errors.New("boom")},
-		"an expired session lets deletion proceed":  {expiresAt: at(-time.Second), err: reconcile.Stalled("CredentialsRejected", "m"), wantNil: true},
+		"transient errors are returned for backoff":         {expiresAt: at(time.Hour), err: errors.New("boom")},
+		"transient errors past expiry let deletion proceed": {expiresAt: at(-time.Second), err: errors.New("unreachable"), wantNil: true},
+		"an expired session lets deletion proceed":          {expiresAt: at(-time.Second), err: reconcile.Stalled("CredentialsRejected", "m"), wantNil: true},
 		"a rejected key waits for expiry only": {
 			expiresAt: at(10 * time.Minute), err: reconcile.Stalled("CredentialsRejected", "m"),
 			wantRecheck: [2]time.Duration{10*time.Minute + time.Second, 10*time.Minute + time.Second},

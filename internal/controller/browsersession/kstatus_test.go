@@ -127,9 +127,22 @@ var _ = Describe("kstatus and Argo CD health", func() {
 	})
 
 	It("is Failed on an error a person must fix", func(ctx SpecContext) {
-		bs := create(ctx, "no-key", withKey("absent"))
+		Expect(k8sClient.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "revoked"},
+			StringData: map[string]string{"apiKey": "bb_revoked_key"},
+		})).To(Succeed())
+		bs := create(ctx, "rejected-key", withKey("revoked"))
 		visited(ctx, bs, v1alpha1.ConditionStalled)
 		Expect(compute(ctx, bs)).To(Equal(status.FailedStatus))
+	})
+
+	// External Secrets, SOPS or sealed-secrets make the API key's Secret some time after the
+	// BrowserSession: Flux's wait must not fail fast on that, and Argo CD (checked by kstatusOf) must
+	// not call it Degraded.
+	It("is InProgress, not Failed, while its API key Secret does not exist yet", func(ctx SpecContext) {
+		bs := create(ctx, "key-to-come", withKey("materialised-later"))
+		visited(ctx, bs, v1alpha1.ConditionReconciling)
+		Expect(compute(ctx, bs)).To(Equal(status.InProgressStatus))
 	})
 
 	It("is InProgress, not Current, before the operator has looked", func(ctx SpecContext) {

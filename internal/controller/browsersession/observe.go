@@ -28,14 +28,21 @@ func (r *Reconciler) observeSession(ctx context.Context, bs *v1alpha1.BrowserSes
 			id)
 	}
 	if err != nil {
-		return nil, classify(bs, "read the Browserbase session", err)
+		return nil, r.classifyRead(bs, "read the Browserbase session", err)
 	}
 	return sess, nil
 }
 
-// classify is reconcile.Classify for bs's API key.
+// classify is reconcile.Classify for a call that changes something (a create, a release) with
+// bs's API key.
 func classify(bs *v1alpha1.BrowserSession, action string, err error) error {
 	return reconcile.Classify(reconcile.KeySource(bs.Spec.APIKeySecretRef), action, err)
+}
+
+// classifyRead is reconcile.ClassifyRead for a read (a poll, a list) with bs's API key. A
+// rejected key is looked at again at the poll interval.
+func (r *Reconciler) classifyRead(bs *v1alpha1.BrowserSession, action string, err error) error {
+	return reconcile.ClassifyRead(reconcile.KeySource(bs.Spec.APIKeySecretRef), action, err, max(r.PollInterval, time.Second))
 }
 
 // copySessionToStatus copies what Browserbase reports into bs's status, in memory (the deferred
@@ -101,6 +108,9 @@ func (r *Reconciler) reportSession(bs *v1alpha1.BrowserSession) (ctrl.Result, er
 			"Browserbase session %s reports status %q, which this operator does not know; waiting for RUNNING", bs.Status.ID, status))
 	}
 	next := wait.Jitter(r.PollInterval, 0.1)
+	if sweepIn, ok := r.sweeps.nextSweepIn(bs.UID, r.clock().Now()); ok && sweepIn < next {
+		next = max(sweepIn, time.Second)
+	}
 	if exp := bs.Status.ExpiresAt; exp != nil {
 		// A second past expiry, so the answer is already TIMED_OUT.
 		if untilExpiry := exp.Time.Sub(r.clock().Now()) + time.Second; untilExpiry < next {

@@ -1,10 +1,14 @@
 package browsersession
 
 import (
+	"strings"
+
 	"bytes"
 	"context"
 	"encoding/json"
 	"unicode/utf16"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
@@ -14,7 +18,8 @@ import (
 // createRequest builds the create-session body from the spec, tagged with this resource and
 // the create attempt's token. It reads proxy passwords from
 // their Secrets, and refuses (with a stallError) what Browserbase would refuse but admission
-// cannot see, such as userMetadata that is too long once the operator's tag is added.
+// cannot see, such as userMetadata that is too long once the operator's tag is added, and a
+// Secret name that cannot be written.
 func (r *Reconciler) createRequest(ctx context.Context, bs *v1alpha1.BrowserSession, attempt string) (browserbase.CreateSessionRequest, error) {
 	spec := bs.Spec
 	req := browserbase.CreateSessionRequest{
@@ -24,7 +29,12 @@ func (r *Reconciler) createRequest(ctx context.Context, bs *v1alpha1.BrowserSess
 		KeepAlive:       spec.KeepAlive,
 		Region:          string(spec.Region),
 		BrowserSettings: browserSettings(spec.BrowserSettings),
-		UserMetadata:    userMetadata(bs, attempt),
+		UserMetadata:    userMetadata(bs, attempt, r.ClusterID),
+	}
+	if errs := validation.IsDNS1123Subdomain(secretName(bs)); len(errs) > 0 {
+		return req, reconcile.Stalled(v1alpha1.ReasonInvalidSpec,
+			"the Secret name %q cannot be used (%s), so the session's credentials would have nowhere to go: "+
+				"re-create the BrowserSession with a shorter name or with spec.secretName set", secretName(bs), strings.Join(errs, "; "))
 	}
 	if n := jsonLength(req.UserMetadata); n >= v1alpha1.MaxUserMetadataLength {
 		return req, reconcile.Stalled(v1alpha1.ReasonInvalidSpec,
@@ -54,10 +64,10 @@ func (r *Reconciler) createRequest(ctx context.Context, bs *v1alpha1.BrowserSess
 	return req, nil
 }
 
-// userMetadata is spec.metadata plus the operator's tag, which ties the session to this resource
-// and to the create attempt that made it, so it can be found again with a q query
+// userMetadata is spec.metadata plus the operator's tag, which ties the session to this resource,
+// to the create attempt that made it and to this cluster, so it can be found again with a q query
 // (user_metadata['k8s']['attempt']:'<token>').
-func userMetadata(bs *v1alpha1.BrowserSession, attempt string) map[string]any {
+func userMetadata(bs *v1alpha1.BrowserSession, attempt, clusterID string) map[string]any {
 	md := make(map[string]any, len(bs.Spec.Metadata)+1)
 	for k, v := range bs.Spec.Metadata {
 		md[k] = v
@@ -67,6 +77,9 @@ func userMetadata(bs *v1alpha1.BrowserSession, attempt string) map[string]any {
 		"namespace": bs.Namespace,
 		"name":      bs.Name,
 		"attempt":   attempt,
+	}
+	if clusterID != "" {
+		md[v1alpha1.ReservedMetadataKey].(map[string]any)["cluster"] = clusterID
 	}
 	return md
 }

@@ -13,9 +13,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"sync"
+
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/reconcile"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // Keys of the Secret the operator writes. They are valid environment variable names, so a
@@ -131,7 +135,8 @@ func (r *Reconciler) reconcileSecret(ctx context.Context, bs *v1alpha1.BrowserSe
 	}
 	r.secretDigests.remember(key, existing.ResourceVersion, existing.Data)
 	if !hasConnect {
-		if len(existing.Data[SecretKeyConnectURL]) == 0 {
+		// The stored connect details are kept only if they are this session's.
+		if len(existing.Data[SecretKeyConnectURL]) == 0 || string(existing.Data[SecretKeySessionID]) != sess.ID {
 			return connectDetailsUnavailable(bs, sess)
 		}
 		for _, k := range []string{SecretKeyConnectURL, SecretKeySeleniumRemoteURL, SecretKeySigningKey} {
@@ -183,7 +188,71 @@ func (r *Reconciler) createSecret(ctx context.Context, bs *v1alpha1.BrowserSessi
 }
 
 func connectDetailsUnavailable(bs *v1alpha1.BrowserSession, sess *browserbase.Session) error {
-	return reconcile.Stalled(v1alpha1.ReasonConnectDetailsUnavailable,
-		"Browserbase no longer returns the connect URL of session %s and Secret %q does not hold it; "+
-			"delete and re-create the BrowserSession to start a new session", sess.ID, secretName(bs))
+	return &connectDetailsLostError{sessionID: sess.ID, secret: secretName(bs)}
+}
+
+// A connectDetailsLostError says that no one has the connect URL and signing key of a running
+// session any more: Browserbase's get does not return them (they are optional there), the
+// Secret does not hold them, and the create answer that had them was not kept (the manager
+// restarted before the Secret write succeeded). replaceUnusableSession handles it.
+type connectDetailsLostError struct{ sessionID, secret string }
+
+func (e *connectDetailsLostError) Error() string {
+	return fmt.Sprintf("Browserbase does not return the connect details of session %s and Secret %q does not hold them", e.sessionID, e.secret)
+}
+
+// replaceUnusableSession releases a session whose connect details are lost, so that a session no
+// workload can use does not run and bill until its timeout, and clears it from status: the next
+// pass creates another under a new create-attempt token.
+func (r *Reconciler) replaceUnusableSession(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive, lost *connectDetailsLostError) (ctrl.Result, error) {
+	if err := r.release(ctx, apiKey, lost.sessionID); err != nil {
+		return ctrl.Result{}, classify(bs, "release the session whose connect details are lost", err)
+	}
+	log.FromContext(ctx).Info("Released a session whose connect details are lost; a new one follows", "sessionID", lost.sessionID)
+	r.event(bs, corev1.EventTypeWarning, "SessionReplaced", "Replace",
+		"Released Browserbase session %s: %v, so no workload could use it; creating a new session", lost.sessionID, lost)
+	st := &bs.Status
+	st.ID, st.SessionStatus, st.ConnectURL = "", "", ""
+	st.ExpiresAt, st.StartedAt, st.EndedAt = nil, nil, nil
+	reconcile.MarkProgressing(bs, v1alpha1.ReasonConnectDetailsUnavailable,
+		fmt.Sprintf("Released Browserbase session %s, whose connect details are lost; creating a new session", lost.sessionID))
+	return ctrl.Result{RequeueAfter: time.Second}, nil
+}
+
+// pendingConnect holds, per resource, the connect details of a session it created until they are
+// in its Secret: they come only with the create answer, and a failed Secret write must not lose
+// them while the session bills.
+type pendingConnect struct {
+	mu    sync.Mutex
+	byUID map[types.UID]browserbase.Session
+}
+
+// keep remembers sess's connect details for uid.
+func (p *pendingConnect) keep(uid types.UID, sess *browserbase.Session) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.byUID == nil {
+		p.byUID = map[types.UID]browserbase.Session{}
+	}
+	p.byUID[uid] = browserbase.Session{ID: sess.ID, ConnectURL: sess.ConnectURL, SeleniumRemoteURL: sess.SeleniumRemoteURL, SigningKey: sess.SigningKey}
+}
+
+// fill copies the remembered connect details into sess, if they are sess's, and reports whether
+// it did.
+func (p *pendingConnect) fill(uid types.UID, sess *browserbase.Session) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	known, ok := p.byUID[uid]
+	if !ok || known.ID != sess.ID {
+		return false
+	}
+	sess.ConnectURL, sess.SeleniumRemoteURL, sess.SigningKey = known.ConnectURL, known.SeleniumRemoteURL, known.SigningKey
+	return true
+}
+
+// forget drops what is remembered for uid: the Secret holds it, or the resource is gone.
+func (p *pendingConnect) forget(uid types.UID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.byUID, uid)
 }

@@ -3,6 +3,7 @@ package browsersession
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,11 +11,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
 	"github.com/browserbase/session-operator/internal/reconcile"
 	"github.com/browserbase/session-operator/internal/scheme"
 )
@@ -123,6 +127,24 @@ func TestReconcileSecret(t *testing.T) {
 		}
 	})
 
+	t.Run("another session's stored connect details are not this one's", func(t *testing.T) {
+		f := newSecretFixture(t, nil)
+		ctx := context.Background()
+		stored := f.ownedSecret(t, full)
+		stored.Data[SecretKeySessionID] = []byte("an-older-session")
+		if err := f.r.Create(ctx, stored); err != nil {
+			t.Fatal(err)
+		}
+		found, err := f.r.startOwnedSecretRead(ctx, f.bs)()
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = f.r.reconcileSecret(ctx, f.bs, &withoutConnect, found)
+		if _, ok := errors.AsType[*connectDetailsLostError](err); !ok {
+			t.Fatalf("error = %v, want the connect details lost", err)
+		}
+	})
+
 	t.Run("missing connect details keep the stored values", func(t *testing.T) {
 		f := newSecretFixture(t, nil)
 		ctx := context.Background()
@@ -147,11 +169,11 @@ func TestReconcileSecret(t *testing.T) {
 		}
 	})
 
-	t.Run("no connect details anywhere stalls", func(t *testing.T) {
+	t.Run("no connect details anywhere: the session is lost", func(t *testing.T) {
 		f := newSecretFixture(t, nil)
 		err := f.r.reconcileSecret(context.Background(), f.bs, &withoutConnect, nil)
-		if stall, ok := errors.AsType[*reconcile.StallError](err); !ok || stall.Reason != v1alpha1.ReasonConnectDetailsUnavailable {
-			t.Fatalf("error = %v, want a %s stall", err, v1alpha1.ReasonConnectDetailsUnavailable)
+		if _, ok := errors.AsType[*connectDetailsLostError](err); !ok {
+			t.Fatalf("error = %v, want the connect details lost", err)
 		}
 		if n := f.writes.Load(); n != 0 {
 			t.Errorf("%d Secret writes, want none", n)
@@ -172,4 +194,112 @@ func TestReconcileSecret(t *testing.T) {
 			t.Errorf("the foreign Secret changed: %v", got)
 		}
 	})
+}
+
+// A running session whose connect details no one has any more (Browserbase's get does not
+// return them, the Secret was never written, the create answer is gone with a restart) is
+// released and replaced, not left to bill until its timeout while the resource stalls.
+func TestLostConnectDetailsReplaceTheSession(t *testing.T) {
+	ctx := context.Background()
+	clk := newFakeClock()
+	expires := metav1.NewTime(testNow.Add(time.Hour))
+	bs := &v1alpha1.BrowserSession{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: "ns", Name: "bs", UID: "uid-1", Generation: 1, Finalizers: []string{v1alpha1.Finalizer},
+			Annotations: map[string]string{
+				v1alpha1.AnnotationCreateAttempt:     "0123456789abcdef",
+				v1alpha1.AnnotationCreateAttemptedAt: testNow.Add(-time.Minute).Format(time.RFC3339),
+			},
+		},
+		Status: v1alpha1.BrowserSessionStatus{ID: "lost", SessionStatus: "RUNNING", ExpiresAt: &expires},
+	}
+	c := newFakeClient(bs)
+	store := newSessionStore(&browserbase.Session{ID: "lost", Status: browserbase.StatusRunning, ExpiresAt: testNow.Add(time.Hour)})
+	bb := store.client()
+	bb.CreateSessionFn = func(context.Context, browserbase.Sensitive, browserbase.CreateSessionRequest) (*browserbase.Session, error) {
+		return usableSession("replacement"), nil
+	}
+	events := &recordedEvents{}
+	r := &Reconciler{
+		Client: c, APIReader: c, Browserbase: bb, Recorder: events, Clock: clk, PollInterval: time.Minute,
+		Credentials: &reconcile.Credentials{Default: "key"}, CreateGracePeriod: 10 * time.Second,
+	}
+	req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "bs"}}
+
+	if _, err := r.Reconcile(ctx, req); err != nil {
+		t.Fatalf("first pass: %v", err)
+	}
+	if got := ids(bb.CallsTo(browserbasetest.ReleaseSession)); !slices.Equal(got, []string{"lost"}) {
+		t.Fatalf("released %v, want the session whose connect details are lost", got)
+	}
+	if !slices.Contains(events.reasons(), "SessionReplaced") {
+		t.Errorf("events %v, want SessionReplaced", events.reasons())
+	}
+	mustGet(t, c, bs)
+	if bs.Status.ID != "" {
+		t.Fatalf("status.id = %q after the release, want it cleared", bs.Status.ID)
+	}
+
+	if _, err := r.Reconcile(ctx, req); err != nil {
+		t.Fatalf("second pass: %v", err)
+	}
+	mustGet(t, c, bs)
+	if bs.Status.ID != "replacement" || len(bb.CallsTo(browserbasetest.CreateSession)) != 1 {
+		t.Fatalf("status.id = %q after %d creates, want one replacement", bs.Status.ID, len(bb.CallsTo(browserbasetest.CreateSession)))
+	}
+	secret := &corev1.Secret{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: "ns", Name: "bs-browserbase"}, secret); err != nil {
+		t.Fatal(err)
+	}
+	if string(secret.Data[SecretKeySessionID]) != "replacement" || len(secret.Data[SecretKeyConnectURL]) == 0 {
+		t.Errorf("Secret = %v, want the replacement's credentials", secret.Data)
+	}
+}
+
+// A Secret write that fails after a create does not lose the connect details while the manager
+// runs: the next pass writes them, and no session is replaced.
+func TestConnectDetailsOutliveAFailedSecretWrite(t *testing.T) {
+	ctx := context.Background()
+	bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "bs", UID: "uid-1", Generation: 1}}
+	failSecretCreates := true
+	c := fake.NewClientBuilder().WithScheme(scheme.New()).WithStatusSubresource(&v1alpha1.BrowserSession{}).WithObjects(bs).
+		WithInterceptorFuncs(interceptor.Funcs{
+			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+				if _, ok := obj.(*corev1.Secret); ok && failSecretCreates {
+					return errors.New("exceeded quota: secrets")
+				}
+				return c.Create(ctx, obj, opts...)
+			},
+		}).Build()
+	store := newSessionStore()
+	bb := store.client()
+	bb.CreateSessionFn = func(context.Context, browserbase.Sensitive, browserbase.CreateSessionRequest) (*browserbase.Session, error) {
+		s := usableSession("s1")
+		withoutConnect := *s
+		withoutConnect.ConnectURL, withoutConnect.SigningKey = "", ""
+		store.sessions["s1"] = &withoutConnect // Browserbase's get does not return them
+		return s, nil
+	}
+	r := &Reconciler{
+		Client: c, APIReader: c, Browserbase: bb, Clock: newFakeClock(), PollInterval: time.Minute,
+		Credentials: &reconcile.Credentials{Default: "key"}, CreateGracePeriod: 10 * time.Second,
+	}
+	req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "bs"}}
+	if _, err := r.Reconcile(ctx, req); err == nil {
+		t.Fatal("the first pass succeeded although its Secret write failed")
+	}
+	failSecretCreates = false
+	if _, err := r.Reconcile(ctx, req); err != nil {
+		t.Fatalf("second pass: %v", err)
+	}
+	if n := len(bb.CallsTo(browserbasetest.ReleaseSession)); n != 0 {
+		t.Errorf("%d releases, want none: the connect details were still known", n)
+	}
+	secret := &corev1.Secret{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: "ns", Name: "bs-browserbase"}, secret); err != nil {
+		t.Fatal(err)
+	}
+	if string(secret.Data[SecretKeyConnectURL]) != usableSession("s1").ConnectURL.Reveal() {
+		t.Errorf("Secret connectUrl is not the session's")
+	}
 }

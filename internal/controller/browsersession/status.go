@@ -3,6 +3,7 @@ package browsersession
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -10,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/reconcile"
@@ -39,6 +41,9 @@ func (r *Reconciler) finalizeStatus(ctx context.Context, before, bs *v1alpha1.Br
 	patchErr := r.Status().Patch(ctx, bs, patch, FieldOwner)
 	if apierrors.IsConflict(patchErr) && before.Status.ID == "" && bs.Status.ID != "" {
 		patchErr = r.patchNewSessionOntoFreshCopy(ctx, bs)
+		if recorded, ok := errors.AsType[*recordedElsewhereError](patchErr); ok {
+			r.releaseUnrecorded(ctx, bs, recorded.id)
+		}
 	}
 	if patchErr != nil && !apierrors.IsNotFound(patchErr) {
 		if err == nil && apierrors.IsConflict(patchErr) {
@@ -61,6 +66,11 @@ func (r *Reconciler) patchNewSessionOntoFreshCopy(ctx context.Context, bs *v1alp
 	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(bs), fresh); err != nil {
 		return err
 	}
+	if fresh.Status.ID != "" && fresh.Status.ID != bs.Status.ID {
+		return &recordedElsewhereError{id: fresh.Status.ID, conflict: apierrors.NewConflict(
+			v1alpha1.GroupVersion.WithResource("browsersessions").GroupResource(), bs.Name,
+			fmt.Errorf("another pass recorded session %s meanwhile", fresh.Status.ID))}
+	}
 	if fresh.Status.ID != "" || fresh.Generation != bs.Generation {
 		return apierrors.NewConflict(v1alpha1.GroupVersion.WithResource("browsersessions").GroupResource(), bs.Name,
 			errors.New("the resource changed while its session was being created"))
@@ -68,4 +78,36 @@ func (r *Reconciler) patchNewSessionOntoFreshCopy(ctx context.Context, bs *v1alp
 	base := fresh.DeepCopy()
 	fresh.Status = bs.Status
 	return r.Status().Patch(ctx, fresh, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), FieldOwner)
+}
+
+// A recordedElsewhereError is a status write that found another session recorded: two managers
+// reconciled the resource at once (a paused old leader, two installs), and the other one's
+// session won. It is a conflict, so the pass requeues.
+type recordedElsewhereError struct {
+	id       string
+	conflict error
+}
+
+func (e *recordedElsewhereError) Error() string { return e.conflict.Error() }
+func (e *recordedElsewhereError) Unwrap() error { return e.conflict }
+
+// releaseUnrecorded releases the session this pass made or adopted when another was recorded in
+// its place: record or release, never neither, or it would run and bill with nothing tracking
+// it. A failure is logged; the sweep by UID finds the session again.
+func (r *Reconciler) releaseUnrecorded(ctx context.Context, bs *v1alpha1.BrowserSession, recorded string) {
+	mine := bs.Status.ID
+	apiKey, err := r.Credentials.APIKey(ctx, bs.Namespace, bs.Spec.APIKeySecretRef)
+	if err == nil {
+		err = r.release(ctx, apiKey, mine)
+	}
+	if err != nil {
+		log.FromContext(ctx).Error(err, "Could not release a session that another pass's session replaced; the sweep will",
+			"sessionID", mine, "recorded", recorded)
+		r.sweeps.soon(bs.UID, r.clock().Now())
+		return
+	}
+	r.pending.forget(bs.UID)
+	log.FromContext(ctx).Info("Released a session another pass's session replaced", "sessionID", mine, "recorded", recorded)
+	r.event(bs, corev1.EventTypeWarning, "SessionReleased", "Create",
+		"Released Browserbase session %s: session %s was recorded for this resource meanwhile (is a second operator running?)", mine, recorded)
 }

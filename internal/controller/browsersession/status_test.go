@@ -2,6 +2,7 @@ package browsersession
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -9,6 +10,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
+	"github.com/browserbase/session-operator/internal/reconcile"
+	"github.com/google/go-cmp/cmp"
 )
 
 // A status write meets a conflict when someone changed the resource during the pass (a label
@@ -20,9 +24,15 @@ func TestFinalizeStatusThroughAConflict(t *testing.T) {
 		passMade   bool   // the pass created or adopted a session
 		wantStored string
 		wantRetry  bool
+		// Record or release, never neither: a session this pass made that cannot be recorded is
+		// released, or it would bill with nothing tracking it.
+		wantReleased []string
 	}{
-		"a new session is recorded on a fresh copy":        {passMade: true, wantStored: "made-by-this-pass"},
-		"a session recorded meanwhile is left alone":       {storedID: "recorded-elsewhere", passMade: true, wantStored: "recorded-elsewhere", wantRetry: true},
+		"a new session is recorded on a fresh copy": {passMade: true, wantStored: "made-by-this-pass"},
+		"a session recorded meanwhile is kept, and this pass's released": {
+			storedID: "recorded-elsewhere", passMade: true, wantStored: "recorded-elsewhere", wantRetry: true,
+			wantReleased: []string{"made-by-this-pass"},
+		},
 		"a pass that made nothing retries, writes nothing": {storedID: "recorded-elsewhere", wantStored: "recorded-elsewhere", wantRetry: true},
 	}
 	for name, tc := range cases {
@@ -53,7 +63,10 @@ func TestFinalizeStatusThroughAConflict(t *testing.T) {
 				bs.Status.ID = "made-by-this-pass"
 			}
 			bs.Status.SessionStatus = "RUNNING"
-			r := &Reconciler{Client: c, APIReader: c}
+			bb := newSessionStore(usableSession("made-by-this-pass"), usableSession("recorded-elsewhere")).client()
+			events := &recordedEvents{}
+			r := &Reconciler{Client: c, APIReader: c, Browserbase: bb, Recorder: events, Clock: newFakeClock(),
+				Credentials: &reconcile.Credentials{Default: "key"}}
 			result, err := r.finalizeStatus(ctx, before, bs, ctrl.Result{}, nil)
 			if err != nil {
 				t.Fatalf("finalizeStatus: %v", err)
@@ -67,6 +80,12 @@ func TestFinalizeStatusThroughAConflict(t *testing.T) {
 			}
 			if got.Status.ID != tc.wantStored {
 				t.Errorf("status.id = %q, want %q", got.Status.ID, tc.wantStored)
+			}
+			if diff := cmp.Diff(tc.wantReleased, ids(bb.CallsTo(browserbasetest.ReleaseSession))); diff != "" {
+				t.Errorf("released (-want +got):\n%s", diff)
+			}
+			if len(tc.wantReleased) > 0 && !slices.Contains(events.reasons(), "SessionReleased") {
+				t.Errorf("events %v, want a SessionReleased warning", events.reasons())
 			}
 			if got.Labels["team"] != "scraping" {
 				t.Errorf("the label written meanwhile is gone: %v", got.Labels)

@@ -1,0 +1,205 @@
+package browsersession
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/reconcile"
+)
+
+// Every session carries this resource's UID, the token of the create attempt that made it, and
+// the cluster's identity in userMetadata. A session that is live, tagged with this resource, and
+// not status.id is a leak: a create Browserbase committed after its answer was lost, or after
+// the list was trusted; a session made by a second manager that lost the race to record it. The
+// sweep finds them by UID and by token (the token survives a restore from backup, the UID does
+// not) and releases them. It runs when a create is resolved, on delete, soon after a create that
+// followed an unfinished one, and every SweepInterval for each resource, so leaks heal by
+// themselves.
+
+// taggedSessions lists the live sessions of this cluster tagged with bs: with its UID, or with
+// the token of its last create attempt.
+func (r *Reconciler) taggedSessions(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) ([]browserbase.Session, error) {
+	var queries []string
+	if bs.UID != "" {
+		if q, ok := browserbase.MetadataQuery(string(bs.UID), v1alpha1.ReservedMetadataKey, "uid"); ok {
+			queries = append(queries, q)
+		}
+	}
+	if token := createAttempt(bs); token != "" {
+		q, ok := browserbase.MetadataQuery(token, v1alpha1.ReservedMetadataKey, "attempt")
+		if !ok {
+			return nil, reconcile.Stalled(v1alpha1.ReasonCreateOutcomeUnknown,
+				"annotation %s holds %q, which cannot be searched for; a session the create attempt made may be running. "+
+					"Check Browserbase for sessions tagged with this resource, then remove the annotation to create anew",
+				v1alpha1.AnnotationCreateAttempt, token)
+		}
+		queries = append(queries, q)
+	}
+	seen := map[string]bool{}
+	var live []browserbase.Session
+	for _, q := range queries {
+		all, err := r.Browserbase.ListSessions(ctx, apiKey, browserbase.ListOptions{Query: q})
+		if err != nil {
+			return nil, fmt.Errorf("listing the sessions of this resource: %w", err)
+		}
+		for _, s := range all {
+			// Ended ones are history, not leaks; another cluster's are not this operator's to touch.
+			if s.Status.Ended() || seen[s.ID] || !r.ofThisCluster(s) {
+				continue
+			}
+			seen[s.ID] = true
+			live = append(live, s)
+		}
+	}
+	return live, nil
+}
+
+// ofThisCluster reports whether s was made by an operator of this cluster: a restore into a
+// standby cluster that shares the Browserbase project must not adopt or release production's
+// sessions. Sessions without the tag come from operators older than it, and count as ours.
+func (r *Reconciler) ofThisCluster(s browserbase.Session) bool {
+	tag, _ := s.UserMetadata[v1alpha1.ReservedMetadataKey].(map[string]any)
+	cluster, tagged := tag["cluster"].(string)
+	return !tagged || cluster == r.ClusterID
+}
+
+// releaseTaggedSession releases a session tagged with bs that is not its session, and says so.
+func (r *Reconciler) releaseTaggedSession(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive, id, why string) error {
+	if err := r.release(ctx, apiKey, id); err != nil {
+		return fmt.Errorf("releasing session %s, %s: %w", id, why, err)
+	}
+	log.FromContext(ctx).Info("Released a session tagged with this resource that is not its session", "sessionID", id, "why", why)
+	r.event(bs, corev1.EventTypeWarning, "SessionReleased", "Sweep", "Released Browserbase session %s, %s", id, why)
+	return nil
+}
+
+// release asks Browserbase to end a session. A session Browserbase no longer knows, or that has
+// ended (some refusals to release mean just that), counts as released.
+func (r *Reconciler) release(ctx context.Context, apiKey browserbase.Sensitive, id string) error {
+	_, err := r.Browserbase.ReleaseSession(ctx, apiKey, id)
+	switch {
+	case err == nil, browserbase.IsNotFound(err):
+		return nil
+	case browserbase.IsRejected(err):
+		sess, getErr := r.Browserbase.GetSession(ctx, apiKey, id)
+		if browserbase.IsNotFound(getErr) || getErr == nil && sess.Status.Ended() {
+			return nil
+		}
+	}
+	return err
+}
+
+// storedCredentials returns a function that tells which session the credentials in bs's Secret
+// belong to ("" when the Secret has none), reading the Secret once, on first use.
+func (r *Reconciler) storedCredentials(ctx context.Context, bs *v1alpha1.BrowserSession) func() string {
+	return sync.OnceValue(func() string {
+		secret := &corev1.Secret{}
+		if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: bs.Namespace, Name: secretName(bs)}, secret); err != nil {
+			return ""
+		}
+		if len(secret.Data[SecretKeyConnectURL]) == 0 || len(secret.Data[SecretKeySigningKey]) == 0 {
+			return ""
+		}
+		return string(secret.Data[SecretKeySessionID])
+	})
+}
+
+// sweepLeaks releases the live sessions tagged with bs other than its own, when a sweep of bs
+// is due. A failed sweep is logged and tried again at the next pass: it never makes a usable
+// session look unusable.
+func (r *Reconciler) sweepLeaks(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) {
+	now := r.clock().Now()
+	if !r.sweeps.due(bs.UID, now, r.SweepInterval) {
+		return
+	}
+	live, err := r.taggedSessions(ctx, bs, apiKey)
+	if err == nil {
+		for _, s := range live {
+			if s.ID == bs.Status.ID {
+				continue
+			}
+			if err = r.releaseTaggedSession(ctx, bs, apiKey, s.ID, "not the session recorded in status.id"); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		log.FromContext(ctx).Error(err, "Could not sweep the sessions tagged with this resource; trying again at the next pass")
+		return
+	}
+	r.sweeps.done(bs.UID, now, r.SweepInterval)
+}
+
+// sweepSchedule says, per resource, when its next sweep is due. It lives in memory: after a
+// restart every resource gets its first sweep at a random point of the first interval, so a
+// thousand resources do not all list at once.
+type sweepSchedule struct {
+	mu   sync.Mutex
+	next map[types.UID]time.Time
+}
+
+// due reports whether a sweep of uid is due at now. interval 0 turns periodic sweeps off; sweeps
+// asked for with soon still run.
+func (s *sweepSchedule) due(uid types.UID, now time.Time, interval time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.next == nil {
+		s.next = map[types.UID]time.Time{}
+	}
+	next, ok := s.next[uid]
+	if !ok {
+		if interval <= 0 {
+			return false
+		}
+		next = now.Add(rand.N(interval))
+		s.next[uid] = next
+	}
+	return !now.Before(next)
+}
+
+// done records a sweep of uid at now.
+func (s *sweepSchedule) done(uid types.UID, now time.Time, interval time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if interval <= 0 {
+		delete(s.next, uid)
+		return
+	}
+	s.next[uid] = now.Add(interval)
+}
+
+// soon asks for a sweep of uid at or before at.
+func (s *sweepSchedule) soon(uid types.UID, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.next == nil {
+		s.next = map[types.UID]time.Time{}
+	}
+	if next, ok := s.next[uid]; !ok || at.Before(next) {
+		s.next[uid] = at
+	}
+}
+
+// forget drops uid's schedule, once its resource is gone.
+func (s *sweepSchedule) forget(uid types.UID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.next, uid)
+}
+
+// nextSweepIn is how long until uid's next sweep, if one is scheduled.
+func (s *sweepSchedule) nextSweepIn(uid types.UID, now time.Time) (time.Duration, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next, ok := s.next[uid]
+	return next.Sub(now), ok
+}
