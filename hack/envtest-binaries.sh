@@ -28,6 +28,16 @@ export GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0
 WORK="$(mktemp -d)"
 trap 'rm -rf "${WORK}"' EXIT
 mkdir -p "${ASSETS}"
+# Two runs at once (make test beside make dev) would build into the same .tmp files: the second
+# waits for the first, then finds the binaries built.
+if command -v flock >/dev/null; then
+  exec 9>"${ASSETS}/.build.lock"
+  flock 9
+  if [[ -x "${ASSETS}/kube-apiserver" && -x "${ASSETS}/etcd" && -x "${ASSETS}/kubectl" ]]; then
+    echo "${ASSETS}"
+    exit 0
+  fi
+fi
 
 build_kubernetes() {
   local dir="${WORK}/kubernetes"

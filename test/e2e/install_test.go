@@ -103,6 +103,9 @@ var _ = Describe("The install bundles", Ordered, ContinueOnFailure, func() {
 
 		dep := decode[appsv1.Deployment](find(kustomized, "Deployment", kustomizePrefix+"controller-manager"))
 		expectHardened(dep)
+		namespace := decode[corev1.Namespace](find(kustomized, "Namespace", dep.Namespace))
+		Expect(namespace.Labels).To(HaveKeyWithValue("pod-security.kubernetes.io/enforce", "restricted"),
+			"the operator's namespace admits only restricted Pods")
 		find(kustomized, "ServiceAccount", dep.Spec.Template.Spec.ServiceAccountName)
 		svc := decode[corev1.Service](find(kustomized, "Service", kustomizePrefix+"controller-manager-metrics-service"))
 		expectSelects(svc, dep)

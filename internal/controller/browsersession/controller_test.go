@@ -42,6 +42,12 @@ var _ = Describe("BrowserSession", func() {
 			return got
 		}
 	}
+	// getReturnsConnect makes the emulator's get return the connect details (or not, the suite's
+	// default, as the real API allows) for the rest of the spec.
+	getReturnsConnect := func(v bool) {
+		emu.SetGetReturnsConnect(v)
+		DeferCleanup(func() { emu.SetGetReturnsConnect(false) })
+	}
 	condition := func(bs *v1alpha1.BrowserSession, typ string) *metav1.Condition {
 		return meta.FindStatusCondition(bs.Status.Conditions, typ)
 	}
@@ -338,6 +344,7 @@ var _ = Describe("BrowserSession", func() {
 	})
 
 	It("writes the Secret under spec.secretName and restores it when it is deleted", func(ctx SpecContext) {
+		getReturnsConnect(true) // the connect details can be read again, so the session stays
 		bs := newSession(ctx, "custom", func(bs *v1alpha1.BrowserSession) { bs.Spec.SecretName = "custom-creds" })
 		got := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
 		Expect(got.Status.SecretName).To(Equal("custom-creds"))
@@ -351,6 +358,40 @@ var _ = Describe("BrowserSession", func() {
 			g.Expect(restored.Data).To(Equal(secret.Data))
 		}).Should(Succeed())
 		Expect(sessionsOf(ctx, bs)).To(HaveLen(1), "restoring the Secret must not create a session")
+	})
+
+	It("replaces a session whose connect details are lost with its Secret, rather than leave it billing unusable", func(ctx SpecContext) {
+		bs := newSession(ctx, "lost-creds", nil)
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+		first := got.Status.ID
+		key := types.NamespacedName{Namespace: ns, Name: "lost-creds-browserbase"}
+		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: key.Name}})).To(Succeed())
+		// The manager still remembers nothing of them: it forgot them once the Secret held them, and
+		// Browserbase's get (as here) need not return them.
+		Eventually(func(g Gomega) {
+			current := fetch(ctx, bs)(g)
+			g.Expect(current.Status.ID).NotTo(BeEmpty())
+			g.Expect(current.Status.ID).NotTo(Equal(first))
+			g.Expect(meta.IsStatusConditionTrue(current.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue())
+			secret := &corev1.Secret{}
+			g.Expect(k8sClient.Get(ctx, key, secret)).To(Succeed())
+			g.Expect(string(secret.Data["sessionId"])).To(Equal(current.Status.ID))
+			g.Expect(secret.Data["connectUrl"]).NotTo(BeEmpty())
+		}).Should(Succeed())
+		old, _ := emu.Session(first)
+		Expect(old.Status).To(Equal("COMPLETED"), "the unusable session was released")
+		live := 0
+		for _, sess := range sessionsOf(ctx, bs) {
+			if sess.Status == "RUNNING" {
+				live++
+			}
+		}
+		Expect(live).To(Equal(1))
+		Eventually(func(g Gomega) {
+			events := &eventsv1.EventList{}
+			g.Expect(k8sClient.List(ctx, events, client.InNamespace(ns))).To(Succeed())
+			g.Expect(events.Items).To(ContainElement(HaveField("Reason", "SessionReplaced")))
+		}).Should(Succeed())
 	})
 
 	It("reports a timed-out session as not Ready and Stalled, and creates no replacement", func(ctx SpecContext) {
@@ -392,30 +433,49 @@ var _ = Describe("BrowserSession", func() {
 		Expect(gets()-before).To(BeNumerically(">=", 2), "the session was polled meanwhile")
 	})
 
-	DescribeTable("creates exactly one session when a create's answer is lost",
-		func(ctx SpecContext, faults emulator.Faults) {
+	DescribeTable("leaves exactly one live session when a create's answer is lost",
+		func(ctx SpecContext, faults emulator.Faults, withConnect bool) {
+			getReturnsConnect(withConnect)
 			emu.SetFaults(faults)
 			DeferCleanup(func() { emu.SetFaults(emulator.Faults{}) })
 			bs := newSession(ctx, "lost-answer", nil)
 			got := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
 
 			sessions := sessionsOf(ctx, bs)
-			Expect(sessions).To(HaveLen(1), "the committed session is adopted, not duplicated")
-			Expect(got.Status.ID).To(Equal(sessions[0].ID))
+			var live []emulator.Session
+			for _, sess := range sessions {
+				if sess.Status == "RUNNING" {
+					live = append(live, sess)
+				}
+			}
+			Expect(live).To(HaveLen(1))
+			Expect(got.Status.ID).To(Equal(live[0].ID))
 			secret := &corev1.Secret{}
 			Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "lost-answer-browserbase"}, secret)).To(Succeed())
-			Expect(string(secret.Data["connectUrl"])).To(Equal(sessions[0].ConnectURL))
+			Expect(string(secret.Data["connectUrl"])).To(Equal(live[0].ConnectURL))
+			want := "SessionAdopted"
+			if withConnect {
+				Expect(sessions).To(HaveLen(1), "the committed session is adopted, not duplicated")
+			} else {
+				// Its connect URL and signing key came only with the lost answer: no workload could
+				// use it, so it is released and one new session made.
+				Expect(sessions).To(HaveLen(2))
+				want = "SessionReleased"
+			}
 			Eventually(func(g Gomega) {
 				events := &eventsv1.EventList{}
 				g.Expect(k8sClient.List(ctx, events, client.InNamespace(ns))).To(Succeed())
-				g.Expect(events.Items).To(ContainElement(HaveField("Reason", "SessionAdopted")))
+				g.Expect(events.Items).To(ContainElement(HaveField("Reason", want)))
 			}).Should(Succeed())
 		},
-		Entry("500 after the session was committed", emulator.Faults{CreateCommitThenFail: 1}),
-		Entry("connection dropped after the session was committed", emulator.Faults{CreateCommitThenDrop: 1}),
+		Entry("500 after the session was committed, get returns the connect details", emulator.Faults{CreateCommitThenFail: 1}, true),
+		Entry("connection dropped after the session was committed, get returns the connect details", emulator.Faults{CreateCommitThenDrop: 1}, true),
+		Entry("500 after the session was committed, get without connect details", emulator.Faults{CreateCommitThenFail: 1}, false),
+		Entry("connection dropped after the session was committed, get without connect details", emulator.Faults{CreateCommitThenDrop: 1}, false),
 	)
 
 	It("puts the credentials back when someone else changes the Secret", func(ctx SpecContext) {
+		getReturnsConnect(true) // only then can they be read again
 		bs := newSession(ctx, "tampered", nil)
 		got := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
 		key := types.NamespacedName{Namespace: ns, Name: "tampered-browserbase"}
@@ -433,6 +493,7 @@ var _ = Describe("BrowserSession", func() {
 	})
 
 	It("finds its session again from the create-attempt annotation after a restore without status", func(ctx SpecContext) {
+		getReturnsConnect(true) // the restored resource has no Secret of its own to read them from
 		original := newSession(ctx, "backed-up", nil)
 		got := waitForCondition(ctx, original, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
 		id := got.Status.ID
@@ -576,5 +637,18 @@ var _ = Describe("BrowserSession", func() {
 			g.Expect(err.Error()).To(ContainSubstring("spec is immutable"))
 			g.Expect(err.Error()).To(ContainSubstring("delete this BrowserSession and create a new one"))
 		}).Should(Succeed())
+	})
+
+	It("refuses a name whose default Secret name would be too long, before any session is made", func(ctx SpecContext) {
+		long := strings.Repeat("a", 242)
+		err := k8sClient.Create(ctx, &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: long}})
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("set spec.secretName"))
+
+		bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: long}}
+		bs.Spec.SecretName = "long-name-credentials"
+		Expect(k8sClient.Create(ctx, bs)).To(Succeed(), "with spec.secretName the name fits")
+		Expect(k8sClient.Delete(ctx, bs)).To(Succeed())
+		Expect(k8sClient.Create(ctx, &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: long[:241]}})).To(Succeed())
 	})
 })

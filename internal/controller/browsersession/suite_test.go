@@ -80,6 +80,9 @@ var _ = BeforeSuite(func() {
 	emu.AddKey(limitedKey, emulator.Project{ID: "proj-limited", Name: "limited", Concurrency: 1})
 	emu.AddKey(oneSlotKey, emulator.Project{ID: "proj-one-slot", Name: "one-slot", Concurrency: 1})
 	emu.AddKey(westKey, emulator.Project{ID: "proj-west", Name: "west", Regions: []string{"us-west-2"}})
+	// As the real API allows (its document marks them optional): a get without the connect URL
+	// and signing key, which only the create answer then carries.
+	emu.SetGetReturnsConnect(false)
 	server := httptest.NewServer(emu)
 	DeferCleanup(server.Close)
 	bb, err := browserbase.NewHTTPClient(server.URL, browserbase.WithTimeout(5*time.Second))
