@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -153,6 +154,17 @@ var _ = Describe("The install bundles", Ordered, ContinueOnFailure, func() {
 		Expect(yaml.UnmarshalStrict(raw, &generated)).To(Succeed())
 		Expect(generated.Rules).NotTo(BeEmpty())
 		Expect(decode[rbacv1.ClusterRole](find(objs, "ClusterRole", chartName("manager-role"))).Rules).To(Equal(generated.Rules))
+		// Only the verbs used: every write is a patch but the Secret's create, and the finalizers
+		// rule is an update by definition; no ConfigMaps (leases only) for leader election.
+		for _, rule := range generated.Rules {
+			if !slices.Contains(rule.Resources, "browsersessions/finalizers") {
+				Expect(rule.Verbs).NotTo(ContainElement("update"), "rule %v", rule)
+			}
+		}
+		leader := decode[rbacv1.Role](find(objs, "Role", chartName("leader-election-role")))
+		for _, rule := range leader.Rules {
+			Expect(rule.Resources).NotTo(ContainElement("configmaps"))
+		}
 
 		By("having the same rules, aggregation labels and bindings as every RBAC object of config/default")
 		for _, k := range kustomized {

@@ -43,3 +43,19 @@ func TestStripUnread(t *testing.T) {
 		t.Errorf("a tombstone must pass through: %v, %v", out, err)
 	}
 }
+
+// Installs that split a cluster with --watch-namespaces see only their namespaces.
+func TestCacheOptionsNamespaces(t *testing.T) {
+	if opts := CacheOptions(); opts.DefaultNamespaces != nil {
+		t.Errorf("without namespaces the cache is cluster-wide, got %v", opts.DefaultNamespaces)
+	}
+	opts := CacheOptions("team-a", "team-b")
+	if len(opts.DefaultNamespaces) != 2 {
+		t.Fatalf("DefaultNamespaces = %v, want team-a and team-b", opts.DefaultNamespaces)
+	}
+	for _, ns := range []string{"team-a", "team-b"} {
+		if _, ok := opts.DefaultNamespaces[ns]; !ok {
+			t.Errorf("namespace %s is not watched", ns)
+		}
+	}
+}

@@ -173,7 +173,7 @@ func TestCreateOnce(t *testing.T) {
 					return usableSession("new"), nil
 				},
 			}
-			r := &Reconciler{Client: c, Browserbase: bb, Clock: clk, CreateGate: tc.gate}
+			r := &Reconciler{Client: c, Browserbase: bb, Clock: clk, CreateGate: tc.gate, ClusterID: "cluster-a"}
 			noSecret := func() (*metav1.PartialObjectMetadata, error) { return nil, nil }
 
 			sess, _, err := r.createOnce(ctx, bs, "key", noSecret)
@@ -196,8 +196,8 @@ func TestCreateOnce(t *testing.T) {
 			}
 			if len(creates) == 1 {
 				tag, _ := creates[0].Request.UserMetadata[v1alpha1.ReservedMetadataKey].(map[string]any)
-				if tag["uid"] != "uid-1" || tag["attempt"] == "" {
-					t.Errorf("the create is not tagged with the resource and an attempt: %v", tag)
+				if tag["uid"] != "uid-1" || tag["attempt"] == "" || tag["cluster"] != "cluster-a" {
+					t.Errorf("the create is not tagged with the resource, an attempt and the cluster: %v", tag)
 				}
 				if hasAttempt && tag["attempt"] != token {
 					t.Errorf("the session's attempt tag %v is not the annotation's %q", tag["attempt"], token)
