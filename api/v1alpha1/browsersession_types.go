@@ -112,7 +112,8 @@ type BrowserSessionSpec struct {
 	SecretName string `json:"secretName,omitempty"`
 
 	// deletionPolicy says what happens to the Browserbase session when this resource is deleted:
-	// Delete (the default) releases it, Orphan leaves it running until it times out.
+	// Delete (the default) releases it, Orphan leaves it running until it times out. Unlike the
+	// rest of the spec it can be changed at any time, for example to Orphan just before a delete.
 	// +optional
 	// +kubebuilder:default=Delete
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
@@ -366,9 +367,10 @@ type BrowserSession struct {
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitzero"`
 
-	// spec describes the session to create. It is immutable.
+	// spec describes the session to create. It is immutable, except deletionPolicy (switching to
+	// Orphan before a delete is a normal need).
 	// +required
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec is immutable: a Browserbase session cannot be changed once created; delete this BrowserSession and create a new one"
+	// +kubebuilder:validation:XValidation:rule="(has(self.projectId) == has(oldSelf.projectId)) && (!has(self.projectId) || self.projectId == oldSelf.projectId) && (has(self.region) == has(oldSelf.region)) && (!has(self.region) || self.region == oldSelf.region) && (has(self.timeout) == has(oldSelf.timeout)) && (!has(self.timeout) || self.timeout == oldSelf.timeout) && (has(self.keepAlive) == has(oldSelf.keepAlive)) && (!has(self.keepAlive) || self.keepAlive == oldSelf.keepAlive) && (has(self.metadata) == has(oldSelf.metadata)) && (!has(self.metadata) || self.metadata == oldSelf.metadata) && (has(self.extensionId) == has(oldSelf.extensionId)) && (!has(self.extensionId) || self.extensionId == oldSelf.extensionId) && (has(self.browserSettings) == has(oldSelf.browserSettings)) && (!has(self.browserSettings) || self.browserSettings == oldSelf.browserSettings) && (has(self.proxies) == has(oldSelf.proxies)) && (!has(self.proxies) || self.proxies == oldSelf.proxies) && (has(self.apiKeySecretRef) == has(oldSelf.apiKeySecretRef)) && (!has(self.apiKeySecretRef) || self.apiKeySecretRef == oldSelf.apiKeySecretRef) && (has(self.secretName) == has(oldSelf.secretName)) && (!has(self.secretName) || self.secretName == oldSelf.secretName)",message="spec is immutable except deletionPolicy: a Browserbase session cannot be changed once created; delete this BrowserSession and create a new one"
 	Spec BrowserSessionSpec `json:"spec"`
 
 	// status is the session as the operator last observed it.

@@ -639,6 +639,26 @@ var _ = Describe("BrowserSession", func() {
 		}).Should(Succeed())
 	})
 
+	It("lets deletionPolicy change, and honours the new policy on delete", func(ctx SpecContext) {
+		bs := newSession(ctx, "switch-to-orphan", nil)
+		got := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+		Eventually(func(g Gomega) {
+			current := fetch(ctx, bs)(g)
+			current.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan
+			g.Expect(k8sClient.Update(ctx, current)).To(Succeed())
+		}).Should(Succeed())
+		// The operator has seen the new generation before the delete.
+		Eventually(func(g Gomega) {
+			current := fetch(ctx, bs)(g)
+			g.Expect(current.Status.ObservedGeneration).To(Equal(current.Generation))
+		}).Should(Succeed())
+		Expect(k8sClient.Delete(ctx, bs)).To(Succeed())
+		waitGone(ctx, bs)
+		sess, _ := emu.Session(got.Status.ID)
+		Expect(sess.Status).To(Equal("RUNNING"), "orphaned, not released")
+		emu.SetSessionStatus(got.Status.ID, "COMPLETED")
+	})
+
 	It("refuses a name whose default Secret name would be too long, before any session is made", func(ctx SpecContext) {
 		long := strings.Repeat("a", 242)
 		err := k8sClient.Create(ctx, &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: long}})
