@@ -58,6 +58,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	emu.AddKey(limitedKey, emulator.Project{ID: "e2e-limited", Name: "limited", Concurrency: 1})
 	// Short, so the rate-limit case completes quickly; the operator must still honour it.
 	emu.SetConcurrencyRetryAfter(2 * time.Second)
+	// As the real API allows: a get without the connect URL and signing key, which only the
+	// create answer then carries.
+	emu.SetGetReturnsConnect(false)
 	emu.AddKey(browserKey, emulator.Project{ID: "e2e-browser", Name: "browser", Concurrency: 5})
 	browserMode, err = emu.EnableBrowsers(emulator.BrowserOptions{Mode: emulator.BrowserAuto, Projects: []string{"e2e-browser"}})
 	Expect(err).NotTo(HaveOccurred())
