@@ -71,6 +71,9 @@ type Session struct {
 	SigningKey        string         `json:"signingKey,omitempty"`
 	// CreateBody is the create request as received, for assertions.
 	CreateBody map[string]any `json:"-"`
+	// AnswerLost says that the create answer carrying this session's connect details never
+	// reached the caller (a CreateCommitThenFail or CreateCommitThenDrop fault), for assertions.
+	AnswerLost bool `json:"-"`
 }
 
 // Request is one API call the emulator received.
@@ -148,7 +151,7 @@ func (s *Server) settle() {
 			rest = append(rest, l)
 			continue
 		}
-		s.commit(l.req, l.project, l.at)
+		s.commit(l.req, l.project, l.at).AnswerLost = true
 	}
 	s.late = rest
 }

@@ -55,6 +55,7 @@ func (s *Server) create(w *recorder, r *http.Request, project *Project) {
 			writeJSON(w, http.StatusCreated, sess)
 			return
 		}
+		sess.AnswerLost = true
 	}
 	if s.faults.CreateCommitThenFail > 0 {
 		s.faults.CreateCommitThenFail--

@@ -92,6 +92,15 @@ var _ = Describe("BrowserSession", func() {
 			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(bs), &v1alpha1.BrowserSession{}))
 		}).Should(BeTrue())
 	}
+	// expectLeftRunning waits for bs to be gone and checks that its session id still runs, then
+	// ends it so that it holds no slot of the emulator's.
+	expectLeftRunning := func(ctx SpecContext, bs *v1alpha1.BrowserSession, id, why string) {
+		GinkgoHelper()
+		waitGone(ctx, bs)
+		sess, _ := emu.Session(id)
+		Expect(sess.Status).To(Equal("RUNNING"), why)
+		emu.SetSessionStatus(id, "COMPLETED")
+	}
 
 	It("creates a session, reports it in status and writes its credentials to a Secret", func(ctx SpecContext) {
 		bs := newSession(ctx, "scraper", func(bs *v1alpha1.BrowserSession) {
@@ -557,10 +566,7 @@ var _ = Describe("BrowserSession", func() {
 			current.Annotations[v1alpha1.AnnotationSkipRelease] = "true"
 			g.Expect(k8sClient.Update(ctx, current)).To(Succeed())
 		}).Should(Succeed())
-		waitGone(ctx, bs)
-		sess, _ := emu.Session(got.Status.ID)
-		Expect(sess.Status).To(Equal("RUNNING"), "skipped, not released")
-		emu.SetSessionStatus(got.Status.ID, "COMPLETED")
+		expectLeftRunning(ctx, bs, got.Status.ID, "skipped, not released")
 	})
 
 	It("stalls without calling Browserbase when userMetadata with the operator's tag is too long", func(ctx SpecContext) {
@@ -653,10 +659,7 @@ var _ = Describe("BrowserSession", func() {
 			g.Expect(current.Status.ObservedGeneration).To(Equal(current.Generation))
 		}).Should(Succeed())
 		Expect(k8sClient.Delete(ctx, bs)).To(Succeed())
-		waitGone(ctx, bs)
-		sess, _ := emu.Session(got.Status.ID)
-		Expect(sess.Status).To(Equal("RUNNING"), "orphaned, not released")
-		emu.SetSessionStatus(got.Status.ID, "COMPLETED")
+		expectLeftRunning(ctx, bs, got.Status.ID, "orphaned, not released")
 	})
 
 	It("refuses a name whose default Secret name would be too long, before any session is made", func(ctx SpecContext) {

@@ -76,6 +76,23 @@ func (f *secretFixture) ownedSecret(t *testing.T, data map[string]string) *corev
 	return s
 }
 
+// store creates the operator's Secret for bs with data, changed by change, and returns its
+// metadata as a pass reads it.
+func (f *secretFixture) store(t *testing.T, data map[string]string, change func(*corev1.Secret)) *metav1.PartialObjectMetadata {
+	t.Helper()
+	ctx := context.Background()
+	stored := f.ownedSecret(t, data)
+	change(stored)
+	if err := f.r.Create(ctx, stored); err != nil {
+		t.Fatal(err)
+	}
+	found, err := f.r.startOwnedSecretRead(ctx, f.bs)()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
 func (f *secretFixture) read(t *testing.T) map[string]string {
 	t.Helper()
 	s := &corev1.Secret{}
@@ -130,16 +147,8 @@ func TestReconcileSecret(t *testing.T) {
 	t.Run("another session's stored connect details are not this one's", func(t *testing.T) {
 		f := newSecretFixture(t, nil)
 		ctx := context.Background()
-		stored := f.ownedSecret(t, full)
-		stored.Data[SecretKeySessionID] = []byte("an-older-session")
-		if err := f.r.Create(ctx, stored); err != nil {
-			t.Fatal(err)
-		}
-		found, err := f.r.startOwnedSecretRead(ctx, f.bs)()
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = f.r.reconcileSecret(ctx, f.bs, &withoutConnect, found)
+		found := f.store(t, full, func(s *corev1.Secret) { s.Data[SecretKeySessionID] = []byte("an-older-session") })
+		err := f.r.reconcileSecret(ctx, f.bs, &withoutConnect, found)
 		if _, ok := errors.AsType[*connectDetailsLostError](err); !ok {
 			t.Fatalf("error = %v, want the connect details lost", err)
 		}
@@ -148,15 +157,7 @@ func TestReconcileSecret(t *testing.T) {
 	t.Run("missing connect details keep the stored values", func(t *testing.T) {
 		f := newSecretFixture(t, nil)
 		ctx := context.Background()
-		stored := f.ownedSecret(t, full)
-		stored.Data[SecretKeyExpiresAt] = []byte("an older expiry")
-		if err := f.r.Create(ctx, stored); err != nil {
-			t.Fatal(err)
-		}
-		found, err := f.r.startOwnedSecretRead(ctx, f.bs)()
-		if err != nil {
-			t.Fatal(err)
-		}
+		found := f.store(t, full, func(s *corev1.Secret) { s.Data[SecretKeyExpiresAt] = []byte("an older expiry") })
 		if err := f.r.reconcileSecret(ctx, f.bs, &withoutConnect, found); err != nil {
 			t.Fatal(err)
 		}
