@@ -211,7 +211,11 @@ func (r *Reconciler) resolveUnfinishedCreate(ctx context.Context, bs *v1alpha1.B
 				continue
 			}
 		}
-		if err := r.releaseTaggedSession(ctx, bs, apiKey, s.ID, "left by an unfinished create and not usable or not needed"); err != nil {
+		why := "left by an unfinished create and not usable: its connect details came only with the create answer that was lost"
+		if keep != nil {
+			why = fmt.Sprintf("left by an unfinished create and not needed: session %s is adopted", keep.ID)
+		}
+		if err := r.releaseTaggedSession(ctx, bs, apiKey, s.ID, why); err != nil {
 			return nil, err
 		}
 	}
