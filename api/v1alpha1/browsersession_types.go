@@ -47,6 +47,7 @@ const MaxUserMetadataLength = 512
 // BrowserSessionSpec describes the Browserbase session to create. It maps one to one onto the body
 // of Browserbase's create-session call. A session cannot be changed once created, so the spec is
 // immutable: delete the resource and create a new one to get a different session.
+// +kubebuilder:validation:XValidation:rule="!has(self.renewal) || !has(self.renewal.renewBefore) || !has(self.timeout) || duration(self.renewal.renewBefore) + duration('60s') <= duration(string(self.timeout) + 's')",message="renewal.renewBefore must leave the session at least a minute of use: make it at most timeout minus 60s, or raise timeout"
 type BrowserSessionSpec struct {
 	// projectId is the Browserbase project to create the session in. When empty, Browserbase
 	// infers the project from the API key.
@@ -117,13 +118,87 @@ type BrowserSessionSpec struct {
 	// +optional
 	// +kubebuilder:default=Delete
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// renewal replaces the session when it ends or before it expires, so that this resource keeps
+	// a usable session for as long as it exists. The successor's credentials go into the same
+	// Secret. Unlike the rest of the spec it can be changed at any time. When empty, a session
+	// that ends is not replaced.
+	// +optional
+	Renewal *Renewal `json:"renewal,omitempty"`
+}
+
+// RenewalPolicy says when a BrowserSession's session is replaced by a new one.
+// +kubebuilder:validation:Enum=Never;OnEnd;BeforeExpiry
+type RenewalPolicy string
+
+const (
+	// RenewalNever keeps one session: once it ends, the resource reports it ended (Stalled).
+	RenewalNever RenewalPolicy = "Never"
+	// RenewalOnEnd replaces a session that ended (timed out, completed or errored).
+	RenewalOnEnd RenewalPolicy = "OnEnd"
+	// RenewalBeforeExpiry creates the successor renewBefore ahead of the session's expiry,
+	// writes it into the Secret, and releases the predecessor after overlap. A session that
+	// ends early is replaced too.
+	RenewalBeforeExpiry RenewalPolicy = "BeforeExpiry"
+)
+
+// Renewal says when the session is replaced, and who is told.
+// +kubebuilder:validation:XValidation:rule="!has(self.renewBefore) || self.policy == 'BeforeExpiry'",message="renewBefore only applies to policy BeforeExpiry"
+// +kubebuilder:validation:XValidation:rule="!has(self.renewBefore) || duration(self.renewBefore) >= duration('30s')",message="renewBefore must be at least 30s"
+// +kubebuilder:validation:XValidation:rule="!has(self.overlap) || duration(self.overlap) <= duration('1h')",message="overlap must be at most 1h"
+type Renewal struct {
+	// policy is Never (the default: an ended session stays ended), OnEnd (replace a session that
+	// ended) or BeforeExpiry (replace it renewBefore ahead of its expiry, and when it ends early).
+	// +optional
+	// +kubebuilder:default=Never
+	Policy RenewalPolicy `json:"policy,omitempty"`
+
+	// renewBefore is how long before the session's expiry its successor is created, for
+	// example 10m. It must leave the session at least a minute of use: with timeout 3600,
+	// renewBefore must be at most 59m. Defaults to a third of the session's lifetime.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=duration
+	RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
+
+	// overlap is how long the predecessor keeps running after its successor's credentials are in
+	// the Secret, so that connected workloads can reconnect. Defaults to 1m; at most 1h.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=duration
+	Overlap *metav1.Duration `json:"overlap,omitempty"`
+
+	// restartTargets are workloads in this namespace that read the Secret through environment
+	// variables, and so must restart to see a new session: each new session (revision) sets the
+	// annotation browserbase.io/session-revision on their pod template, once. Workloads that
+	// mount the Secret as a volume see the new values without a restart.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=atomic
+	RestartTargets []RestartTarget `json:"restartTargets,omitempty"`
+}
+
+// RestartTarget is a workload restarted when the session is renewed.
+type RestartTarget struct {
+	// kind is Deployment or StatefulSet.
+	// +required
+	// +kubebuilder:validation:Enum=Deployment;StatefulSet
+	Kind string `json:"kind"`
+
+	// name of the workload, in this BrowserSession's namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
 }
 
 // BrowserSettings configures the browser of a session.
 type BrowserSettings struct {
 	// context loads (and optionally saves) a persisted browser context: cookies, storage, cache.
+	// Name a BrowserContext in this namespace (the session waits until it is Ready), or give a
+	// Browserbase context id made elsewhere.
 	// +optional
-	Context *BrowserContext `json:"context,omitempty"`
+	Context *ContextReference `json:"context,omitempty"`
 
 	// viewport sets the browser window size in pixels.
 	// +optional
@@ -168,15 +243,26 @@ type BrowserSettings struct {
 	IgnoreCertificateErrors *bool `json:"ignoreCertificateErrors,omitempty"`
 }
 
-// BrowserContext refers to a Browserbase context.
-type BrowserContext struct {
-	// id is the Browserbase context id.
-	// +required
+// ContextReference refers to a Browserbase context: a BrowserContext resource by name, or a
+// context id made outside the cluster.
+// +kubebuilder:validation:XValidation:rule="has(self.name) != has(self.id)",message="set exactly one of context.name (a BrowserContext in this namespace) and context.id (a Browserbase context id)"
+type ContextReference struct {
+	// name of a BrowserContext in this namespace. The session is created once it is Ready, with
+	// the context id from its Secret.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+
+	// id is a Browserbase context id made outside this cluster.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
-	ID string `json:"id"`
+	ID string `json:"id,omitempty"`
 
-	// persist saves the browser's state back into the context when the session ends.
+	// persist saves the browser's state back into the context when the session ends. Only one
+	// session persists into a context at a time: a renewal releases the predecessor, and waits a
+	// few seconds for its state to be saved, before the successor is created.
 	// +optional
 	Persist *bool `json:"persist,omitempty"`
 }
@@ -337,6 +423,23 @@ type BrowserSessionStatus struct {
 	// secretName is the Secret that holds the session's credentials.
 	// +optional
 	SecretName string `json:"secretName,omitempty"`
+
+	// revision counts the sessions this resource has had: 1 for its first, one more for each
+	// renewal. The Secret carries it in its browserbase.io/session-revision annotation.
+	// +optional
+	Revision int64 `json:"revision,omitempty"`
+
+	// renewalTime is when the session is next due to be replaced (policy BeforeExpiry).
+	// +optional
+	RenewalTime *metav1.Time `json:"renewalTime,omitempty"`
+
+	// lastRotationTime is when a successor's credentials last went into the Secret.
+	// +optional
+	LastRotationTime *metav1.Time `json:"lastRotationTime,omitempty"`
+
+	// previousId is the id of the session a renewal replaced, while it is being released.
+	// +optional
+	PreviousID string `json:"previousId,omitempty"`
 }
 
 // BrowserSession is a Browserbase cloud-browser session. The operator creates the session, keeps
@@ -349,6 +452,8 @@ type BrowserSessionStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Region",type=string,JSONPath=`.status.region`
 // +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.expiresAt`
+// +kubebuilder:printcolumn:name="Revision",type=integer,JSONPath=`.status.revision`
+// +kubebuilder:printcolumn:name="Renews",type=string,JSONPath=`.status.renewalTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="ID",type=string,JSONPath=`.status.id`,priority=1
 // The userMetadata JSON is {"<key>":"<value>",…,"k8s":{"uid":"<36>","namespace":"<ns>","name":"<name>","attempt":"<16>"}}:
@@ -368,9 +473,9 @@ type BrowserSession struct {
 	metav1.ObjectMeta `json:"metadata,omitzero"`
 
 	// spec describes the session to create. It is immutable, except deletionPolicy (switching to
-	// Orphan before a delete is a normal need).
+	// Orphan before a delete is a normal need) and renewal.
 	// +required
-	// +kubebuilder:validation:XValidation:rule="(has(self.projectId) == has(oldSelf.projectId)) && (!has(self.projectId) || self.projectId == oldSelf.projectId) && (has(self.region) == has(oldSelf.region)) && (!has(self.region) || self.region == oldSelf.region) && (has(self.timeout) == has(oldSelf.timeout)) && (!has(self.timeout) || self.timeout == oldSelf.timeout) && (has(self.keepAlive) == has(oldSelf.keepAlive)) && (!has(self.keepAlive) || self.keepAlive == oldSelf.keepAlive) && (has(self.metadata) == has(oldSelf.metadata)) && (!has(self.metadata) || self.metadata == oldSelf.metadata) && (has(self.extensionId) == has(oldSelf.extensionId)) && (!has(self.extensionId) || self.extensionId == oldSelf.extensionId) && (has(self.browserSettings) == has(oldSelf.browserSettings)) && (!has(self.browserSettings) || self.browserSettings == oldSelf.browserSettings) && (has(self.proxies) == has(oldSelf.proxies)) && (!has(self.proxies) || self.proxies == oldSelf.proxies) && (has(self.apiKeySecretRef) == has(oldSelf.apiKeySecretRef)) && (!has(self.apiKeySecretRef) || self.apiKeySecretRef == oldSelf.apiKeySecretRef) && (has(self.secretName) == has(oldSelf.secretName)) && (!has(self.secretName) || self.secretName == oldSelf.secretName)",message="spec is immutable except deletionPolicy: a Browserbase session cannot be changed once created; delete this BrowserSession and create a new one"
+	// +kubebuilder:validation:XValidation:rule="(has(self.projectId) == has(oldSelf.projectId)) && (!has(self.projectId) || self.projectId == oldSelf.projectId) && (has(self.region) == has(oldSelf.region)) && (!has(self.region) || self.region == oldSelf.region) && (has(self.timeout) == has(oldSelf.timeout)) && (!has(self.timeout) || self.timeout == oldSelf.timeout) && (has(self.keepAlive) == has(oldSelf.keepAlive)) && (!has(self.keepAlive) || self.keepAlive == oldSelf.keepAlive) && (has(self.metadata) == has(oldSelf.metadata)) && (!has(self.metadata) || self.metadata == oldSelf.metadata) && (has(self.extensionId) == has(oldSelf.extensionId)) && (!has(self.extensionId) || self.extensionId == oldSelf.extensionId) && (has(self.browserSettings) == has(oldSelf.browserSettings)) && (!has(self.browserSettings) || self.browserSettings == oldSelf.browserSettings) && (has(self.proxies) == has(oldSelf.proxies)) && (!has(self.proxies) || self.proxies == oldSelf.proxies) && (has(self.apiKeySecretRef) == has(oldSelf.apiKeySecretRef)) && (!has(self.apiKeySecretRef) || self.apiKeySecretRef == oldSelf.apiKeySecretRef) && (has(self.secretName) == has(oldSelf.secretName)) && (!has(self.secretName) || self.secretName == oldSelf.secretName)",message="spec is immutable except deletionPolicy and renewal: a Browserbase session cannot be changed once created; delete this BrowserSession and create a new one"
 	Spec BrowserSessionSpec `json:"spec"`
 
 	// status is the session as the operator last observed it.

@@ -23,7 +23,7 @@ var (
 )
 
 func addKnownTypes(scheme *runtime.Scheme) error {
-	scheme.AddKnownTypes(GroupVersion, &BrowserSession{}, &BrowserSessionList{})
+	scheme.AddKnownTypes(GroupVersion, &BrowserSession{}, &BrowserSessionList{}, &BrowserContext{}, &BrowserContextList{})
 	metav1.AddToGroupVersion(scheme, GroupVersion)
 	return nil
 }

@@ -111,7 +111,7 @@ func browserSettings(in *v1alpha1.BrowserSettings) *browserbase.BrowserSettings 
 		IgnoreCertificateErrors: in.IgnoreCertificateErrors,
 	}
 	if c := in.Context; c != nil {
-		out.Context = &browserbase.BrowserContext{ID: c.ID, Persist: c.Persist}
+		out.Context = &browserbase.BrowserContext{ID: c.ID, Persist: c.Persist} // TODO(name)
 	}
 	if v := in.Viewport; v != nil {
 		out.Viewport = &browserbase.Viewport{Width: v.Width, Height: v.Height}
