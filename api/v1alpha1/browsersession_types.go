@@ -47,7 +47,7 @@ const MaxUserMetadataLength = 512
 // BrowserSessionSpec describes the Browserbase session to create. It maps one to one onto the body
 // of Browserbase's create-session call. A session cannot be changed once created, so the spec is
 // immutable: delete the resource and create a new one to get a different session.
-// +kubebuilder:validation:XValidation:rule="!has(self.renewal) || !has(self.renewal.renewBefore) || !has(self.timeout) || duration(self.renewal.renewBefore) + duration('60s') <= duration(string(self.timeout) + 's')",message="renewal.renewBefore must leave the session at least a minute of use: make it at most timeout minus 60s, or raise timeout"
+// +kubebuilder:validation:XValidation:rule="!has(self.renewal) || !has(self.renewal.renewBefore) || !has(self.timeout) || duration(self.renewal.renewBefore).getSeconds() + 30 <= self.timeout",message="renewal.renewBefore must leave the session at least 30s of use: make it at most timeout minus 30s, or raise timeout"
 type BrowserSessionSpec struct {
 	// projectId is the Browserbase project to create the session in. When empty, Browserbase
 	// infers the project from the API key.
@@ -144,7 +144,7 @@ const (
 
 // Renewal says when the session is replaced, and who is told.
 // +kubebuilder:validation:XValidation:rule="!has(self.renewBefore) || self.policy == 'BeforeExpiry'",message="renewBefore only applies to policy BeforeExpiry"
-// +kubebuilder:validation:XValidation:rule="!has(self.renewBefore) || duration(self.renewBefore) >= duration('30s')",message="renewBefore must be at least 30s"
+// +kubebuilder:validation:XValidation:rule="!has(self.renewBefore) || duration(self.renewBefore) >= duration('10s')",message="renewBefore must be at least 10s"
 // +kubebuilder:validation:XValidation:rule="!has(self.overlap) || duration(self.overlap) <= duration('1h')",message="overlap must be at most 1h"
 type Renewal struct {
 	// policy is Never (the default: an ended session stays ended), OnEnd (replace a session that
@@ -154,11 +154,14 @@ type Renewal struct {
 	Policy RenewalPolicy `json:"policy,omitempty"`
 
 	// renewBefore is how long before the session's expiry its successor is created, for
-	// example 10m. It must leave the session at least a minute of use: with timeout 3600,
-	// renewBefore must be at most 59m. Defaults to a third of the session's lifetime.
+	// example 10m; at least 10s. It must leave the session at least 30s of use: with timeout
+	// 3600, renewBefore must be at most 59m30s. Defaults to a third of the session's lifetime,
+	// which is also used (with a warning event) when the project's default timeout is shorter
+	// than renewBefore plus 30s.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
+	// +kubebuilder:validation:MaxLength=32
 	RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
 
 	// overlap is how long the predecessor keeps running after its successor's credentials are in
@@ -166,6 +169,7 @@ type Renewal struct {
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
+	// +kubebuilder:validation:MaxLength=32
 	Overlap *metav1.Duration `json:"overlap,omitempty"`
 
 	// restartTargets are workloads in this namespace that read the Secret through environment

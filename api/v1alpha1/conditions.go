@@ -66,6 +66,12 @@ const (
 	ReasonReleasing = "Releasing"
 	// ReasonReconcileError: a transient Kubernetes error; retried with backoff.
 	ReasonReconcileError = "ReconcileError"
+	// ReasonRenewing: the session is being replaced under spec.renewal (it ended, or a context
+	// it persists into is being saved before its successor is created).
+	ReasonRenewing = "Renewing"
+	// ReasonContextNotReady: the BrowserContext named in spec.browserSettings.context is missing
+	// or not Ready; the session is created once it is.
+	ReasonContextNotReady = "ContextNotReady"
 )
 
 // Annotations and finalizer the operator puts on BrowserSessions.
@@ -88,6 +94,14 @@ const (
 	// releasing its session (which then runs until its timeout): the way out when the session
 	// cannot be released, for example because the API key is gone.
 	AnnotationSkipRelease = "browserbase.io/skip-release"
+	// AnnotationCreateRenews is written with AnnotationCreateAttempt when the attempt makes the
+	// successor of a session (spec.renewal): it holds the predecessor's id. While status.id still
+	// names that predecessor, the successor's create is unfinished, and is resolved by its token
+	// like any other.
+	AnnotationCreateRenews = "browserbase.io/create-renews"
+	// AnnotationSessionRevision is status.revision, on the credentials Secret and on the pod
+	// templates of spec.renewal.restartTargets: a change of it means a new session.
+	AnnotationSessionRevision = "browserbase.io/session-revision"
 )
 
 // GetConditions returns the conditions of the resource, for the shared reconcile machinery.

@@ -51,6 +51,12 @@ var (
 		Help: "Browserbase sessions adopted after a create whose outcome was unknown.",
 	})
 
+	// SessionsRenewed counts sessions replaced under spec.renewal.
+	SessionsRenewed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "browserbase_sessions_renewed_total",
+		Help: "Browserbase sessions replaced by a successor under spec.renewal.",
+	})
+
 	// RateLimitWaits counts waits for a rate limit, by condition reason.
 	RateLimitWaits = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "browserbase_rate_limit_waits_total",
@@ -59,7 +65,7 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(APIRequests, APIRequestDuration, SessionsCreated, SessionsReleased, SessionsAdopted, RateLimitWaits)
+	ctrlmetrics.Registry.MustRegister(APIRequests, APIRequestDuration, SessionsCreated, SessionsReleased, SessionsAdopted, SessionsRenewed, RateLimitWaits)
 }
 
 // InstrumentClient wraps a Browserbase client so that every call is counted and timed.

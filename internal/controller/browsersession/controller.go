@@ -60,17 +60,22 @@ type Reconciler struct {
 	sweeps sweepSchedule
 	// pending holds the connect details of new sessions until their Secret is written.
 	pending pendingConnect
+	// restarted holds the revision each resource's restart targets were last set to.
+	restarted revisions
 }
 
 // Only the verbs used: every write is a patch, except the Secret's create. The finalizers rule is
 // what lets the Secret's owner reference block its owner's deletion. Secrets are listed and
 // watched cluster-wide unless --watch-namespaces narrows the cache (see CacheOptions); the
-// namespaces one is for the cluster's identity (the kube-system namespace's UID).
+// namespaces one is for the cluster's identity (the kube-system namespace's UID). Deployments and
+// StatefulSets are only patched, with one pod-template annotation, when spec.renewal names them
+// as restart targets.
 // +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions/status,verbs=get;patch
 // +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves a BrowserSession one step towards a running Browserbase session with its
@@ -92,12 +97,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	return r.reconcileSession(ctx, bs)
 }
 
-// reconcileSession makes sure the session exists (creating it once), reads its status, and
-// writes its Secret. An ended session is final: no call is made and no new session created.
+// reconcileSession makes sure the session exists (creating it once, and again under
+// spec.renewal), reads its status, and writes its Secret. Without renewal an ended session is
+// final: no call is made and no new session created.
 func (r *Reconciler) reconcileSession(ctx context.Context, bs *v1alpha1.BrowserSession) (ctrl.Result, error) {
 	reconcile.MarkStarted(bs)
-	if err := sessionEnded(bs); err != nil {
-		return ctrl.Result{}, err
+	if !replacesEndedSessions(bs) {
+		if err := sessionEnded(bs); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	apiKey, err := r.Credentials.APIKey(ctx, bs.Namespace, bs.Spec.APIKeySecretRef)
 	if err != nil {
@@ -117,8 +125,12 @@ func (r *Reconciler) reconcileSession(ctx context.Context, bs *v1alpha1.BrowserS
 		if err := r.ensureFinalizer(ctx, bs); err != nil {
 			return ctrl.Result{}, err
 		}
-		sess, err = r.observeSession(ctx, bs, apiKey, id)
-		if err == nil && !sess.Status.Ended() {
+		if sess, err = r.observeCurrent(ctx, bs, apiKey, id); err != nil {
+			return ctrl.Result{}, err
+		}
+		if r.renewalDue(bs, sess) {
+			sess, secret, err = r.renewSession(ctx, bs, apiKey, sess, ownedSecret)
+		} else if !sess.Status.Ended() {
 			r.sweepLeaks(ctx, bs, apiKey)
 		}
 	} else {
@@ -131,6 +143,7 @@ func (r *Reconciler) reconcileSession(ctx context.Context, bs *v1alpha1.BrowserS
 		r.pending.fill(bs.UID, sess)
 	}
 	copySessionToStatus(bs, sess)
+	r.recordRenewalTime(bs, sess)
 
 	if !sess.Status.Ended() {
 		err := r.reconcileSecret(ctx, bs, sess, secret)
@@ -141,8 +154,9 @@ func (r *Reconciler) reconcileSession(ctx context.Context, bs *v1alpha1.BrowserS
 			return ctrl.Result{}, err
 		}
 		r.pending.forget(bs.UID)
+		r.restartTargets(ctx, bs)
 	}
-	return r.reportSession(bs)
+	return r.reportSession(bs, r.releasePredecessor(ctx, bs, apiKey))
 }
 
 // ensureFinalizer adds the finalizer to a resource that has a session, so that it cannot be
@@ -189,6 +203,7 @@ func userAnnotations(a map[string]string) map[string]string {
 	out := maps.Clone(a)
 	delete(out, v1alpha1.AnnotationCreateAttempt)
 	delete(out, v1alpha1.AnnotationCreateAttemptedAt)
+	delete(out, v1alpha1.AnnotationCreateRenews)
 	return out
 }
 

@@ -42,15 +42,18 @@ import (
 //     a grace period, as the list may lag). A live one whose credentials can still be read is
 //     adopted, the rest released; none means the create did not happen, and it is made again
 //     under a new token.
+//  5. A renewal's create (renew.go) is the same, with the predecessor's id written beside the
+//     token (AnnotationCreateRenews): while status.id still names the predecessor, the
+//     successor's create is unfinished. The predecessor is never adopted nor released here.
 //
 // Unlike Crossplane's create-pending lock, this needs no person to unlock it.
 
 // createOnce returns the session of bs (the one an earlier, unfinished attempt created, or a
 // new one) and its Secret, as ownedSecret reads it: ownedSecret is waited for before any
-// session is adopted or created.
+// session is adopted or created. When status.id names a session, the new one is its successor.
 func (r *Reconciler) createOnce(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive,
 	ownedSecret func() (*metav1.PartialObjectMetadata, error)) (*browserbase.Session, *metav1.PartialObjectMetadata, error) {
-	if createAttempt(bs) != "" {
+	if unfinishedCreate(bs) {
 		secret, err := ownedSecret()
 		if err != nil {
 			return nil, nil, err
@@ -116,6 +119,16 @@ func createAttempt(bs *v1alpha1.BrowserSession) string {
 	return bs.Annotations[v1alpha1.AnnotationCreateAttempt]
 }
 
+// unfinishedCreate reports whether bs's last create attempt may have made a session that is not
+// recorded: a first create, with no session id in status, or a renewal's, while status.id still
+// names the predecessor it was to replace.
+func unfinishedCreate(bs *v1alpha1.BrowserSession) bool {
+	if createAttempt(bs) == "" {
+		return false
+	}
+	return bs.Status.ID == "" || bs.Annotations[v1alpha1.AnnotationCreateRenews] == bs.Status.ID
+}
+
 // createAttemptedAt is the time of bs's last create attempt, if one is recorded and readable.
 func createAttemptedAt(bs *v1alpha1.BrowserSession) (time.Time, bool) {
 	t, err := time.Parse(time.RFC3339, bs.Annotations[v1alpha1.AnnotationCreateAttemptedAt])
@@ -134,6 +147,11 @@ func (r *Reconciler) markCreateAttempt(ctx context.Context, bs *v1alpha1.Browser
 	}
 	bs.Annotations[v1alpha1.AnnotationCreateAttempt] = token
 	bs.Annotations[v1alpha1.AnnotationCreateAttemptedAt] = r.clock().Now().UTC().Format(time.RFC3339)
+	if bs.Status.ID != "" {
+		bs.Annotations[v1alpha1.AnnotationCreateRenews] = bs.Status.ID
+	} else {
+		delete(bs.Annotations, v1alpha1.AnnotationCreateRenews)
+	}
 	return r.Patch(ctx, bs, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 
@@ -154,6 +172,7 @@ func (r *Reconciler) clearCreateAttempt(ctx context.Context, bs *v1alpha1.Browse
 	return r.patchAttempt(ctx, bs, func(a map[string]string) {
 		delete(a, v1alpha1.AnnotationCreateAttempt)
 		delete(a, v1alpha1.AnnotationCreateAttemptedAt)
+		delete(a, v1alpha1.AnnotationCreateRenews)
 	})
 }
 
@@ -186,7 +205,8 @@ func (r *Reconciler) patchAttempt(ctx context.Context, bs *v1alpha1.BrowserSessi
 
 // resolveUnfinishedCreate finds out what an unfinished create left behind. It returns the
 // session to adopt, or nil when there is none and a create may be made. Every other live session
-// tagged with this resource (any attempt's token, or its UID) is released.
+// tagged with this resource (any attempt's token, or its UID) is released, except the sessions a
+// renewal replaces (status.id and status.previousId), which keep serving until their release.
 func (r *Reconciler) resolveUnfinishedCreate(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) (*browserbase.Session, error) {
 	if wait := r.createGraceLeft(bs); wait > 0 {
 		return nil, reconcile.Wait(v1alpha1.ReasonCreateOutcomeUnknown, wait,
@@ -199,6 +219,9 @@ func (r *Reconciler) resolveUnfinishedCreate(ctx context.Context, bs *v1alpha1.B
 	var keep *browserbase.Session
 	stored := r.storedCredentials(ctx, bs)
 	for _, s := range live {
+		if s.ID == bs.Status.ID || s.ID == bs.Status.PreviousID {
+			continue
+		}
 		if keep == nil {
 			full, err := r.Browserbase.GetSession(ctx, apiKey, s.ID)
 			if err != nil && !browserbase.IsNotFound(err) {

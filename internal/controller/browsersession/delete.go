@@ -40,6 +40,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, bs *v1alpha1.BrowserSe
 	r.secretDigests.forget(types.NamespacedName{Namespace: bs.Namespace, Name: secretName(bs)})
 	r.sweeps.forget(bs.UID)
 	r.pending.forget(bs.UID)
+	r.restarted.forget(bs.UID)
 	return ctrl.Result{}, nil
 }
 
@@ -76,13 +77,17 @@ func (r *Reconciler) releaseSession(ctx context.Context, bs *v1alpha1.BrowserSes
 	if err != nil {
 		return r.holdUntilExpiry(ctx, bs, err)
 	}
-	if id == "" {
+	if err := r.releaseRenewed(ctx, bs, apiKey); err != nil {
+		return r.holdUntilExpiry(ctx, bs, err)
+	}
+	if unfinishedCreate(bs) {
 		// A create was unfinished: release whatever it may have made, once the list can be
 		// trusted to show it.
 		if wait := r.createGraceLeft(bs); wait > 0 {
 			return reconcile.Wait(v1alpha1.ReasonReleasing, wait, "Waiting for Browserbase's session list to show what an unfinished create made")
 		}
-	} else if !browserbase.SessionStatus(bs.Status.SessionStatus).Ended() {
+	}
+	if id != "" && !browserbase.SessionStatus(bs.Status.SessionStatus).Ended() {
 		if err := r.release(ctx, apiKey, id); err != nil {
 			return r.holdUntilExpiry(ctx, bs, classify(bs, "release the Browserbase session", err))
 		}
@@ -90,6 +95,21 @@ func (r *Reconciler) releaseSession(ctx context.Context, bs *v1alpha1.BrowserSes
 		r.event(bs, corev1.EventTypeNormal, "SessionReleased", "Delete", "Released Browserbase session %s", id)
 	}
 	return r.holdUntilExpiry(ctx, bs, r.releaseTagged(ctx, bs, apiKey))
+}
+
+// releaseRenewed releases the predecessor of a renewal that is still in its overlap.
+func (r *Reconciler) releaseRenewed(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) error {
+	prev := bs.Status.PreviousID
+	if prev == "" {
+		return nil
+	}
+	if err := r.release(ctx, apiKey, prev); err != nil {
+		return classify(bs, "release the session a renewal replaced", err)
+	}
+	log.FromContext(ctx).Info("Released Browserbase session", "sessionID", prev)
+	r.event(bs, corev1.EventTypeNormal, "SessionReleased", "Delete", "Released Browserbase session %s, which session %s replaced", prev, bs.Status.ID)
+	bs.Status.PreviousID = ""
+	return nil
 }
 
 // releaseTagged releases every other live session tagged with bs, so that deleting the resource

@@ -2,9 +2,11 @@ package browsersession
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -31,6 +33,43 @@ func (r *Reconciler) observeSession(ctx context.Context, bs *v1alpha1.BrowserSes
 		return nil, r.classifyRead(bs, "read the Browserbase session", err)
 	}
 	return sess, nil
+}
+
+// observeCurrent reads bs's session, id, from Browserbase: nil when spec.renewal replaces it
+// because it has ended (status says so, and then no call is made) or Browserbase no longer knows it.
+func (r *Reconciler) observeCurrent(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive, id string) (*browserbase.Session, error) {
+	if replacesEndedSessions(bs) && browserbase.SessionStatus(bs.Status.SessionStatus).Ended() {
+		return nil, nil
+	}
+	sess, err := r.observeSession(ctx, bs, apiKey, id)
+	if stall, ok := errors.AsType[*reconcile.StallError](err); ok && stall.Reason == v1alpha1.ReasonSessionNotFound && replacesEndedSessions(bs) {
+		return nil, nil
+	}
+	return sess, err
+}
+
+// recordRenewalTime puts when sess is due for renewal into status, with the revision of a
+// resource's first session, and warns once per session when spec's renewBefore leaves it no
+// useful life (the project's default timeout is shorter than expected) and a third of its
+// lifetime is used instead.
+func (r *Reconciler) recordRenewalTime(bs *v1alpha1.BrowserSession, sess *browserbase.Session) {
+	if bs.Status.Revision == 0 {
+		bs.Status.Revision = 1
+	}
+	due := renewalTime(bs, sess)
+	if due.IsZero() {
+		bs.Status.RenewalTime = nil
+		return
+	}
+	next := metaTime(&due)
+	if bs.Status.RenewalTime == nil || !bs.Status.RenewalTime.Equal(next) {
+		if before, tooLong := renewBefore(bs, sess); tooLong {
+			r.event(bs, corev1.EventTypeWarning, "RenewBeforeTooLong", "Renew",
+				"spec.renewal.renewBefore (%s) leaves session %s less than %s of use; renewing %s before its expiry instead",
+				bs.Spec.Renewal.RenewBefore.Duration, sess.ID, minUsefulLife, before.Round(time.Second))
+		}
+	}
+	bs.Status.RenewalTime = next
 }
 
 // classify is reconcile.Classify for a call that changes something (a create, a release) with
@@ -91,9 +130,14 @@ func sessionEnded(bs *v1alpha1.BrowserSession) error {
 }
 
 // reportSession sets Ready from the session's status and decides when to look again: at the
-// poll interval, or at expiresAt if that comes first, so a timeout is noticed on time.
-func (r *Reconciler) reportSession(bs *v1alpha1.BrowserSession) (ctrl.Result, error) {
+// poll interval, or at expiresAt, the renewal time or wakeUp if one comes first, so a timeout
+// is noticed, and a renewal made, on time.
+func (r *Reconciler) reportSession(bs *v1alpha1.BrowserSession, wakeUp time.Duration) (ctrl.Result, error) {
 	if err := sessionEnded(bs); err != nil {
+		if replacesEndedSessions(bs) {
+			reconcile.MarkProgressing(bs, v1alpha1.ReasonRenewing, err.Error()+"; spec.renewal replaces it")
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
 		return ctrl.Result{}, err
 	}
 	status := bs.Status.SessionStatus
@@ -110,6 +154,14 @@ func (r *Reconciler) reportSession(bs *v1alpha1.BrowserSession) (ctrl.Result, er
 	next := wait.Jitter(r.PollInterval, 0.1)
 	if sweepIn, ok := r.sweeps.nextSweepIn(bs.UID, r.clock().Now()); ok && sweepIn < next {
 		next = max(sweepIn, time.Second)
+	}
+	if wakeUp > 0 && wakeUp < next {
+		next = wakeUp
+	}
+	if due := bs.Status.RenewalTime; due != nil {
+		if untilDue := due.Sub(r.clock().Now()); untilDue < next {
+			next = max(untilDue, time.Second)
+		}
 	}
 	if exp := bs.Status.ExpiresAt; exp != nil {
 		// A second past expiry, so the answer is already TIMED_OUT.

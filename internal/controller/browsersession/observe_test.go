@@ -32,7 +32,7 @@ func TestReportSessionRequeue(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			exp := metav1.NewTime(clk.Now().Add(tc.expiresIn))
 			bs := &v1alpha1.BrowserSession{Status: v1alpha1.BrowserSessionStatus{ID: "s", SessionStatus: tc.status, ExpiresAt: &exp}}
-			result, err := r.reportSession(bs)
+			result, err := r.reportSession(bs, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -49,7 +49,7 @@ func TestReportSessionRequeue(t *testing.T) {
 		"COMPLETED": v1alpha1.ReasonSessionCompleted, "TIMED_OUT": v1alpha1.ReasonSessionTimedOut, "ERROR": v1alpha1.ReasonSessionErrored,
 	} {
 		bs := &v1alpha1.BrowserSession{Status: v1alpha1.BrowserSessionStatus{ID: "s", SessionStatus: status}}
-		_, err := r.reportSession(bs)
+		_, err := r.reportSession(bs, 0)
 		if stall, ok := errors.AsType[*reconcile.StallError](err); !ok || stall.Reason != reason {
 			t.Errorf("%s: error = %v, want a stall with reason %s", status, err, reason)
 		}

@@ -121,7 +121,9 @@ func (r *Reconciler) reconcileSecret(ctx context.Context, bs *v1alpha1.BrowserSe
 		}
 		return r.createSecret(ctx, bs, key, data)
 	}
-	if found.Labels[ManagedByLabel] == ManagedByValue && r.secretDigests.holds(key, found.ResourceVersion, data, hasConnect) {
+	revision := fmt.Sprint(bs.Status.Revision)
+	if found.Labels[ManagedByLabel] == ManagedByValue && found.Annotations[v1alpha1.AnnotationSessionRevision] == revision &&
+		r.secretDigests.holds(key, found.ResourceVersion, data, hasConnect) {
 		return nil
 	}
 
@@ -144,7 +146,7 @@ func (r *Reconciler) reconcileSecret(ctx context.Context, bs *v1alpha1.BrowserSe
 		}
 	}
 	if maps.EqualFunc(existing.Data, data, func(a, b []byte) bool { return string(a) == string(b) }) &&
-		existing.Labels[ManagedByLabel] == ManagedByValue {
+		existing.Labels[ManagedByLabel] == ManagedByValue && existing.Annotations[v1alpha1.AnnotationSessionRevision] == revision {
 		return nil
 	}
 	base := existing.DeepCopy()
@@ -153,6 +155,10 @@ func (r *Reconciler) reconcileSecret(ctx context.Context, bs *v1alpha1.BrowserSe
 		existing.Labels = map[string]string{}
 	}
 	existing.Labels[ManagedByLabel] = ManagedByValue
+	if existing.Annotations == nil {
+		existing.Annotations = map[string]string{}
+	}
+	existing.Annotations[v1alpha1.AnnotationSessionRevision] = revision
 	if err := r.Patch(ctx, existing, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), FieldOwner); err != nil {
 		return fmt.Errorf("updating Secret %q: %w", existing.Name, err)
 	}
@@ -168,7 +174,8 @@ func (r *Reconciler) createSecret(ctx context.Context, bs *v1alpha1.BrowserSessi
 			Namespace: key.Namespace,
 			// Only the operator's own label: copying the resource's labels would make GitOps
 			// tools treat the Secret as theirs and prune it.
-			Labels: map[string]string{ManagedByLabel: ManagedByValue},
+			Labels:      map[string]string{ManagedByLabel: ManagedByValue},
+			Annotations: map[string]string{v1alpha1.AnnotationSessionRevision: fmt.Sprint(bs.Status.Revision)},
 		},
 		Type: corev1.SecretTypeOpaque,
 		Data: data,

@@ -39,8 +39,8 @@ func (r *Reconciler) finalizeStatus(ctx context.Context, before, bs *v1alpha1.Br
 	base.Status = before.Status
 	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
 	patchErr := r.Status().Patch(ctx, bs, patch, FieldOwner)
-	if apierrors.IsConflict(patchErr) && before.Status.ID == "" && bs.Status.ID != "" {
-		patchErr = r.patchNewSessionOntoFreshCopy(ctx, bs)
+	if apierrors.IsConflict(patchErr) && bs.Status.ID != "" && bs.Status.ID != before.Status.ID {
+		patchErr = r.patchNewSessionOntoFreshCopy(ctx, before, bs)
 		if recorded, ok := errors.AsType[*recordedElsewhereError](patchErr); ok {
 			r.releaseUnrecorded(ctx, bs, recorded.id)
 		}
@@ -59,19 +59,20 @@ func (r *Reconciler) finalizeStatus(ctx context.Context, before, bs *v1alpha1.Br
 // patchNewSessionOntoFreshCopy writes the status of a pass that made or adopted a session onto a
 // fresh copy of bs, read from the API server, after the first patch met a conflict (someone
 // changed the resource meanwhile, a label for instance): the session id is known here, and must
-// not wait for a list call to be found again. A copy whose status already names a session has
-// been handled elsewhere, and keeps its status.
-func (r *Reconciler) patchNewSessionOntoFreshCopy(ctx context.Context, bs *v1alpha1.BrowserSession) error {
+// not wait for a list call to be found again. A copy whose status names a session other than the
+// one this pass started from (none, or the predecessor a renewal replaced) has been handled
+// elsewhere, and keeps its status.
+func (r *Reconciler) patchNewSessionOntoFreshCopy(ctx context.Context, before, bs *v1alpha1.BrowserSession) error {
 	fresh := &v1alpha1.BrowserSession{}
 	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(bs), fresh); err != nil {
 		return err
 	}
-	if fresh.Status.ID != "" && fresh.Status.ID != bs.Status.ID {
+	if fresh.Status.ID != before.Status.ID && fresh.Status.ID != bs.Status.ID {
 		return &recordedElsewhereError{id: fresh.Status.ID, conflict: apierrors.NewConflict(
 			v1alpha1.GroupVersion.WithResource("browsersessions").GroupResource(), bs.Name,
 			fmt.Errorf("another pass recorded session %s meanwhile", fresh.Status.ID))}
 	}
-	if fresh.Status.ID != "" || fresh.Generation != bs.Generation {
+	if fresh.Status.ID != before.Status.ID || fresh.Generation != bs.Generation {
 		return apierrors.NewConflict(v1alpha1.GroupVersion.WithResource("browsersessions").GroupResource(), bs.Name,
 			errors.New("the resource changed while its session was being created"))
 	}

@@ -114,18 +114,18 @@ func (r *Reconciler) storedCredentials(ctx context.Context, bs *v1alpha1.Browser
 }
 
 // sweepLeaks releases the live sessions tagged with bs other than its own, when a sweep of bs
-// is due. A failed sweep is logged and tried again at the next pass: it never makes a usable
+// is due, and no successor's create is unfinished (its session is resolved by renewSession). A failed sweep is logged and tried again at the next pass: it never makes a usable
 // session look unusable.
 func (r *Reconciler) sweepLeaks(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) {
 	now := r.clock().Now()
-	if !r.sweeps.due(bs.UID, now, r.SweepInterval) {
+	if unfinishedCreate(bs) || !r.sweeps.due(bs.UID, now, r.SweepInterval) {
 		return
 	}
 	live, err := r.taggedSessions(ctx, bs, apiKey)
 	if err == nil {
 		for _, s := range live {
-			if s.ID == bs.Status.ID {
-				continue
+			if s.ID == bs.Status.ID || s.ID == bs.Status.PreviousID {
+				continue // the predecessor of a renewal is released when its overlap is over
 			}
 			if err = r.releaseTaggedSession(ctx, bs, apiKey, s.ID, "not the session recorded in status.id"); err != nil {
 				break
