@@ -26,16 +26,17 @@ func taggedSession(id, cluster string) *browserbase.Session {
 
 // A leak (a session tagged with the resource that is not status.id, such as one a create
 // committed after its answer was lost) is released by the sweep once it is due, and only
-// sessions of this cluster are touched.
+// sessions of this cluster are touched. A renewal's predecessor in its overlap is not a leak.
 func TestSweepLeaks(t *testing.T) {
 	ctx := context.Background()
 	clk := newFakeClock()
 	bs := &v1alpha1.BrowserSession{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "bs", UID: "uid-1"},
-		Status:     v1alpha1.BrowserSessionStatus{ID: "mine", SessionStatus: "RUNNING"},
+		Status:     v1alpha1.BrowserSessionStatus{ID: "mine", SessionStatus: "RUNNING", PreviousID: "renewed"},
 	}
 	store := newSessionStore(
 		taggedSession("mine", "here"),
+		taggedSession("renewed", "here"), // a renewal's predecessor, released after its overlap
 		taggedSession("late-commit", "here"),
 		taggedSession("older-operator", ""),
 		taggedSession("standby-restore", "elsewhere"),
