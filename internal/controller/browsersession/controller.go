@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
@@ -73,6 +74,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions/status,verbs=get;patch
 // +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions/finalizers,verbs=update
+// +kubebuilder:rbac:groups=browserbase.io,resources=browsercontexts,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=patch
@@ -209,8 +211,12 @@ func userAnnotations(a map[string]string) map[string]string {
 
 // SetupWithManager registers the reconciler. Reconciles are triggered by spec changes and by
 // annotations a person sets (status writes and the operator's own annotations are not), and by
-// changes to or the deletion of an owned Secret.
+// changes to or the deletion of an owned Secret, and by changes to the BrowserContext a session
+// names (found through the ContextNameField index, which it registers).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := IndexContextName(context.Background(), mgr); err != nil {
+		return err
+	}
 	ignoreCreate := predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.BrowserSession{}, builder.WithPredicates(
@@ -218,6 +224,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// The operator creates these Secrets itself; only changes made by others need a look.
 		// Metadata only: the cache never holds the credentials (see secretDigests).
 		Owns(&corev1.Secret{}, builder.OnlyMetadata, builder.WithPredicates(ignoreCreate)).
+		// A BrowserContext that turns Ready wakes the sessions waiting to load it.
+		Watches(&v1alpha1.BrowserContext{}, handler.EnqueueRequestsFromMapFunc(r.sessionsUsingContext)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: r.MaxConcurrentReconciles,
 			RateLimiter:             reconcile.NewRateLimiter(),

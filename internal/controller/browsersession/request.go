@@ -16,8 +16,8 @@ import (
 )
 
 // createRequest builds the create-session body from the spec, tagged with this resource and
-// the create attempt's token. It reads proxy passwords from
-// their Secrets, and refuses (with a stallError) what Browserbase would refuse but admission
+// the create attempt's token. It reads proxy passwords from their Secrets, and the context id
+// from a BrowserContext's Secret (waiting until it is Ready), and refuses (with a stallError) what Browserbase would refuse but admission
 // cannot see, such as userMetadata that is too long once the operator's tag is added, and a
 // Secret name that cannot be written.
 func (r *Reconciler) createRequest(ctx context.Context, bs *v1alpha1.BrowserSession, attempt string) (browserbase.CreateSessionRequest, error) {
@@ -41,6 +41,13 @@ func (r *Reconciler) createRequest(ctx context.Context, bs *v1alpha1.BrowserSess
 			"userMetadata would be %d characters of JSON with the operator's %q tag of this resource, and Browserbase "+
 				"accepts under %d: re-create the BrowserSession with shorter spec.metadata (or a shorter name)",
 			n, v1alpha1.ReservedMetadataKey, v1alpha1.MaxUserMetadataLength)
+	}
+	if spec.BrowserSettings != nil && spec.BrowserSettings.Context != nil {
+		id, err := r.contextID(ctx, bs)
+		if err != nil {
+			return req, err
+		}
+		req.BrowserSettings.Context = &browserbase.BrowserContext{ID: id, Persist: spec.BrowserSettings.Context.Persist}
 	}
 	for _, p := range spec.Proxies {
 		proxy := browserbase.Proxy{
@@ -109,9 +116,6 @@ func browserSettings(in *v1alpha1.BrowserSettings) *browserbase.BrowserSettings 
 		OS:                      string(in.OS),
 		AllowedDomains:          in.AllowedDomains,
 		IgnoreCertificateErrors: in.IgnoreCertificateErrors,
-	}
-	if c := in.Context; c != nil {
-		out.Context = &browserbase.BrowserContext{ID: c.ID, Persist: c.Persist} // TODO(name)
 	}
 	if v := in.Viewport; v != nil {
 		out.Viewport = &browserbase.Viewport{Width: v.Width, Height: v.Height}
