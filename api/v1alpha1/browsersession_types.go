@@ -47,7 +47,7 @@ const MaxUserMetadataLength = 512
 // BrowserSessionSpec describes the Browserbase session to create. It maps one to one onto the body
 // of Browserbase's create-session call. A session cannot be changed once created, so the spec is
 // immutable: delete the resource and create a new one to get a different session.
-// +kubebuilder:validation:XValidation:rule="!has(self.renewal) || !has(self.renewal.renewBefore) || !has(self.timeout) || duration(self.renewal.renewBefore).getSeconds() + 30 <= self.timeout",message="renewal.renewBefore must leave the session at least 30s of use: make it at most timeout minus 30s, or raise timeout"
+// +kubebuilder:validation:XValidation:rule="!has(self.renewal) || !has(self.renewal.renewBefore) || !has(self.timeout) || duration(self.renewal.renewBefore).getSeconds() + 20 <= self.timeout",message="renewal.renewBefore must leave the session at least 20s of use: make it at most timeout minus 20s, or raise timeout"
 type BrowserSessionSpec struct {
 	// projectId is the Browserbase project to create the session in. When empty, Browserbase
 	// infers the project from the API key.
@@ -154,10 +154,10 @@ type Renewal struct {
 	Policy RenewalPolicy `json:"policy,omitempty"`
 
 	// renewBefore is how long before the session's expiry its successor is created, for
-	// example 10m; at least 10s. It must leave the session at least 30s of use: with timeout
-	// 3600, renewBefore must be at most 59m30s. Defaults to a third of the session's lifetime,
+	// example 10m; at least 10s. It must leave the session at least 20s of use: with timeout
+	// 3600, renewBefore must be at most 59m40s. Defaults to a third of the session's lifetime,
 	// which is also used (with a warning event) when the project's default timeout is shorter
-	// than renewBefore plus 30s.
+	// than renewBefore plus 20s.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration

@@ -1,6 +1,7 @@
 package browsersession
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -674,4 +676,110 @@ var _ = Describe("BrowserSession", func() {
 		Expect(k8sClient.Delete(ctx, bs)).To(Succeed())
 		Expect(k8sClient.Create(ctx, &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: long[:241]}})).To(Succeed())
 	})
+	It("renews before expiry: Ready throughout, one successor in the Secret, the predecessor released after its overlap, restart targets restarted", func(ctx SpecContext) {
+		reader := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "reader"},
+			Spec: appsv1.DeploymentSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "reader"}},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "reader"}},
+					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "reader", Image: "busybox"}}},
+				},
+			},
+		}
+		Expect(k8sClient.Create(ctx, reader)).To(Succeed())
+		bs := newSession(ctx, "renewing", func(bs *v1alpha1.BrowserSession) {
+			bs.Spec.Timeout = ptr.To[int32](3600)
+			bs.Spec.Renewal = &v1alpha1.Renewal{
+				Policy:         v1alpha1.RenewalBeforeExpiry,
+				RenewBefore:    &metav1.Duration{Duration: 3580 * time.Second}, // due 20 s after the start
+				Overlap:        &metav1.Duration{Duration: 2 * time.Second},
+				RestartTargets: []v1alpha1.RestartTarget{{Kind: "Deployment", Name: "reader"}},
+			}
+		})
+		first := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+		Expect(first.Status.Revision).To(BeEquivalentTo(1))
+		Expect(first.Status.RenewalTime).NotTo(BeNil())
+		Expect(first.Status.RenewalTime.Time).To(BeTemporally("~", first.Status.ExpiresAt.Add(-3580*time.Second), time.Second))
+
+		By("watching every observation until the successor is current and the predecessor released")
+		var got *v1alpha1.BrowserSession
+		Eventually(func(g Gomega) {
+			got = fetch(ctx, bs)(g)
+			Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue(), "Ready during the rotation: %+v", got.Status)
+			g.Expect(got.Status.Revision).To(BeEquivalentTo(2))
+			g.Expect(got.Status.PreviousID).To(BeEmpty())
+		}, time.Minute, 50*time.Millisecond).Should(Succeed())
+		Expect(got.Status.ID).NotTo(Equal(first.Status.ID))
+		Expect(got.Status.LastRotationTime).NotTo(BeNil())
+
+		predecessor, _ := emu.Session(first.Status.ID)
+		Expect(predecessor.Status).To(Equal("COMPLETED"), "the predecessor is released")
+		secret := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: got.Status.SecretName}, secret)).To(Succeed())
+		Expect(string(secret.Data["sessionId"])).To(Equal(got.Status.ID))
+		Expect(secret.Data["connectUrl"]).NotTo(BeEmpty())
+		Expect(secret.Annotations).To(HaveKeyWithValue(v1alpha1.AnnotationSessionRevision, "2"))
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(reader), reader)).To(Succeed())
+			g.Expect(reader.Spec.Template.Annotations).To(HaveKeyWithValue(v1alpha1.AnnotationSessionRevision, "2"))
+		}).Should(Succeed())
+		Expect(sessionsOf(ctx, bs)).To(HaveLen(2), "one successor, no more")
+		deleteAndWait(ctx, bs)
+	})
+
+	It("renews a session that ended under policy OnEnd", func(ctx SpecContext) {
+		bs := newSession(ctx, "on-end", func(bs *v1alpha1.BrowserSession) {
+			bs.Spec.Timeout = ptr.To[int32](60)
+			bs.Spec.Renewal = &v1alpha1.Renewal{Policy: v1alpha1.RenewalOnEnd}
+		})
+		first := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+		Expect(first.Status.RenewalTime).To(BeNil())
+		Expect(emu.ExpireSession(first.Status.ID)).To(BeTrue())
+		Eventually(func(g Gomega) {
+			got := fetch(ctx, bs)(g)
+			g.Expect(got.Status.ID).NotTo(Equal(first.Status.ID))
+			g.Expect(got.Status.Revision).To(BeEquivalentTo(2))
+			g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue())
+		}).Should(Succeed())
+		Expect(sessionsOf(ctx, bs)).To(HaveLen(2))
+		deleteAndWait(ctx, bs)
+	})
+
+	It("refuses a renewBefore that leaves the session no useful life", func(ctx SpecContext) {
+		bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "too-early"}}
+		bs.Spec.Timeout = ptr.To[int32](60)
+		bs.Spec.Renewal = &v1alpha1.Renewal{Policy: v1alpha1.RenewalBeforeExpiry, RenewBefore: &metav1.Duration{Duration: 45 * time.Second}}
+		err := k8sClient.Create(ctx, bs)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("at most timeout minus 20s"))
+
+		bs.Spec.Renewal = &v1alpha1.Renewal{Policy: v1alpha1.RenewalOnEnd, RenewBefore: &metav1.Duration{Duration: time.Minute}}
+		err = k8sClient.Create(ctx, bs)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("renewBefore only applies to policy BeforeExpiry"))
+	})
+
+	It("lets spec.renewal change after creation", func(ctx SpecContext) {
+		bs := newSession(ctx, "renewal-later", nil)
+		waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+		Eventually(func(g Gomega) {
+			current := fetch(ctx, bs)(g)
+			current.Spec.Renewal = &v1alpha1.Renewal{Policy: v1alpha1.RenewalBeforeExpiry}
+			g.Expect(k8sClient.Update(ctx, current)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(fetch(ctx, bs)(g).Status.RenewalTime).NotTo(BeNil())
+		}).Should(Succeed())
+	})
 })
+
+// deleteAndWait deletes a resource and waits until it is gone, its sessions released: a
+// renewing resource left behind would go on making sessions after its spec.
+func deleteAndWait(ctx context.Context, bs *v1alpha1.BrowserSession) {
+	GinkgoHelper()
+	Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, bs))).To(Succeed())
+	Eventually(func() bool {
+		return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(bs), &v1alpha1.BrowserSession{}))
+	}).Should(BeTrue())
+}

@@ -3,6 +3,8 @@ package browsersession
 import (
 	"time"
 
+	"k8s.io/utils/ptr"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -172,5 +174,31 @@ var _ = Describe("kstatus and Argo CD health", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(found).To(BeTrue(), "status %v", ghost.Object["status"])
 		Expect(observed).To(BeZero())
+	})
+	It("stays Current (Argo CD Healthy) through a renewal before expiry", func(ctx SpecContext) {
+		bs := create(ctx, "rotating", func(bs *v1alpha1.BrowserSession) {
+			bs.Spec.Timeout = ptr.To[int32](3600)
+			bs.Spec.Renewal = &v1alpha1.Renewal{
+				Policy:      v1alpha1.RenewalBeforeExpiry,
+				RenewBefore: &metav1.Duration{Duration: 3580 * time.Second}, // due 20 s after the start
+				Overlap:     &metav1.Duration{Duration: 2 * time.Second},
+			}
+		})
+		visited(ctx, bs, v1alpha1.ConditionReady)
+		Expect(compute(ctx, bs)).To(Equal(status.CurrentStatus))
+		// Every observation, until the successor is current and its predecessor released.
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			u := read(ctx, Default, bs)
+			Expect(kstatusOf(Default, u)).To(Equal(status.CurrentStatus), "during the rotation: %v", u.Object["status"])
+			revision, _, _ := unstructured.NestedInt64(u.Object, "status", "revision")
+			previous, _, _ := unstructured.NestedString(u.Object, "status", "previousId")
+			if revision >= 2 && previous == "" {
+				break
+			}
+			Expect(time.Now().Before(deadline)).To(BeTrue(), "no renewal within a minute: %v", u.Object["status"])
+			time.Sleep(50 * time.Millisecond)
+		}
+		deleteAndWait(ctx, bs)
 	})
 })

@@ -34,7 +34,7 @@ const (
 	// Secret, when spec.renewal.overlap is not set.
 	defaultOverlap = time.Minute
 	// minUsefulLife is the least use a session must have before its renewal is due.
-	minUsefulLife = 30 * time.Second
+	minUsefulLife = 20 * time.Second
 	// contextSyncDelay is how long after a session that persists into a context has ended
 	// its successor waits, so that it loads the saved state (Browserbase's examples wait 5s).
 	contextSyncDelay = 5 * time.Second
