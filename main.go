@@ -1,5 +1,5 @@
-// Command manager runs the Browserbase session operator: it reconciles BrowserSession resources
-// into Browserbase cloud-browser sessions and their credential Secrets.
+// Command manager runs the Browserbase session operator: it reconciles BrowserSession and
+// BrowserContext resources into Browserbase cloud-browser sessions and contexts, and their Secrets.
 package main
 
 import (

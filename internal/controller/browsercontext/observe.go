@@ -93,7 +93,9 @@ type redactedError struct {
 	id  string
 }
 
-func (e *redactedError) Error() string { return strings.ReplaceAll(e.err.Error(), e.id, redactID(e.id)) }
+func (e *redactedError) Error() string {
+	return strings.ReplaceAll(e.err.Error(), e.id, redactID(e.id))
+}
 func (e *redactedError) Unwrap() error { return e.err }
 
 // pollSchedule says, per resource, when its context is next read from Browserbase. Empty after
