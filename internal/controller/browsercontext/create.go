@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -62,7 +61,7 @@ func (r *Reconciler) markCreateAttempt(ctx context.Context, bc *v1alpha1.Browser
 	}
 	bc.Annotations[v1alpha1.AnnotationContextCreateAttemptedAt] = r.clock().Now().UTC().Format(time.RFC3339)
 	controllerutil.AddFinalizer(bc, v1alpha1.ContextFinalizer)
-	return r.Patch(ctx, bc, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	return r.patchMetadata(ctx, bc, base)
 }
 
 // clearCreateAttempt removes the create-attempt annotation after a create that certainly made
@@ -70,7 +69,7 @@ func (r *Reconciler) markCreateAttempt(ctx context.Context, bc *v1alpha1.Browser
 func (r *Reconciler) clearCreateAttempt(ctx context.Context, bc *v1alpha1.BrowserContext) error {
 	base := bc.DeepCopy()
 	delete(bc.Annotations, v1alpha1.AnnotationContextCreateAttemptedAt)
-	return r.Patch(ctx, bc, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	return r.patchMetadata(ctx, bc, base)
 }
 
 // createOutcomeKnown reports whether a failed create certainly created nothing: Browserbase

@@ -51,7 +51,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, bc *v1alpha1.BrowserCo
 	}
 	base := bc.DeepCopy()
 	controllerutil.RemoveFinalizer(bc, v1alpha1.ContextFinalizer)
-	if err := r.Patch(ctx, bc, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+	if err := r.patchMetadata(ctx, bc, base); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.pending.forget(bc.UID)

@@ -20,12 +20,15 @@ const ContextNameField = "spec.browserSettings.context.name"
 // IndexSessionsByContext registers ContextNameField with indexer. SetupWithManager calls it; a
 // manager accepts each index once.
 func IndexSessionsByContext(ctx context.Context, indexer client.FieldIndexer) error {
-	return indexer.IndexField(ctx, &v1alpha1.BrowserSession{}, ContextNameField, func(obj client.Object) []string {
-		if name := namedContext(obj); name != "" {
-			return []string{name}
-		}
-		return nil
-	})
+	return indexer.IndexField(ctx, &v1alpha1.BrowserSession{}, ContextNameField, indexContextName)
+}
+
+// indexContextName is the index function of ContextNameField.
+func indexContextName(obj client.Object) []string {
+	if name := namedContext(obj); name != "" {
+		return []string{name}
+	}
+	return nil
 }
 
 // namedContext is the BrowserContext a BrowserSession names, "" for none.
