@@ -292,7 +292,9 @@ func TestObserve(t *testing.T) {
 			bc.Finalizers = []string{v1alpha1.ContextFinalizer}
 			c := newFakeClient(interceptor.Funcs{}, bc, ownedSecret(bc, id))
 			bb := newContextStore(id).client()
-			bb.GetContextFn = func(context.Context, browserbase.Sensitive, string) (*browserbase.Context, error) { return nil, tc.getErr }
+			bb.GetContextFn = func(context.Context, browserbase.Sensitive, string) (*browserbase.Context, error) {
+				return nil, tc.getErr
+			}
 			r, events := newReconciler(c, bb)
 			result, err := reconcileOnce(t, r, bc)
 			if (err != nil) != tc.wantErr {
