@@ -116,7 +116,7 @@ func (r *Reconciler) reconcileContext(ctx context.Context, bc *v1alpha1.BrowserC
 	}
 	r.pending.forget(bc.UID)
 	bc.Status.RedactedID = redactID(id)
-	if err := secretBeingDeleted(bc, secret, id); err != nil {
+	if err := secretBeingDeleted(secret, id); err != nil {
 		return ctrl.Result{}, err
 	}
 	return r.observeContext(ctx, bc, apiKey, id, created)

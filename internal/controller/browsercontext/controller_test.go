@@ -493,3 +493,28 @@ func TestRedactID(t *testing.T) {
 		t.Error("redactErr does not keep the error in the chain")
 	}
 }
+
+// A Secret someone deletes while the resource stays is kept by the finalizer, and the resource
+// stalls: a person chooses between deleting the context and forgetting it.
+func TestSecretBeingDeletedStalls(t *testing.T) {
+	const id = "0d1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"
+	bc := newBrowserContext("profile")
+	bc.Finalizers = []string{v1alpha1.ContextFinalizer}
+	secret := ownedSecret(bc, id)
+	secret.DeletionTimestamp = &metav1.Time{Time: testNow}
+	c := newFakeClient(interceptor.Funcs{}, bc, secret)
+	bb := newContextStore(id).client()
+	r, events := newReconciler(c, bb)
+	_, err := reconcileOnce(t, r, bc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, c, bc)
+	if stalled := condition(bc, v1alpha1.ConditionStalled); stalled == nil || stalled.Reason != v1alpha1.ReasonSecretDeleting {
+		t.Errorf("Stalled = %+v, want reason %s", stalled, v1alpha1.ReasonSecretDeleting)
+	}
+	if len(bb.CallsTo(browserbasetest.CreateContext)) != 0 {
+		t.Errorf("calls = %v, want no create", bb.Calls())
+	}
+	assertNoID(t, id, bc, events, err)
+}

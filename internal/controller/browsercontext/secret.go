@@ -135,7 +135,7 @@ func (r *Reconciler) releaseSecret(ctx context.Context, secret *corev1.Secret) e
 // secretBeingDeleted stalls a resource whose Secret someone deletes while the resource stays:
 // the Secret is the only record of the context id, so the finalizer keeps it, and a person must
 // choose between deleting the context (delete the resource) and forgetting it.
-func secretBeingDeleted(bc *v1alpha1.BrowserContext, secret *corev1.Secret, id string) error {
+func secretBeingDeleted(secret *corev1.Secret, id string) error {
 	if secret == nil || secret.DeletionTimestamp.IsZero() {
 		return nil
 	}
