@@ -1,5 +1,5 @@
-// Command manager runs the Browserbase session operator: it reconciles BrowserSession resources
-// into Browserbase cloud-browser sessions and their credential Secrets.
+// Command manager runs the Browserbase session operator: it reconciles BrowserSession and
+// BrowserContext resources into Browserbase cloud-browser sessions and contexts, and their Secrets.
 package main
 
 import (
@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/controller/browsercontext"
 	"github.com/browserbase/session-operator/internal/controller/browsersession"
 	"github.com/browserbase/session-operator/internal/metrics"
 	"github.com/browserbase/session-operator/internal/reconcile"
@@ -48,7 +49,7 @@ func main() {
 		kubeAPIQPS                                float64
 		kubeAPIBurst                              int
 		clusterID, watchNamespaces                string
-		sweepInterval                             time.Duration
+		sweepInterval, contextPollInterval        time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, "+
 		"for example :8443 (HTTPS) or :8080 (HTTP). 0 disables it.")
@@ -83,6 +84,8 @@ func main() {
 	flag.DurationVar(&sweepInterval, "sweep-interval", time.Hour,
 		"How often each BrowserSession's tagged sessions are listed, to release any that is not its recorded session "+
 			"(a create Browserbase committed late, a second manager's). 0: only on create, adoption and delete.")
+	flag.DurationVar(&contextPollInterval, "context-poll-interval", browsercontext.DefaultPollInterval,
+		"How often each BrowserContext's context is read from Browserbase, to notice one deleted outside the operator.")
 	flag.StringVar(&clusterID, "cluster-id", "", "This cluster's identity, tagged on every session so that only this "+
 		"cluster's operator adopts or releases it (a restore into a standby cluster must not touch production's sessions). "+
 		"Default: the UID of the kube-system namespace.")
@@ -186,6 +189,21 @@ func main() {
 		SweepInterval:           sweepInterval,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Unable to set up the BrowserSession controller")
+		os.Exit(1)
+	}
+	if err := (&browsercontext.Reconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		// The same HTTP client: context calls are few (a create, a read every
+		// --context-poll-interval, a delete), so they go outside the session calls' limiter.
+		Browserbase:             bb,
+		Credentials:             credentials,
+		Recorder:                mgr.GetEventRecorder("browserbase-session-operator"),
+		Clock:                   clock.RealClock{},
+		PollInterval:            contextPollInterval,
+		MaxConcurrentReconciles: maxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "Unable to set up the BrowserContext controller")
 		os.Exit(1)
 	}
 

@@ -1,6 +1,6 @@
-// Package argocd runs the Argo CD health check that config/argocd ships for BrowserSessions, in
-// gopher-lua, the Lua interpreter Argo CD embeds, the way Argo CD does: the object is the global
-// obj, and the script returns {status, message}.
+// Package argocd runs the Argo CD health checks that config/argocd ships for BrowserSessions and
+// BrowserContexts, in gopher-lua, the Lua interpreter Argo CD embeds, the way Argo CD does: the
+// object is the global obj, and the script returns {status, message}.
 package argocd
 
 import (
@@ -18,16 +18,27 @@ type Health struct {
 	Message string `json:"message"`
 }
 
-// ScriptPath is the health check in the repository.
-func ScriptPath() string {
+// Kinds are the kinds with a health check, in config/argocd/resource_customizations/browserbase.io.
+var Kinds = []string{"BrowserSession", "BrowserContext"}
+
+// ScriptPath is the BrowserSession health check in the repository.
+func ScriptPath() string { return ScriptPathFor("BrowserSession") }
+
+// ScriptPathFor is the health check of kind in the repository.
+func ScriptPathFor(kind string) string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..", "config", "argocd", "resource_customizations",
-		"browserbase.io", "BrowserSession", "health.lua")
+		"browserbase.io", kind, "health.lua")
 }
 
-// Evaluate runs the health check on an object in its unstructured form.
+// Evaluate runs the health check of the object's kind (BrowserSession when it has none) on the
+// object in its unstructured form, as Argo CD picks the check by group and kind.
 func Evaluate(obj map[string]any) (Health, error) {
-	script, err := os.ReadFile(ScriptPath())
+	kind, _ := obj["kind"].(string)
+	if kind == "" {
+		kind = "BrowserSession"
+	}
+	script, err := os.ReadFile(ScriptPathFor(kind))
 	if err != nil {
 		return Health{}, err
 	}

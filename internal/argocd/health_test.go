@@ -9,9 +9,16 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// TestHealthTestdata runs health_test.yaml, the test format of Argo CD's built-in checks.
+// TestHealthTestdata runs each kind's health_test.yaml, the test format of Argo CD's built-in
+// checks.
 func TestHealthTestdata(t *testing.T) {
-	dir := filepath.Dir(ScriptPath())
+	for _, kind := range Kinds {
+		t.Run(kind, func(t *testing.T) { testHealthTestdata(t, kind) })
+	}
+}
+
+func testHealthTestdata(t *testing.T, kind string) {
+	dir := filepath.Dir(ScriptPathFor(kind))
 	raw, err := os.ReadFile(filepath.Join(dir, "health_test.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +44,9 @@ func TestHealthTestdata(t *testing.T) {
 			obj := map[string]any{}
 			if err := yaml.Unmarshal(input, &obj); err != nil {
 				t.Fatal(err)
+			}
+			if obj["kind"] != kind {
+				t.Fatalf("%s is a %v, want a %s", tc.InputPath, obj["kind"], kind)
 			}
 			got, err := Evaluate(obj)
 			if err != nil {

@@ -1,0 +1,39 @@
+package v1alpha1
+
+// Finalizer, annotations and condition reasons of BrowserContexts. The condition types are the
+// shared ones (ConditionReady, ConditionReconciling, ConditionStalled): Ready is True while the
+// Browserbase context exists and its id is in the Secret.
+const (
+	// ContextFinalizer keeps a BrowserContext until its Browserbase context is deleted (or left,
+	// with deletionPolicy Orphan). The operator puts it on the context's Secret too, so that the
+	// Secret, the only record of the context id, outlives a foreground deletion of its owner
+	// until the context is deleted.
+	ContextFinalizer = "browserbase.io/context"
+	// AnnotationContextCreateAttemptedAt is the time (RFC 3339) of the last create call, written
+	// with the finalizer, in one write made with a resourceVersion precondition, before the call.
+	// Browserbase contexts carry no metadata and cannot be listed, so a create whose answer is lost
+	// cannot be found again: while no Secret holds a context id, this annotation means that a
+	// context may have been created and leaked.
+	AnnotationContextCreateAttemptedAt = "browserbase.io/context-create-attempted-at"
+)
+
+// Condition reasons of BrowserContexts, in addition to the shared ones (CredentialsMissing,
+// CredentialsRejected, RequestRejected, RateLimited, BrowserbaseUnavailable, SecretConflict,
+// ReconcileError). Provided as a utility, not part of the declarative API.
+const (
+	// ReasonContextReady: the context exists and its id is in the Secret.
+	ReasonContextReady = "ContextReady"
+	// ReasonContextCreating: the context is being created.
+	ReasonContextCreating = "ContextCreating"
+	// ReasonContextNotFound: Browserbase no longer knows the context whose id the Secret holds
+	// (deleted outside the operator, or the API key now belongs to another project).
+	ReasonContextNotFound = "ContextNotFound"
+	// ReasonContextInUse: the resource is being deleted, and waits until no BrowserSession in its
+	// namespace refers to it by name.
+	ReasonContextInUse = "ContextInUse"
+	// ReasonContextDeleting: the resource is being deleted and the context with it.
+	ReasonContextDeleting = "ContextDeleting"
+	// ReasonSecretDeleting: the context's Secret is being deleted while the resource is not. The
+	// operator's finalizer keeps it, since it is the only record of the context id.
+	ReasonSecretDeleting = "SecretDeleting"
+)

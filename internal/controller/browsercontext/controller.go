@@ -1,0 +1,209 @@
+package browsercontext
+
+import (
+	"context"
+	"maps"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/reconcile"
+)
+
+// DefaultPollInterval is how often a context is read from Browserbase when PollInterval is not
+// set. Contexts do not change on their own: the read only notices one deleted outside the
+// operator, so it can be rare.
+const DefaultPollInterval = 10 * time.Minute
+
+// Reconciler creates a Browserbase context for each BrowserContext, writes its id into a Secret,
+// and deletes it when the resource is deleted and no BrowserSession refers to it.
+type Reconciler struct {
+	client.Client
+	// APIReader reads straight from the API server: the context's Secret (the cache holds the
+	// metadata of the operator's Secrets only, never their data) and Secrets of others.
+	APIReader client.Reader
+	// Browserbase is the API client.
+	Browserbase browserbase.ContextClient
+	// Credentials resolves each resource's API key.
+	Credentials *reconcile.Credentials
+	// Recorder emits Kubernetes events.
+	Recorder events.EventRecorder
+	// Clock tells the time (nil: the real one); tests pass a fake.
+	Clock clock.PassiveClock
+	// PollInterval is how often a context is read from Browserbase (0: DefaultPollInterval).
+	PollInterval time.Duration
+	// MaxConcurrentReconciles bounds parallel reconciles.
+	MaxConcurrentReconciles int
+
+	// pending holds the ids of contexts created but not yet in their Secret.
+	pending pendingIDs
+	// polls says when each context is next read from Browserbase.
+	polls pollSchedule
+}
+
+// Only the verbs used: every write is a patch, except the Secret's create. BrowserSessions are
+// only listed (through the cache) to know whether a context is in use.
+// +kubebuilder:rbac:groups=browserbase.io,resources=browsercontexts,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=browserbase.io,resources=browsercontexts/status,verbs=get;patch
+// +kubebuilder:rbac:groups=browserbase.io,resources=browsercontexts/finalizers,verbs=update
+// +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile moves a BrowserContext one step towards a Browserbase context with its id in a
+// Secret, or towards the context's deletion when the resource is being deleted. Status is
+// written once, at the end, from what the steps found.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	bc := &v1alpha1.BrowserContext{}
+	if err := r.Get(ctx, req.NamespacedName, bc); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := bc.DeepCopy()
+	defer func() {
+		result, retErr = r.finalizeStatus(ctx, before, bc, result, retErr)
+	}()
+
+	if !bc.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, bc)
+	}
+	return r.reconcileContext(ctx, bc)
+}
+
+// reconcileContext makes sure the context exists (creating it once) and its id is in the
+// Secret, then reads it from Browserbase now and then.
+func (r *Reconciler) reconcileContext(ctx context.Context, bc *v1alpha1.BrowserContext) (ctrl.Result, error) {
+	reconcile.MarkStarted(bc)
+	bc.Status.SecretName = SecretName(bc)
+
+	// Before any call: a taken Secret name is refused before a context is made whose id would
+	// have nowhere to go.
+	secret, err := r.readSecret(ctx, bc)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	apiKey, err := r.Credentials.APIKey(ctx, bc.Namespace, bc.Spec.APIKeySecretRef)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+
+	id := contextIDOf(secret)
+	if id == "" {
+		id = r.pending.get(bc.UID)
+	}
+	created := false
+	if id == "" {
+		if id, err = r.createOnce(ctx, bc, apiKey); err != nil {
+			return ctrl.Result{}, err
+		}
+		created = true
+	} else if err := r.ensureFinalizer(ctx, bc); err != nil {
+		return ctrl.Result{}, err
+	}
+	// The id goes to the Secret first: it is the only record of it.
+	if err := r.writeSecret(ctx, bc, secret, id); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.pending.forget(bc.UID)
+	bc.Status.RedactedID = redactID(id)
+	if err := secretBeingDeleted(secret, id); err != nil {
+		return ctrl.Result{}, err
+	}
+	return r.observeContext(ctx, bc, apiKey, id, created)
+}
+
+// ensureFinalizer adds the finalizer to a resource that has a context, so that it cannot be
+// deleted without a chance to delete the context. Before a create, the finalizer goes in the
+// same write as the create-attempt annotation (markCreateAttempt); this covers resources that
+// lost it.
+func (r *Reconciler) ensureFinalizer(ctx context.Context, bc *v1alpha1.BrowserContext) error {
+	if controllerutil.ContainsFinalizer(bc, v1alpha1.ContextFinalizer) {
+		return nil
+	}
+	base := bc.DeepCopy()
+	controllerutil.AddFinalizer(bc, v1alpha1.ContextFinalizer)
+	return r.patchMetadata(ctx, bc, base)
+}
+
+// patchMetadata writes the changes of bc's metadata since base, with a resourceVersion
+// precondition. The answer carries the stored status, which would overwrite what this pass has
+// found so far: that is kept, for the one status patch at the end.
+func (r *Reconciler) patchMetadata(ctx context.Context, bc, base *v1alpha1.BrowserContext) error {
+	status := bc.Status.DeepCopy()
+	err := r.Patch(ctx, bc, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	bc.Status = *status
+	return err
+}
+
+// event records a Kubernetes event about bc. Notes never carry the context id in clear.
+func (r *Reconciler) event(bc *v1alpha1.BrowserContext, eventType, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(bc, nil, eventType, reason, action, note, args...)
+	}
+}
+
+// clock is the reconciler's clock, the real one unless a test set another.
+func (r *Reconciler) clock() clock.PassiveClock {
+	if r.Clock == nil {
+		return clock.RealClock{}
+	}
+	return r.Clock
+}
+
+// pollInterval is PollInterval, or its default.
+func (r *Reconciler) pollInterval() time.Duration {
+	if r.PollInterval <= 0 {
+		return DefaultPollInterval
+	}
+	return r.PollInterval
+}
+
+// userAnnotationsChanged passes updates that change an annotation other than the operator's own
+// create-attempt one: a person asking for another attempt, or setting skip-release.
+var userAnnotationsChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		if e.ObjectOld == nil || e.ObjectNew == nil {
+			return false
+		}
+		return !maps.Equal(userAnnotations(e.ObjectOld.GetAnnotations()), userAnnotations(e.ObjectNew.GetAnnotations()))
+	},
+}
+
+func userAnnotations(a map[string]string) map[string]string {
+	out := maps.Clone(a)
+	delete(out, v1alpha1.AnnotationContextCreateAttemptedAt)
+	return out
+}
+
+// SetupWithManager registers the reconciler and the BrowserSession field index it lists by.
+// Reconciles are triggered by spec changes and annotations a person sets, by changes to or the
+// deletion of the owned Secret, and by BrowserSessions that start or stop naming the resource.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := IndexSessionsByContext(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	ignoreCreate := predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.BrowserContext{}, builder.WithPredicates(
+			predicate.Or(predicate.GenerationChangedPredicate{}, userAnnotationsChanged))).
+		// Metadata only, as the BrowserSession controller watches them: the cache never holds the
+		// data of the operator's Secrets.
+		Owns(&corev1.Secret{}, builder.OnlyMetadata, builder.WithPredicates(ignoreCreate)).
+		Watches(&v1alpha1.BrowserSession{}, enqueueNamedContexts()).
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: r.MaxConcurrentReconciles,
+			RateLimiter:             reconcile.NewRateLimiter(),
+		}).
+		Named("browsercontext").
+		Complete(r)
+}

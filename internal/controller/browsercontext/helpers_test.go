@@ -1,0 +1,200 @@
+package browsercontext
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
+	"github.com/browserbase/session-operator/internal/reconcile"
+	"github.com/browserbase/session-operator/internal/scheme"
+)
+
+// testNow is the fake clock's start: tests run at a fixed time, not the wall clock.
+var testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+const (
+	testNamespace = "ns"
+	testKey       = "bb_test_default_key_0123456789"
+)
+
+// newFakeClient is controller-runtime's fake client with the operator's scheme, the status
+// subresource, the BrowserSession index, and funcs intercepting its calls, holding objs.
+func newFakeClient(funcs interceptor.Funcs, objs ...client.Object) client.WithWatch {
+	return fake.NewClientBuilder().WithScheme(scheme.New()).
+		WithStatusSubresource(&v1alpha1.BrowserContext{}).
+		WithIndex(&v1alpha1.BrowserSession{}, ContextNameField, indexContextName).
+		WithInterceptorFuncs(funcs).
+		WithObjects(objs...).Build()
+}
+
+// contextStore backs a browserbasetest.ContextClient with contexts by id.
+type contextStore struct {
+	mu       sync.Mutex
+	next     int
+	contexts map[string]*browserbase.Context
+}
+
+func newContextStore(ids ...string) *contextStore {
+	s := &contextStore{contexts: map[string]*browserbase.Context{}}
+	for _, id := range ids {
+		s.contexts[id] = &browserbase.Context{ID: id, CreatedAt: testNow.Add(-time.Hour), ProjectID: "proj-default"}
+	}
+	return s
+}
+
+func (s *contextStore) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.contexts[id]
+	return ok
+}
+
+// client returns a fake whose create, get and delete use the store.
+func (s *contextStore) client() *browserbasetest.ContextClient {
+	return &browserbasetest.ContextClient{
+		CreateContextFn: func(context.Context, browserbase.Sensitive, string) (*browserbase.Context, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.next++
+			c := &browserbase.Context{ID: fmt.Sprintf("ctx%04d-secret-id-0000", s.next), CreatedAt: testNow, ProjectID: "proj-default"}
+			s.contexts[c.ID] = c
+			return &browserbase.Context{ID: c.ID, UploadURL: "https://upload.example/" + browserbase.Sensitive(c.ID)}, nil
+		},
+		GetContextFn: func(_ context.Context, _ browserbase.Sensitive, id string) (*browserbase.Context, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if c, ok := s.contexts[id]; ok {
+				cp := *c
+				return &cp, nil
+			}
+			return nil, browserbasetest.ContextNotFound("GET", id)
+		},
+		DeleteContextFn: func(_ context.Context, _ browserbase.Sensitive, id string) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if _, ok := s.contexts[id]; !ok {
+				return browserbasetest.ContextNotFound("DELETE", id)
+			}
+			delete(s.contexts, id)
+			return nil
+		},
+	}
+}
+
+// newReconciler is a Reconciler on c and bb, with the default key and a fake clock.
+func newReconciler(c client.Client, bb browserbase.ContextClient) (*Reconciler, *recordedEvents) {
+	events := &recordedEvents{}
+	return &Reconciler{
+		Client:      c,
+		APIReader:   c,
+		Browserbase: bb,
+		Credentials: &reconcile.Credentials{Reader: c, Default: testKey, RecheckInterval: time.Minute},
+		Recorder:    events,
+		Clock:       clocktesting.NewFakeClock(testNow),
+	}, events
+}
+
+func newBrowserContext(name string) *v1alpha1.BrowserContext {
+	return &v1alpha1.BrowserContext{
+		ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name, UID: k8stypes.UID("uid-" + name), Generation: 1},
+		Spec:       v1alpha1.BrowserContextSpec{DeletionPolicy: v1alpha1.DeletionPolicyDelete},
+	}
+}
+
+// ownedSecret is bc's Secret holding id, as the operator writes it.
+func ownedSecret(bc *v1alpha1.BrowserContext, id string) *corev1.Secret {
+	isController := true
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: bc.Namespace, Name: SecretName(bc), Finalizers: []string{v1alpha1.ContextFinalizer},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: v1alpha1.GroupVersion.String(), Kind: "BrowserContext", Name: bc.Name, UID: bc.UID, Controller: &isController,
+			}},
+		},
+		Data: map[string][]byte{SecretKeyContextID: []byte(id)},
+	}
+}
+
+// namingSession is a BrowserSession that names the BrowserContext contextName.
+func namingSession(name, contextName string) *v1alpha1.BrowserSession {
+	return &v1alpha1.BrowserSession{
+		ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name},
+		Spec: v1alpha1.BrowserSessionSpec{BrowserSettings: &v1alpha1.BrowserSettings{
+			Context: &v1alpha1.ContextReference{Name: contextName},
+		}},
+	}
+}
+
+func reconcileOnce(t *testing.T, r *Reconciler, bc *v1alpha1.BrowserContext) (ctrl.Result, error) {
+	t.Helper()
+	return r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(bc)})
+}
+
+func mustGet(t *testing.T, c client.Client, obj client.Object) {
+	t.Helper()
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// assertNoID fails if id appears in bc's status, in an event, or in err.
+func assertNoID(t *testing.T, id string, bc *v1alpha1.BrowserContext, events *recordedEvents, err error) {
+	t.Helper()
+	status, _ := json.Marshal(bc.Status)
+	if strings.Contains(string(status), id) {
+		t.Errorf("status holds the context id: %s", status)
+	}
+	for _, e := range events.all() {
+		if strings.Contains(e.Note, id) {
+			t.Errorf("event %s holds the context id: %s", e.Reason, e.Note)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), id) {
+		t.Errorf("error holds the context id: %v", err)
+	}
+}
+
+// recordedEvents is an events.EventRecorder that keeps what it is given.
+type recordedEvents struct {
+	mu    sync.Mutex
+	notes []recordedEvent
+}
+
+type recordedEvent struct{ Type, Reason, Note string }
+
+func (e *recordedEvents) Eventf(_ runtime.Object, _ runtime.Object, eventType, reason, _, note string, args ...any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.notes = append(e.notes, recordedEvent{Type: eventType, Reason: reason, Note: fmt.Sprintf(note, args...)})
+}
+
+func (e *recordedEvents) all() []recordedEvent {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]recordedEvent(nil), e.notes...)
+}
+
+func (e *recordedEvents) reasons() []string {
+	var out []string
+	for _, n := range e.all() {
+		out = append(out, n.Reason)
+	}
+	return out
+}

@@ -1,0 +1,146 @@
+package browsercontext
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/controller/browsersession"
+	"github.com/browserbase/session-operator/internal/reconcile"
+)
+
+// SecretKeyContextID is the key of the context id in the Secret. It is a valid environment
+// variable name, so a workload can take it with envFrom.
+const SecretKeyContextID = "contextId"
+
+// SecretName is the name of the Secret bc's context id goes to: spec.secretName, else
+// "<name>-browserbase-context".
+func SecretName(bc *v1alpha1.BrowserContext) string {
+	if bc.Spec.SecretName != "" {
+		return bc.Spec.SecretName
+	}
+	return bc.Name + "-browserbase-context"
+}
+
+// readSecret reads bc's Secret from the API server (the cache holds only the metadata of the
+// operator's Secrets, never their data): nil when there is none. A Secret of that name that bc
+// does not control is someone else's: it is never overwritten, and the resource stalls with a
+// message saying so.
+func (r *Reconciler) readSecret(ctx context.Context, bc *v1alpha1.BrowserContext) (*corev1.Secret, error) {
+	secret := &corev1.Secret{}
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: bc.Namespace, Name: SecretName(bc)}, secret)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading Secret %q: %w", SecretName(bc), err)
+	}
+	if !metav1.IsControlledBy(secret, bc) {
+		return nil, reconcile.Stalled(v1alpha1.ReasonSecretConflict,
+			"Secret %q already exists and is not owned by this BrowserContext; the operator will not overwrite it. "+
+				"Delete or rename that Secret, or re-create this BrowserContext with another spec.secretName", secret.Name)
+	}
+	return secret, nil
+}
+
+// contextIDOf is the context id secret holds, "" for none.
+func contextIDOf(secret *corev1.Secret) string {
+	if secret == nil {
+		return ""
+	}
+	return string(secret.Data[SecretKeyContextID])
+}
+
+// writeSecret makes bc's Secret (found by readSecret, or nil) hold id under SecretKeyContextID,
+// with the operator's label (which the manager's cache selects on) and the context finalizer:
+// created if missing, patched only when something differs. Other keys are left as they are.
+func (r *Reconciler) writeSecret(ctx context.Context, bc *v1alpha1.BrowserContext, found *corev1.Secret, id string) error {
+	if found == nil {
+		return r.createSecret(ctx, bc, id)
+	}
+	if contextIDOf(found) == id && found.Labels[browsersession.ManagedByLabel] == browsersession.ManagedByValue &&
+		(controllerutil.ContainsFinalizer(found, v1alpha1.ContextFinalizer) || !found.DeletionTimestamp.IsZero()) {
+		return nil
+	}
+	base := found.DeepCopy()
+	if found.Data == nil {
+		found.Data = map[string][]byte{}
+	}
+	found.Data[SecretKeyContextID] = []byte(id)
+	if found.Labels == nil {
+		found.Labels = map[string]string{}
+	}
+	found.Labels[browsersession.ManagedByLabel] = browsersession.ManagedByValue
+	if found.DeletionTimestamp.IsZero() {
+		// A finalizer cannot be added to an object being deleted.
+		controllerutil.AddFinalizer(found, v1alpha1.ContextFinalizer)
+	}
+	if err := r.Patch(ctx, found, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), browsersession.FieldOwner); err != nil {
+		return fmt.Errorf("updating Secret %q: %w", found.Name, err)
+	}
+	return nil
+}
+
+// createSecret creates bc's Secret holding id. The finalizer keeps it, the only record of the
+// id, until the context is deleted: a foreground deletion of bc (kubectl delete
+// --cascade=foreground, Argo CD's default) deletes its dependents first.
+func (r *Reconciler) createSecret(ctx context.Context, bc *v1alpha1.BrowserContext, id string) error {
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      SecretName(bc),
+			Namespace: bc.Namespace,
+			// Only the operator's own label: copying the resource's labels would make GitOps
+			// tools treat the Secret as theirs and prune it.
+			Labels:     map[string]string{browsersession.ManagedByLabel: browsersession.ManagedByValue},
+			Finalizers: []string{v1alpha1.ContextFinalizer},
+		},
+		Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{SecretKeyContextID: []byte(id)},
+	}
+	if err := controllerutil.SetControllerReference(bc, secret, r.Scheme()); err != nil {
+		return err
+	}
+	if err := r.Create(ctx, secret, browsersession.FieldOwner); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			// Created between our read and our write; the next pass decides whose it is (the id
+			// is kept in memory meanwhile).
+			return apierrors.NewConflict(corev1.Resource("secrets"), secret.Name, err)
+		}
+		return fmt.Errorf("creating Secret %q: %w", secret.Name, err)
+	}
+	return nil
+}
+
+// releaseSecret removes the context finalizer from bc's Secret, once the context is deleted or
+// left: garbage collection then deletes the Secret with bc.
+func (r *Reconciler) releaseSecret(ctx context.Context, secret *corev1.Secret) error {
+	if secret == nil || !controllerutil.ContainsFinalizer(secret, v1alpha1.ContextFinalizer) {
+		return nil
+	}
+	base := secret.DeepCopy()
+	controllerutil.RemoveFinalizer(secret, v1alpha1.ContextFinalizer)
+	if err := r.Patch(ctx, secret, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), browsersession.FieldOwner); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	return nil
+}
+
+// secretBeingDeleted stalls a resource whose Secret someone deletes while the resource stays:
+// the Secret is the only record of the context id, so the finalizer keeps it, and a person must
+// choose between deleting the context (delete the resource) and forgetting it.
+func secretBeingDeleted(secret *corev1.Secret, id string) error {
+	if secret == nil || secret.DeletionTimestamp.IsZero() {
+		return nil
+	}
+	return reconcile.Stalled(v1alpha1.ReasonSecretDeleting,
+		"Secret %q is being deleted, but it is the only record of Browserbase context %s, so finalizer %s keeps it. "+
+			"Delete this BrowserContext to delete the context with it, or remove the finalizer from the Secret to forget the "+
+			"context (it is then left in Browserbase) and re-create this BrowserContext", secret.Name, redactID(id), v1alpha1.ContextFinalizer)
+}
