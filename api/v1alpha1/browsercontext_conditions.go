@@ -15,6 +15,10 @@ const (
 	// cannot be found again: while no Secret holds a context id, this annotation means that a
 	// context may have been created and leaked.
 	AnnotationContextCreateAttemptedAt = "browserbase.io/context-create-attempted-at"
+	// ContextIDSecretKey is the key of the context id in a BrowserContext's Secret (named by
+	// status.secretName). It is a valid environment variable name, so a workload can take it
+	// with envFrom; BrowserSessions that name the BrowserContext read it from there.
+	ContextIDSecretKey = "contextId"
 )
 
 // Condition reasons of BrowserContexts, in addition to the shared ones (CredentialsMissing,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/controller/sessionindex"
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
@@ -189,7 +190,7 @@ func userAnnotations(a map[string]string) map[string]string {
 // Reconciles are triggered by spec changes and annotations a person sets, by changes to or the
 // deletion of the owned Secret, and by BrowserSessions that start or stop naming the resource.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := IndexSessionsByContext(context.Background(), mgr.GetFieldIndexer()); err != nil {
+	if err := sessionindex.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
 	ignoreCreate := predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }}

@@ -39,7 +39,12 @@ const (
 func newFakeClient(funcs interceptor.Funcs, objs ...client.Object) client.WithWatch {
 	return fake.NewClientBuilder().WithScheme(scheme.New()).
 		WithStatusSubresource(&v1alpha1.BrowserContext{}).
-		WithIndex(&v1alpha1.BrowserSession{}, ContextNameField, indexContextName).
+		WithIndex(&v1alpha1.BrowserSession{}, ContextNameField, func(o client.Object) []string {
+			if name := namedContext(o); name != "" {
+				return []string{name}
+			}
+			return nil
+		}).
 		WithInterceptorFuncs(funcs).
 		WithObjects(objs...).Build()
 }

@@ -10,35 +10,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	ctrlreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/controller/sessionindex"
 )
 
-// ContextNameField is the field index of BrowserSessions by the BrowserContext they name
-// (spec.browserSettings.context.name), registered by IndexSessionsByContext.
-const ContextNameField = "spec.browserSettings.context.name"
-
-// IndexSessionsByContext registers ContextNameField with indexer. SetupWithManager calls it; a
-// manager accepts each index once.
-func IndexSessionsByContext(ctx context.Context, indexer client.FieldIndexer) error {
-	return indexer.IndexField(ctx, &v1alpha1.BrowserSession{}, ContextNameField, indexContextName)
-}
-
-// indexContextName is the index function of ContextNameField.
-func indexContextName(obj client.Object) []string {
-	if name := namedContext(obj); name != "" {
-		return []string{name}
-	}
-	return nil
-}
+// ContextNameField is the field index of BrowserSessions by the BrowserContext they name.
+const ContextNameField = sessionindex.ContextName
 
 // namedContext is the BrowserContext a BrowserSession names, "" for none.
-func namedContext(obj client.Object) string {
-	bs, ok := obj.(*v1alpha1.BrowserSession)
-	if !ok || bs.Spec.BrowserSettings == nil || bs.Spec.BrowserSettings.Context == nil {
-		return ""
-	}
-	return bs.Spec.BrowserSettings.Context.Name
-}
+func namedContext(obj client.Object) string { return sessionindex.NamedContext(obj) }
 
 // enqueueNamedContexts maps BrowserSession events to the BrowserContexts they name: a session
 // that stops naming one (deleted, or changed to another) may be what its deletion waits for.

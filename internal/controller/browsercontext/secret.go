@@ -16,9 +16,8 @@ import (
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
-// SecretKeyContextID is the key of the context id in the Secret. It is a valid environment
-// variable name, so a workload can take it with envFrom.
-const SecretKeyContextID = "contextId"
+// SecretKeyContextID is the key of the context id in the Secret.
+const SecretKeyContextID = v1alpha1.ContextIDSecretKey
 
 // SecretName is the name of the Secret bc's context id goes to: spec.secretName, else
 // "<name>-browserbase-context".

@@ -5,15 +5,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,7 +18,6 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/yaml"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
@@ -56,7 +52,8 @@ var _ = BeforeSuite(func() {
 	SetDefaultConsistentlyPollingInterval(200 * time.Millisecond)
 
 	testEnv = &envtest.Environment{
-		CRDs:                  loadCRDs(),
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: defaultAssets(),
 	}
 	cfg, err := testEnv.Start()
@@ -122,34 +119,6 @@ func newNamespace(ctx SpecContext, prefix string) string {
 		}).Should(Succeed())
 	})
 	return namespace.Name
-}
-
-// loadCRDs reads the CRDs of config/crd/bases. NOTE: the BrowserSession CRD's renewBefore rule
-// (spec, "renewal.renewBefore must leave the session at least a minute of use") exceeds the API
-// server's CEL cost budget, so that CRD is refused as generated; this suite, which only needs
-// BrowserSessions to exist, drops that one rule. The BrowserContext CRD is installed as is.
-func loadCRDs() []*apiextensionsv1.CustomResourceDefinition {
-	GinkgoHelper()
-	var crds []*apiextensionsv1.CustomResourceDefinition
-	for _, file := range []string{"browserbase.io_browsercontexts.yaml", "browserbase.io_browsersessions.yaml"} {
-		raw, err := os.ReadFile(filepath.Join("..", "..", "..", "config", "crd", "bases", file))
-		Expect(err).NotTo(HaveOccurred())
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		Expect(yaml.UnmarshalStrict(raw, crd)).To(Succeed())
-		for i := range crd.Spec.Versions {
-			schema := crd.Spec.Versions[i].Schema.OpenAPIV3Schema
-			spec, ok := schema.Properties["spec"]
-			if !ok {
-				continue
-			}
-			spec.XValidations = slices.DeleteFunc(spec.XValidations, func(v apiextensionsv1.ValidationRule) bool {
-				return crd.Spec.Names.Kind == "BrowserSession" && strings.Contains(v.Rule, "renewBefore")
-			})
-			schema.Properties["spec"] = spec
-		}
-		crds = append(crds, crd)
-	}
-	return crds
 }
 
 // defaultAssets finds the control-plane binaries that hack/envtest-binaries.sh builds, for runs

@@ -12,31 +12,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/controller/sessionindex"
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
-
-// ContextNameField indexes BrowserSessions by the BrowserContext they name
-// (spec.browserSettings.context.name): a context that turns Ready wakes the sessions waiting for
-// it, and a context being deleted finds the sessions that still use it.
-const ContextNameField = "spec.browserSettings.context.name"
-
-// ContextIDKey is the key of a BrowserContext's Secret that holds the context id.
-const ContextIDKey = "contextId"
 
 // contextRecheck is how often a session waiting for its BrowserContext looks again, besides
 // the watch on BrowserContexts that wakes it as soon as the context changes.
 const contextRecheck = time.Minute
-
-// IndexContextName registers ContextNameField with the manager's cache; SetupWithManager does,
-// and other controllers of the manager use the index without registering it again.
-func IndexContextName(ctx context.Context, mgr ctrl.Manager) error {
-	return mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.BrowserSession{}, ContextNameField, func(o client.Object) []string {
-		if name := contextName(o.(*v1alpha1.BrowserSession)); name != "" {
-			return []string{name}
-		}
-		return nil
-	})
-}
 
 // contextName is the BrowserContext bs names, "" when it names none.
 func contextName(bs *v1alpha1.BrowserSession) string {
@@ -69,7 +51,7 @@ func (r *Reconciler) contextID(ctx context.Context, bs *v1alpha1.BrowserSession)
 	if bc.Status.ObservedGeneration != bc.Generation || !meta.IsStatusConditionTrue(bc.Status.Conditions, v1alpha1.ConditionReady) || bc.Status.SecretName == "" {
 		return "", reconcile.Wait(v1alpha1.ReasonContextNotReady, contextRecheck, "Waiting for BrowserContext %q to be Ready", ref.Name)
 	}
-	id, err := r.Credentials.SecretValue(ctx, bs.Namespace, bc.Status.SecretName, ContextIDKey, "the context id")
+	id, err := r.Credentials.SecretValue(ctx, bs.Namespace, bc.Status.SecretName, v1alpha1.ContextIDSecretKey, "the context id")
 	if wait, ok := errors.AsType[*reconcile.WaitError](err); ok {
 		wait.Reason = v1alpha1.ReasonContextNotReady
 	}
@@ -79,7 +61,7 @@ func (r *Reconciler) contextID(ctx context.Context, bs *v1alpha1.BrowserSession)
 // sessionsUsingContext maps a BrowserContext to the BrowserSessions that name it.
 func (r *Reconciler) sessionsUsingContext(ctx context.Context, o client.Object) []ctrl.Request {
 	list := &v1alpha1.BrowserSessionList{}
-	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{ContextNameField: o.GetName()}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{sessionindex.ContextName: o.GetName()}); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Could not list the BrowserSessions that use a BrowserContext", "browserContext", o.GetName())
 		return nil
 	}

@@ -30,7 +30,7 @@ func TestContextID(t *testing.T) {
 	}
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "profile-browserbase-context"},
-		Data:       map[string][]byte{ContextIDKey: []byte("ctx-secret-id\n")},
+		Data:       map[string][]byte{v1alpha1.ContextIDSecretKey: []byte("ctx-secret-id\n")},
 	}
 	cases := map[string]struct {
 		ref      v1alpha1.ContextReference

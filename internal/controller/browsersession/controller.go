@@ -21,6 +21,7 @@ import (
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/controller/sessionindex"
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
@@ -212,9 +213,9 @@ func userAnnotations(a map[string]string) map[string]string {
 // SetupWithManager registers the reconciler. Reconciles are triggered by spec changes and by
 // annotations a person sets (status writes and the operator's own annotations are not), and by
 // changes to or the deletion of an owned Secret, and by changes to the BrowserContext a session
-// names (found through the ContextNameField index, which it registers).
+// names (found through the sessionindex index).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := IndexContextName(context.Background(), mgr); err != nil {
+	if err := sessionindex.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
 	ignoreCreate := predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }}
