@@ -53,18 +53,24 @@ type Faults struct {
 
 // Session is the emulator's record of a session, as reported by Sessions.
 type Session struct {
-	ID                string         `json:"id"`
-	CreatedAt         time.Time      `json:"createdAt"`
-	UpdatedAt         time.Time      `json:"updatedAt"`
-	StartedAt         time.Time      `json:"startedAt"`
-	ExpiresAt         time.Time      `json:"expiresAt"`
-	EndedAt           *time.Time     `json:"endedAt,omitempty"`
-	ProjectID         string         `json:"projectId"`
-	Status            string         `json:"status"`
-	ProxyBytes        int64          `json:"proxyBytes"`
-	KeepAlive         bool           `json:"keepAlive"`
-	Region            string         `json:"region"`
-	ContextID         string         `json:"contextId,omitempty"`
+	ID         string     `json:"id"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	UpdatedAt  time.Time  `json:"updatedAt"`
+	StartedAt  time.Time  `json:"startedAt"`
+	ExpiresAt  time.Time  `json:"expiresAt"`
+	EndedAt    *time.Time `json:"endedAt,omitempty"`
+	ProjectID  string     `json:"projectId"`
+	Status     string     `json:"status"`
+	ProxyBytes int64      `json:"proxyBytes"`
+	KeepAlive  bool       `json:"keepAlive"`
+	Region     string     `json:"region"`
+	ContextID  string     `json:"contextId,omitempty"`
+	// PersistsContext says that the session saves its state into ContextID when it ends.
+	PersistsContext bool `json:"-"`
+	// SharedContext says that another live session was persisting into the same context when
+	// this one was created: Browserbase does not say what then happens to the saved state, so
+	// tests check that the operator never lets it come to that.
+	SharedContext     bool           `json:"-"`
 	UserMetadata      map[string]any `json:"userMetadata,omitempty"`
 	ConnectURL        string         `json:"connectUrl,omitempty"`
 	SeleniumRemoteURL string         `json:"seleniumRemoteUrl,omitempty"`

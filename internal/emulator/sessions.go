@@ -86,6 +86,7 @@ type createRequest struct {
 	host         string // the region's connect host part
 	userMetadata map[string]any
 	contextID    string
+	persist      bool
 }
 
 // decodeCreate reads and validates a create body against the project. It takes no lock.
@@ -103,7 +104,8 @@ func decodeCreate(r *http.Request, project *Project) (*createRequest, *apiError)
 		UserMetadata    map[string]any `json:"userMetadata"`
 		BrowserSettings *struct {
 			Context *struct {
-				ID string `json:"id"`
+				ID      string `json:"id"`
+				Persist bool   `json:"persist"`
 			} `json:"context"`
 		} `json:"browserSettings"`
 	}
@@ -149,6 +151,7 @@ func decodeCreate(r *http.Request, project *Project) (*createRequest, *apiError)
 	}
 	if req.BrowserSettings != nil && req.BrowserSettings.Context != nil {
 		out.contextID = req.BrowserSettings.Context.ID
+		out.persist = req.BrowserSettings.Context.Persist
 	}
 	return out, nil
 }
@@ -174,11 +177,19 @@ func (s *Server) commit(req *createRequest, project *Project, now time.Time) *Se
 		KeepAlive:         req.keepAlive,
 		Region:            req.region,
 		ContextID:         req.contextID,
+		PersistsContext:   req.persist && req.contextID != "",
 		UserMetadata:      req.userMetadata,
 		ConnectURL:        fmt.Sprintf("wss://connect.%s.browserbase.com/?signingKey=%s", req.host, signingKey),
 		SeleniumRemoteURL: fmt.Sprintf("https://connect.%s.browserbase.com/webdriver", req.host),
 		SigningKey:        signingKey,
 		CreateBody:        req.body,
+	}
+	if sess.PersistsContext {
+		for _, other := range s.sessions {
+			if other.ContextID == sess.ContextID && other.PersistsContext && (other.Status == "RUNNING" || other.Status == "PENDING") {
+				sess.SharedContext = true
+			}
+		}
 	}
 	if s.wantsBrowser(project) {
 		// Browserbase's shape on the emulator's host: the connect front door (connect.go).

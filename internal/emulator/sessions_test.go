@@ -463,3 +463,24 @@ func TestReleaseEndedSession(t *testing.T) {
 		t.Errorf("release answer: status %v endedAt %v, want TIMED_OUT %v", got["status"], got["endedAt"], expiresAt)
 	}
 }
+
+// Two live sessions persisting into one context are marked: Browserbase does not say which
+// state would win, so the operator's tests check it never happens.
+func TestSharedPersistedContext(t *testing.T) {
+	f := newFixture(t, Project{}, false)
+	persisting := map[string]any{"browserSettings": map[string]any{"context": map[string]any{"id": "ctx-1", "persist": true}}}
+	first := f.create(t, testKey, persisting)["id"].(string)
+	reading := f.create(t, testKey, map[string]any{"browserSettings": map[string]any{"context": map[string]any{"id": "ctx-1"}}})["id"].(string)
+	second := f.create(t, testKey, persisting)["id"].(string)
+	for id, want := range map[string]bool{first: false, reading: false, second: true} {
+		if s, _ := f.emu.Session(id); s.SharedContext != want {
+			t.Errorf("session %s: SharedContext %v, want %v", id, s.SharedContext, want)
+		}
+	}
+	f.release(t, testKey, first)
+	f.release(t, testKey, second)
+	third := f.create(t, testKey, persisting)["id"].(string)
+	if s, _ := f.emu.Session(third); s.SharedContext || !s.PersistsContext {
+		t.Errorf("after the others ended: SharedContext %v PersistsContext %v, want false, true", s.SharedContext, s.PersistsContext)
+	}
+}

@@ -760,6 +760,58 @@ var _ = Describe("BrowserSession", func() {
 		Expect(err.Error()).To(ContainSubstring("renewBefore only applies to policy BeforeExpiry"))
 	})
 
+	It("loads a BrowserContext by name once it is Ready, and renews a persisting session only after its predecessor ended", func(ctx SpecContext) {
+		bs := newSession(ctx, "with-context", func(bs *v1alpha1.BrowserSession) {
+			bs.Spec.Timeout = ptr.To[int32](3600)
+			bs.Spec.BrowserSettings = &v1alpha1.BrowserSettings{Context: &v1alpha1.ContextReference{Name: "profile", Persist: ptr.To(true)}}
+			bs.Spec.Renewal = &v1alpha1.Renewal{
+				Policy:      v1alpha1.RenewalBeforeExpiry,
+				RenewBefore: &metav1.Duration{Duration: 3580 * time.Second}, // due 20 s after the start
+				Overlap:     &metav1.Duration{Duration: 2 * time.Second},
+			}
+		})
+		waiting := waitForCondition(ctx, bs, v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonContextNotReady)
+		Expect(condition(waiting, v1alpha1.ConditionStalled)).To(BeNil(), "a missing context is waited for, not a stall")
+		Expect(sessionsOf(ctx, bs)).To(BeEmpty())
+
+		By("making the BrowserContext Ready, as its controller leaves it")
+		Expect(k8sClient.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "profile-browserbase-context"},
+			StringData: map[string]string{v1alpha1.ContextIDSecretKey: "ctx-profile-1"},
+		})).To(Succeed())
+		bc := &v1alpha1.BrowserContext{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "profile"}}
+		Expect(k8sClient.Create(ctx, bc)).To(Succeed())
+		bc.Status = v1alpha1.BrowserContextStatus{
+			ObservedGeneration: bc.Generation, SecretName: "profile-browserbase-context",
+			Conditions: []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "ContextReady", LastTransitionTime: metav1.Now()}},
+		}
+		Expect(k8sClient.Status().Update(ctx, bc)).To(Succeed())
+
+		first := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
+		sess, _ := emu.Session(first.Status.ID)
+		Expect(sess.ContextID).To(Equal("ctx-profile-1"))
+		Expect(sess.PersistsContext).To(BeTrue())
+		statusJSON, err := json.Marshal(first.Status)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(statusJSON)).NotTo(ContainSubstring("ctx-profile-1"), "the context id stays out of status")
+
+		By("renewing: the predecessor ends, then its successor loads the saved context")
+		Eventually(func(g Gomega) {
+			got := fetch(ctx, bs)(g)
+			g.Expect(got.Status.Revision).To(BeEquivalentTo(2))
+			g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue())
+		}, 90*time.Second).Should(Succeed())
+		predecessor, _ := emu.Session(first.Status.ID)
+		successor, _ := emu.Session(fetch(ctx, bs)(Default).Status.ID)
+		Expect(predecessor.EndedAt).NotTo(BeNil())
+		Expect(successor.CreatedAt).To(BeTemporally(">=", predecessor.EndedAt.Add(4*time.Second)), "the successor waits for the saved state")
+		Expect(successor.ContextID).To(Equal("ctx-profile-1"))
+		for _, s := range sessionsOf(ctx, bs) {
+			Expect(s.SharedContext).To(BeFalse(), "two sessions persisted into the context at once")
+		}
+		deleteAndWait(ctx, bs)
+	})
+
 	It("lets spec.renewal change after creation", func(ctx SpecContext) {
 		bs := newSession(ctx, "renewal-later", nil)
 		waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
