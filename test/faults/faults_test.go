@@ -121,10 +121,8 @@ var _ = Describe("Under faults and crashes", func() {
 		}
 
 		By("creating 100 BrowserSessions, 30 of them on a key with 20 concurrent slots, and 10 renewed every 20 s")
-		for i := range 100 {
-			create(fmt.Sprintf("s-%03d", i), i%10 < 3, nil)
-		}
-		// Hour-long sessions renewed 3580 s before they expire: a rotation every 20 s while the
+		// First, so that their sessions come before the creation-rate limit queues the rest: hour-long
+		// sessions renewed 3580 s before they expire, a rotation every 20 s while the
 		// manager is killed around it. After the chaos renewBefore goes to 10m, so that the end
 		// state is still.
 		renewing := func(renewBefore string) *v1alpha1.Renewal {
@@ -136,6 +134,9 @@ var _ = Describe("Under faults and crashes", func() {
 		}
 		for i := range 10 {
 			create(fmt.Sprintf("r-%02d", i), false, renewing("3580s"))
+		}
+		for i := range 100 {
+			create(fmt.Sprintf("s-%03d", i), i%10 < 3, nil)
 		}
 
 		kills := 0
