@@ -12,6 +12,10 @@
 //
 //	envFrom:      [{secretRef: {name: example-browserbase}}]            # sets $connectUrl
 //	volumeMounts: [{name: browserbase, mountPath: /etc/browserbase}]    # --connect-url-file /etc/browserbase/connectUrl
+//
+// With --every it runs as a long-lived workload does: again at that interval until stopped,
+// each round reading the connect URL afresh, so a mounted Secret's renewed session is followed
+// without a restart. A failed round is logged and the next one tried.
 package main
 
 import (
@@ -33,14 +37,25 @@ func main() {
 	file := flag.String("connect-url-file", "", "Read the connect URL from this file (a mounted Secret key) instead of $connectUrl.")
 	timeout := flag.Duration("timeout", 30*time.Second, "How long to wait for the browser.")
 	page := flag.String("url", "", "Load this page in the browser and print its title (instead of the browser's version).")
+	every := flag.Duration("every", 0, "Run again at this interval until stopped, reading the connect URL afresh each time (0: once).")
 	flag.Parse()
 	log.SetFlags(0)
 
-	version, err := run(*file, *page, *timeout)
-	if err != nil {
-		log.Fatal(err)
+	for {
+		out, err := run(*file, *page, *timeout)
+		switch {
+		case err != nil && *every == 0:
+			log.Fatal(err)
+		case err != nil:
+			log.Print(err)
+		default:
+			fmt.Println(out)
+		}
+		if *every == 0 {
+			return
+		}
+		time.Sleep(*every)
 	}
-	fmt.Println(version)
 }
 
 func run(file, page string, timeout time.Duration) (string, error) {

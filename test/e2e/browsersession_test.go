@@ -122,9 +122,11 @@ spec:
 
 	It("accepts every sample manifest and workload at admission, and explains every field", func(ctx SpecContext) {
 		out := kubectl(ctx, "apply", "-n", ns, "--dry-run=server", "-k", repo+"/config/samples")
-		Expect(strings.Count(out, "created (server dry run)")).To(Equal(5), out)
+		Expect(strings.Count(out, "created (server dry run)")).To(Equal(6), out)
 		out = kubectl(ctx, "apply", "-n", ns, "--dry-run=server", "-f", repo+"/config/samples/workloads")
 		Expect(strings.Count(out, "created (server dry run)")).To(Equal(2), out)
+		out = kubectl(ctx, "apply", "-n", ns, "--dry-run=server", "-k", repo+"/config/samples/gitops")
+		Expect(strings.Count(out, "created (server dry run)")).To(Equal(3), out)
 
 		explained := kubectl(ctx, "explain", "browsersession.spec", "--recursive")
 		for _, field := range []string{"projectId", "region", "timeout", "keepAlive", "metadata", "extensionId", "browserSettings",
@@ -133,6 +135,20 @@ spec:
 		}
 		Expect(kubectl(ctx, "explain", "browsersession.spec.timeout")).To(ContainSubstring("lifetime in seconds, from 60 to 21600"))
 		Expect(kubectl(ctx, "explain", "browsersession.status.connectUrl")).To(ContainSubstring("with every credential removed"))
+		explained = kubectl(ctx, "explain", "browsersession.spec.renewal", "--recursive")
+		for _, field := range []string{"policy", "renewBefore", "overlap", "restartTargets"} {
+			Expect(explained).To(ContainSubstring(field))
+		}
+		explained = kubectl(ctx, "explain", "browsersession.status", "--recursive")
+		for _, field := range []string{"revision", "renewalTime", "lastRotationTime", "previousId"} {
+			Expect(explained).To(ContainSubstring(field))
+		}
+		Expect(kubectl(ctx, "explain", "browsersession.spec.browserSettings.context.name")).To(ContainSubstring("BrowserContext in this namespace"))
+		explained = kubectl(ctx, "explain", "browsercontext", "--recursive")
+		for _, field := range []string{"projectId", "apiKeySecretRef", "secretName", "deletionPolicy", "redactedId"} {
+			Expect(explained).To(ContainSubstring(field))
+		}
+		Expect(kubectl(ctx, "get", "browsersessions", "-n", ns)).To(Or(ContainSubstring("No resources"), ContainSubstring("REVISION")))
 	})
 
 	It("waits out 429s without a request storm, and goes Ready when a slot frees", func(ctx SpecContext) {
