@@ -67,6 +67,8 @@ spec:
 		Expect(sess.Region).To(Equal("us-east-1"), "the sample's region reaches Browserbase")
 		Expect(jsonpath(ctx, "browsersession/example", "{.status.status}")).To(Equal("RUNNING"))
 		Expect(jsonpath(ctx, "browsersession/example", "{.status.connectUrl}")).To(Equal("wss://connect.use1.browserbase.com/"))
+		Expect(jsonpath(ctx, "browsersession/example", "{.status.revision}")).To(Equal("1"))
+		Expect(kubectl(ctx, "get", "-n", ns, "browsersession/example")).To(MatchRegexp(`REVISION\s+RENEWS`))
 
 		By("holding the credentials in the Secret, under keys envFrom accepts")
 		raw := jsonpath(ctx, "secret/example-browserbase", "{.data}")
@@ -148,7 +150,6 @@ spec:
 		for _, field := range []string{"projectId", "apiKeySecretRef", "secretName", "deletionPolicy", "redactedId"} {
 			Expect(explained).To(ContainSubstring(field))
 		}
-		Expect(kubectl(ctx, "get", "browsersessions", "-n", ns)).To(Or(ContainSubstring("No resources"), ContainSubstring("REVISION")))
 	})
 
 	It("waits out 429s without a request storm, and goes Ready when a slot frees", func(ctx SpecContext) {
