@@ -37,6 +37,7 @@ import (
 const (
 	defaultKey = "bb_faults_default_key_0123456789"
 	limitedKey = "bb_faults_limited_key_0123456789"
+	renewKey   = "bb_faults_renewing_key_012345678"
 	namespace  = "faults"
 )
 
@@ -62,6 +63,9 @@ var _ = Describe("Under faults and crashes", func() {
 		emu.AddKey(defaultKey, emulator.Project{ID: "faults-default", Concurrency: 500, CreatesPerMinute: 60})
 		// Fewer slots than resources: some wait on concurrency 429s until deletions free slots.
 		emu.AddKey(limitedKey, emulator.Project{ID: "faults-limited", Concurrency: 20})
+		// The renewing resources' own project, so that their renewals are not queued behind the
+		// others' creation-rate 429s.
+		emu.AddKey(renewKey, emulator.Project{ID: "faults-renewing", Concurrency: 100})
 		emu.SetConcurrencyRetryAfter(3 * time.Second)
 		// As the real API allows: a get without the connect URL and signing key, which only the
 		// create answer then carries.
@@ -94,6 +98,10 @@ var _ = Describe("Under faults and crashes", func() {
 			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "limited"},
 			StringData: map[string]string{"apiKey": limitedKey},
 		})).To(Succeed())
+		Expect(k8s.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "renewing"},
+			StringData: map[string]string{"apiKey": renewKey},
+		})).To(Succeed())
 
 		// Lost create answers whose sessions Browserbase commits up to 3 s later (within the 5 s call
 		// timeout), and a session list that lags 1 s behind.
@@ -114,6 +122,9 @@ var _ = Describe("Under faults and crashes", func() {
 				bs.Spec.APIKeySecretRef = &v1alpha1.APIKeySecretReference{Name: "limited"}
 			}
 			bs.Spec.Renewal = renewal
+			if renewal != nil {
+				bs.Spec.APIKeySecretRef = &v1alpha1.APIKeySecretReference{Name: "renewing"}
+			}
 			Expect(k8s.Create(ctx, bs)).To(Succeed())
 			mu.Lock()
 			uids[bs.UID] = name
