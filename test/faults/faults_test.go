@@ -7,6 +7,7 @@ package faults
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
@@ -206,6 +207,16 @@ var _ = Describe("Under faults and crashes", func() {
 					}
 				}
 			}
+			// Events are sent after the fact, and a SIGKILL can lose one; the manager's log line,
+			// written before the event, is the record that survives.
+			managerLines := readManagerLog(filepath.Join(workDir, "manager.log"))
+			for _, line := range managerLines {
+				if why, _ := line["why"].(string); strings.Contains(why, "not usable") {
+					if id, ok := line["sessionID"].(string); ok {
+						releasedUnusable[id] = true
+					}
+				}
+			}
 			for _, s := range emu.Sessions() {
 				if releasedUnusable[s.ID] && !s.AnswerLost {
 					tag, _ := s.UserMetadata["k8s"].(map[string]any)
@@ -222,6 +233,17 @@ var _ = Describe("Under faults and crashes", func() {
 				if extra := max(n-1-unusable[uid]-replaced[uid]-renewals, 0); extra > 0 {
 					duplicates += extra
 					GinkgoWriter.Printf("%s: %d sessions, %d unusable, %d replaced, %d renewals\n", uids[uid], n, unusable[uid], replaced[uid], renewals)
+					for _, s := range emu.Sessions() {
+						if tag, _ := s.UserMetadata["k8s"].(map[string]any); fmt.Sprint(tag["uid"]) == string(uid) {
+							GinkgoWriter.Printf("  session %s attempt %v status %s created %s ended %v answerLost %v\n",
+								s.ID, tag["attempt"], s.Status, s.CreatedAt.Format(time.StampMilli), s.EndedAt, s.AnswerLost)
+						}
+					}
+					for _, line := range managerLines {
+						if ref, _ := line["BrowserSession"].(map[string]any); ref != nil && ref["name"] == uids[uid] {
+							GinkgoWriter.Printf("  log %s %v %v %v\n", line["ts"], line["msg"], line["sessionID"], line["why"])
+						}
+					}
 				}
 				if _, exists := existing[uid]; !exists {
 					leaked += len(live[uid])
@@ -361,3 +383,19 @@ func sum(m map[types.UID]int) int {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// readManagerLog parses the manager's JSON log lines; other lines are skipped.
+func readManagerLog(path string) []map[string]any {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []map[string]any
+	for _, l := range strings.Split(string(raw), "\n") {
+		line := map[string]any{}
+		if json.Unmarshal([]byte(l), &line) == nil {
+			out = append(out, line)
+		}
+	}
+	return out
+}
