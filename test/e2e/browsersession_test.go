@@ -68,7 +68,6 @@ spec:
 		Expect(jsonpath(ctx, "browsersession/example", "{.status.status}")).To(Equal("RUNNING"))
 		Expect(jsonpath(ctx, "browsersession/example", "{.status.connectUrl}")).To(Equal("wss://connect.use1.browserbase.com/"))
 		Expect(jsonpath(ctx, "browsersession/example", "{.status.revision}")).To(Equal("1"))
-		Expect(kubectl(ctx, "get", "-n", ns, "browsersession/example")).To(MatchRegexp(`REVISION\s+RENEWS`))
 
 		By("holding the credentials in the Secret, under keys envFrom accepts")
 		raw := jsonpath(ctx, "secret/example-browserbase", "{.data}")
@@ -95,7 +94,7 @@ spec:
 
 		By("explaining itself in kubectl get and describe")
 		Expect(kubectl(ctx, "get", "-n", ns, "browsersession/example", "-o", "wide")).To(MatchRegexp(
-			`NAME\s+STATUS\s+READY\s+REGION\s+EXPIRES\s+AGE\s+ID\s+example\s+RUNNING\s+True\s+us-east-1\s+\S+\s+\S+\s+` + id))
+			`NAME\s+STATUS\s+READY\s+REGION\s+EXPIRES\s+REVISION\s+RENEWS\s+AGE\s+ID\s+example\s+RUNNING\s+True\s+us-east-1\s+\S+\s+1\s+\S+\s+` + id))
 		Eventually(func() string { return kubectl(ctx, "describe", "-n", ns, "browsersession/example") }).Should(And(
 			ContainSubstring("SessionRunning"), ContainSubstring("SessionCreated"), Not(ContainSubstring(sess.SigningKey))))
 
