@@ -236,6 +236,38 @@ spec:
 		}
 	})
 
+	It("runs the GitOps sample: a BrowserContext, a renewing session that loads it, deleted in either order", func(ctx SpecContext) {
+		DeferCleanup(func(ctx SpecContext) {
+			kubectl(ctx, "delete", "browsercontexts", "--all", "-n", ns, "--wait", "--timeout=60s")
+		})
+		kubectl(ctx, "apply", "-n", ns, "-k", repo+"/config/samples/gitops")
+		kubectl(ctx, "wait", "-n", ns, "browsercontext/shop-login", "--for=condition=Ready", "--timeout=60s")
+		kubectl(ctx, "wait", "-n", ns, "browsersession/shop", "--for=condition=Ready", "--timeout=60s")
+
+		By("loading the context by the id in its Secret, which status does not show")
+		encoded := jsonpath(ctx, "secret/shop-login-browserbase-context", "{.data.contextId}")
+		raw, err := base64.StdEncoding.DecodeString(encoded)
+		Expect(err).NotTo(HaveOccurred())
+		contextID := string(raw)
+		Expect(contextID).NotTo(BeEmpty())
+		Expect(kubectl(ctx, "get", "-n", ns, "browsercontext/shop-login", "-o", "yaml")).NotTo(ContainSubstring(contextID))
+		sess := sessionByID(jsonpath(ctx, "browsersession/shop", "{.status.id}"))
+		Expect(sess.ContextID).To(Equal(contextID))
+		Expect(sess.PersistsContext).To(BeTrue())
+		Expect(jsonpath(ctx, "browsersession/shop", "{.status.renewalTime}")).NotTo(BeEmpty())
+
+		By("deleting the context first: it waits for the session that uses it")
+		kubectl(ctx, "delete", "-n", ns, "browsercontext/shop-login", "--wait=false")
+		Eventually(func() string {
+			return jsonpath(ctx, "browsercontext/shop-login", `{.status.conditions[?(@.type=="Reconciling")].reason}`)
+		}).Should(Equal("ContextInUse"))
+		Expect(count(http.MethodDelete, "/v1/contexts/"+contextID, http.StatusNoContent)).To(BeZero())
+		kubectl(ctx, "delete", "-n", ns, "browsersession/shop", "--wait", "--timeout=60s")
+		Eventually(func() int { return count(http.MethodDelete, "/v1/contexts/"+contextID, http.StatusNoContent) }).Should(Equal(1))
+		kubectl(ctx, "wait", "-n", ns, "browsercontext/shop-login", "--for=delete", "--timeout=60s")
+		Expect(sessionByID(sess.ID).Status).To(Equal("COMPLETED"))
+	})
+
 	It("loses nothing across a manager restart", func(ctx SpecContext) {
 		kubectl(ctx, "apply", "-n", ns, "-f", sessionManifest("keep", ""))
 		kubectl(ctx, "apply", "-n", ns, "-f", sessionManifest("remove", ""))
