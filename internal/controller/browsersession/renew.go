@@ -116,6 +116,21 @@ func (r *Reconciler) renewSession(ctx context.Context, bs *v1alpha1.BrowserSessi
 		}
 	}
 
+	if older := bs.Status.PreviousID; older != "" {
+		// The last renewal's predecessor is still in its overlap (an overlap longer than a
+		// session's life before its renewal): it goes now, so that at most two sessions run and
+		// none drops out of status unreleased.
+		if err := r.release(ctx, apiKey, older); err != nil {
+			err = classify(bs, "release the session an earlier renewal replaced", err)
+			if serving {
+				return nil, nil, r.keepServing(bs, err)
+			}
+			return nil, nil, err
+		}
+		r.event(bs, corev1.EventTypeNormal, "SessionReleased", "Renew", "Released Browserbase session %s, which session %s replaced", older, predecessor)
+		bs.Status.PreviousID = ""
+	}
+
 	successor, secret, err := r.createOnce(ctx, bs, apiKey, ownedSecret)
 	if err != nil {
 		if serving {

@@ -416,3 +416,22 @@ func TestDeleteDuringTheOverlap(t *testing.T) {
 		t.Errorf("released %v, want both sessions", released)
 	}
 }
+
+// A renewal due while the last one's predecessor is still in its overlap releases that one
+// first: at most two sessions run, and none drops out of status unreleased.
+func TestRenewalDuringAnOverlap(t *testing.T) {
+	f := newRenewalFixture(t, beforeExpiry(10*time.Minute, 2*time.Hour))
+	f.reconcile()
+	f.clk.SetTime(testNow.Add(50 * time.Minute))
+	f.reconcile()
+	f.wantCurrent("s2", 2)
+	f.clk.SetTime(testNow.Add(100 * time.Minute))
+	f.reconcile()
+	bs := f.wantCurrent("s3", 3)
+	if bs.Status.PreviousID != "s2" {
+		t.Errorf("previousId %q, want s2", bs.Status.PreviousID)
+	}
+	if got := ids(f.bb.CallsTo(browserbasetest.ReleaseSession)); !slices.Equal(got, []string{"s1"}) {
+		t.Errorf("released %v, want s1 before s3 was made", got)
+	}
+}
