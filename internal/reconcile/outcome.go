@@ -49,6 +49,21 @@ func ApplyOutcome(obj Object, result ctrl.Result, err error) (ctrl.Result, error
 	return result, nil
 }
 
+// FoldStatusPatchError folds the error of a pass's status patch into the pass's outcome: a
+// resource deleted meanwhile needs nothing, a conflict on an otherwise clean pass requeues
+// quietly (the next pass recomputes the status from a fresh copy), and any other failure is the
+// pass's error unless it already has one.
+func FoldStatusPatchError(result ctrl.Result, err, patchErr error) (ctrl.Result, error) {
+	switch {
+	case patchErr == nil, apierrors.IsNotFound(patchErr), err != nil:
+		return result, err
+	case apierrors.IsConflict(patchErr):
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	default:
+		return result, patchErr
+	}
+}
+
 // IsBrowserbaseError reports whether err came from a Browserbase call, as opposed to the
 // Kubernetes API.
 func IsBrowserbaseError(err error) bool {

@@ -112,3 +112,30 @@ func TestApplyOutcome(t *testing.T) {
 		})
 	}
 }
+
+func TestFoldStatusPatchError(t *testing.T) {
+	conflict := apierrors.NewConflict(schema.GroupResource{Resource: "browsersessions"}, "bs", errors.New("changed"))
+	gone := apierrors.NewNotFound(schema.GroupResource{Resource: "browsersessions"}, "bs")
+	passErr := errors.New("the pass failed")
+	patchErr := errors.New("the API server is down")
+	poll := ctrl.Result{RequeueAfter: time.Minute}
+	cases := map[string]struct {
+		err, patchErr error
+		want          ctrl.Result
+		wantErr       error
+	}{
+		"a written status keeps the pass's outcome":      {want: poll},
+		"a deleted resource needs nothing":               {patchErr: gone, want: poll},
+		"a conflict after a clean pass requeues quietly": {patchErr: conflict, want: ctrl.Result{RequeueAfter: time.Second}},
+		"the pass's own error wins over the patch's":     {err: passErr, patchErr: patchErr, want: poll, wantErr: passErr},
+		"a failed patch after a clean pass is its error": {patchErr: patchErr, want: poll, wantErr: patchErr},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := FoldStatusPatchError(poll, tc.err, tc.patchErr)
+			if got != tc.want || !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
+				t.Errorf("FoldStatusPatchError = %+v, %v; want %+v, %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}

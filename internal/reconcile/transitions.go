@@ -42,3 +42,12 @@ func WaitTransition(before, after []metav1.Condition) *metav1.Condition {
 	}
 	return now
 }
+
+// TransitionWarning is the condition a pass owes a Warning event for, if any: the resource has
+// just stalled (StalledTransition), or else has just begun an event-worthy wait (WaitTransition).
+func TransitionWarning(before, after []metav1.Condition) *metav1.Condition {
+	if stalled := StalledTransition(before, after); stalled != nil {
+		return stalled
+	}
+	return WaitTransition(before, after)
+}

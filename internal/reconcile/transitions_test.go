@@ -36,6 +36,9 @@ func TestTransitions(t *testing.T) {
 			if got := StalledTransition(tc.before, tc.after) != nil; got != tc.wantStall {
 				t.Errorf("StalledTransition = %t, want %t", got, tc.wantStall)
 			}
+			if got := TransitionWarning(tc.before, tc.after) != nil; got != (tc.wantStall || tc.wantWait) {
+				t.Errorf("TransitionWarning = %t, want %t", got, tc.wantStall || tc.wantWait)
+			}
 			if got := WaitTransition(tc.before, tc.after) != nil; got != tc.wantWait {
 				t.Errorf("WaitTransition = %t, want %t", got, tc.wantWait)
 			}

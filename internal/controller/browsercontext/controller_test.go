@@ -116,7 +116,7 @@ func TestCreateWritesSecretThenStatus(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("status (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"ContextCreated"}, events.reasons()); diff != "" {
+	if diff := cmp.Diff([]string{"ContextCreated"}, events.Reasons()); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
 	assertNoID(t, id, bc, events, err)
@@ -191,7 +191,7 @@ func TestLostCreateCreatesAgain(t *testing.T) {
 	if n := len(bb.CallsTo(browserbasetest.CreateContext)); n != 1 {
 		t.Errorf("%d creates, want 1", n)
 	}
-	if diff := cmp.Diff([]string{"ContextMayHaveLeaked", "ContextCreated"}, events.reasons()); diff != "" {
+	if diff := cmp.Diff([]string{"ContextMayHaveLeaked", "ContextCreated"}, events.Reasons()); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
 }
@@ -407,8 +407,8 @@ func TestDelete(t *testing.T) {
 			if gone := apierrors.IsNotFound(err); gone != tc.wantGone {
 				t.Fatalf("resource gone = %v (%v), want %v", gone, err, tc.wantGone)
 			}
-			if tc.wantEvent != "" && !slices.Contains(events.reasons(), tc.wantEvent) {
-				t.Errorf("events = %v, want %s", events.reasons(), tc.wantEvent)
+			if tc.wantEvent != "" && !slices.Contains(events.Reasons(), tc.wantEvent) {
+				t.Errorf("events = %v, want %s", events.Reasons(), tc.wantEvent)
 			}
 			if !tc.noSecret {
 				secret := ownedSecret(bc, id)

@@ -11,7 +11,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -22,6 +21,7 @@ import (
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
+	"github.com/browserbase/session-operator/internal/controller/controllertest"
 	"github.com/browserbase/session-operator/internal/reconcile"
 	"github.com/browserbase/session-operator/internal/scheme"
 )
@@ -104,8 +104,8 @@ func (s *contextStore) client() *browserbasetest.ContextClient {
 }
 
 // newReconciler is a Reconciler on c and bb, with the default key and a fake clock.
-func newReconciler(c client.Client, bb browserbase.ContextClient) (*Reconciler, *recordedEvents) {
-	events := &recordedEvents{}
+func newReconciler(c client.Client, bb browserbase.ContextClient) (*Reconciler, *controllertest.Events) {
+	events := &controllertest.Events{}
 	return &Reconciler{
 		Client:      c,
 		APIReader:   c,
@@ -160,13 +160,13 @@ func mustGet(t *testing.T, c client.Client, obj client.Object) {
 }
 
 // assertNoID fails if id appears in bc's status, in an event, or in err.
-func assertNoID(t *testing.T, id string, bc *v1alpha1.BrowserContext, events *recordedEvents, err error) {
+func assertNoID(t *testing.T, id string, bc *v1alpha1.BrowserContext, events *controllertest.Events, err error) {
 	t.Helper()
 	status, _ := json.Marshal(bc.Status)
 	if strings.Contains(string(status), id) {
 		t.Errorf("status holds the context id: %s", status)
 	}
-	for _, e := range events.all() {
+	for _, e := range events.All() {
 		if strings.Contains(e.Note, id) {
 			t.Errorf("event %s holds the context id: %s", e.Reason, e.Note)
 		}
@@ -174,32 +174,4 @@ func assertNoID(t *testing.T, id string, bc *v1alpha1.BrowserContext, events *re
 	if err != nil && strings.Contains(err.Error(), id) {
 		t.Errorf("error holds the context id: %v", err)
 	}
-}
-
-// recordedEvents is an events.EventRecorder that keeps what it is given.
-type recordedEvents struct {
-	mu    sync.Mutex
-	notes []recordedEvent
-}
-
-type recordedEvent struct{ Type, Reason, Note string }
-
-func (e *recordedEvents) Eventf(_ runtime.Object, _ runtime.Object, eventType, reason, _, note string, args ...any) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.notes = append(e.notes, recordedEvent{Type: eventType, Reason: reason, Note: fmt.Sprintf(note, args...)})
-}
-
-func (e *recordedEvents) all() []recordedEvent {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]recordedEvent(nil), e.notes...)
-}
-
-func (e *recordedEvents) reasons() []string {
-	var out []string
-	for _, n := range e.all() {
-		out = append(out, n.Reason)
-	}
-	return out
 }

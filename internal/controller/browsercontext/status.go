@@ -2,11 +2,9 @@ package browsercontext
 
 import (
 	"context"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,10 +20,8 @@ func (r *Reconciler) finalizeStatus(ctx context.Context, before, bc *v1alpha1.Br
 	result, err = reconcile.ApplyOutcome(bc, result, err)
 	bc.Status.ObservedGeneration = bc.Generation
 
-	if newly := reconcile.StalledTransition(before.Status.Conditions, bc.Status.Conditions); newly != nil {
-		r.event(bc, corev1.EventTypeWarning, newly.Reason, "Reconcile", "%s", newly.Message)
-	} else if waiting := reconcile.WaitTransition(before.Status.Conditions, bc.Status.Conditions); waiting != nil {
-		r.event(bc, corev1.EventTypeWarning, waiting.Reason, "Reconcile", "%s", waiting.Message)
+	if c := reconcile.TransitionWarning(before.Status.Conditions, bc.Status.Conditions); c != nil {
+		r.event(bc, corev1.EventTypeWarning, c.Reason, "Reconcile", "%s", c.Message)
 	}
 	if equality.Semantic.DeepEqual(before.Status, bc.Status) {
 		return result, err
@@ -36,13 +32,5 @@ func (r *Reconciler) finalizeStatus(ctx context.Context, before, bc *v1alpha1.Br
 	base := bc.DeepCopy()
 	base.Status = before.Status
 	patchErr := r.Status().Patch(ctx, bc, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), browsersession.FieldOwner)
-	if patchErr != nil && !apierrors.IsNotFound(patchErr) {
-		if err == nil && apierrors.IsConflict(patchErr) {
-			return ctrl.Result{RequeueAfter: time.Second}, nil
-		}
-		if err == nil {
-			err = patchErr
-		}
-	}
-	return result, err
+	return reconcile.FoldStatusPatchError(result, err, patchErr)
 }

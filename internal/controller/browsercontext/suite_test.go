@@ -3,7 +3,6 @@ package browsercontext
 import (
 	"context"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/controller/browsersession"
+	"github.com/browserbase/session-operator/internal/controller/controllertest"
 	"github.com/browserbase/session-operator/internal/emulator"
 	"github.com/browserbase/session-operator/internal/reconcile"
 	"github.com/browserbase/session-operator/internal/scheme"
@@ -54,7 +54,7 @@ var _ = BeforeSuite(func() {
 	testEnv = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: defaultAssets(),
+		BinaryAssetsDirectory: controllertest.EnvtestAssets(),
 	}
 	cfg, err := testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
@@ -119,22 +119,4 @@ func newNamespace(ctx SpecContext, prefix string) string {
 		}).Should(Succeed())
 	})
 	return namespace.Name
-}
-
-// defaultAssets finds the control-plane binaries that hack/envtest-binaries.sh builds, for runs
-// without KUBEBUILDER_ASSETS (an editor's test button); make test sets it.
-func defaultAssets() string {
-	if os.Getenv("KUBEBUILDER_ASSETS") != "" {
-		return ""
-	}
-	dir := os.Getenv("XDG_DATA_HOME")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".local", "share")
-	}
-	matches, _ := filepath.Glob(filepath.Join(dir, "kubebuilder-envtest", "k8s", "*"))
-	if len(matches) == 0 {
-		return ""
-	}
-	return matches[len(matches)-1]
 }

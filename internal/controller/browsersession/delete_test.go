@@ -12,6 +12,7 @@ import (
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
+	"github.com/browserbase/session-operator/internal/controller/controllertest"
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
@@ -93,7 +94,7 @@ func TestReleaseSession(t *testing.T) {
 					return nil, tc.releaseErr
 				}
 			}
-			events := &recordedEvents{}
+			events := &controllertest.Events{}
 			r := &Reconciler{
 				Browserbase: bb, Clock: newFakeClock(), CreateGracePeriod: 10 * time.Second, Recorder: events,
 				Credentials: &reconcile.Credentials{Default: "key"},
@@ -107,7 +108,7 @@ func TestReleaseSession(t *testing.T) {
 			if diff := cmp.Diff(tc.wantReleased, ids(bb.CallsTo(browserbasetest.ReleaseSession))); diff != "" {
 				t.Errorf("released (-want +got):\n%s", diff)
 			}
-			if got := events.reasons(); tc.wantEvent != "" && (len(got) == 0 || got[0] != tc.wantEvent) || tc.wantEvent == "" && len(got) > 0 {
+			if got := events.Reasons(); tc.wantEvent != "" && (len(got) == 0 || got[0] != tc.wantEvent) || tc.wantEvent == "" && len(got) > 0 {
 				t.Errorf("events %v, want %q first", got, tc.wantEvent)
 			}
 			if tc.expiresIn < 0 && len(bb.Calls()) > 0 {

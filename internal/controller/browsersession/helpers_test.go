@@ -2,14 +2,12 @@ package browsersession
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -106,28 +104,4 @@ func mustGet(t *testing.T, c client.Client, obj client.Object) {
 	if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// recordedEvents is an events.EventRecorder that keeps what it is given.
-type recordedEvents struct {
-	mu    sync.Mutex
-	notes []recordedEvent
-}
-
-type recordedEvent struct{ Type, Reason, Note string }
-
-func (e *recordedEvents) Eventf(_ runtime.Object, _ runtime.Object, eventType, reason, _, note string, args ...any) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.notes = append(e.notes, recordedEvent{Type: eventType, Reason: reason, Note: fmt.Sprintf(note, args...)})
-}
-
-func (e *recordedEvents) reasons() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []string
-	for _, n := range e.notes {
-		out = append(out, n.Reason)
-	}
-	return out
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
+	"github.com/browserbase/session-operator/internal/controller/controllertest"
 	"github.com/browserbase/session-operator/internal/reconcile"
 	"github.com/browserbase/session-operator/internal/scheme"
 )
@@ -82,14 +83,14 @@ type renewalFixture struct {
 	store   *sessionStore
 	bb      *browserbasetest.Client
 	c       client.WithWatch
-	events  *recordedEvents
+	events  *controllertest.Events
 	r       *Reconciler
 	created int
 }
 
 func newRenewalFixture(t *testing.T, renewal *v1alpha1.Renewal, objs ...client.Object) *renewalFixture {
 	t.Helper()
-	f := &renewalFixture{t: t, clk: newFakeClock(), store: newSessionStore(), events: &recordedEvents{}}
+	f := &renewalFixture{t: t, clk: newFakeClock(), store: newSessionStore(), events: &controllertest.Events{}}
 	bs := &v1alpha1.BrowserSession{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "bs", UID: "uid-1", Generation: 1},
 		Spec:       v1alpha1.BrowserSessionSpec{Renewal: renewal},
@@ -209,8 +210,8 @@ func TestRenewalBeforeExpiry(t *testing.T) {
 	if len(f.bb.CallsTo(browserbasetest.ReleaseSession)) != 0 {
 		t.Fatal("the predecessor was released before its overlap")
 	}
-	if !slices.Contains(f.events.reasons(), "SessionRenewed") {
-		t.Errorf("events %v, want SessionRenewed", f.events.reasons())
+	if !slices.Contains(f.events.Reasons(), "SessionRenewed") {
+		t.Errorf("events %v, want SessionRenewed", f.events.Reasons())
 	}
 	if res.RequeueAfter > time.Minute {
 		t.Errorf("requeue after %s, want at the end of the overlap", res.RequeueAfter)
@@ -328,8 +329,8 @@ func TestRenewalFailureKeepsServing(t *testing.T) {
 	if meta.IsStatusConditionTrue(bs.Status.Conditions, v1alpha1.ConditionStalled) {
 		t.Error("Stalled while the predecessor serves")
 	}
-	if !slices.Contains(f.events.reasons(), "RenewalFailed") {
-		t.Errorf("events %v, want RenewalFailed", f.events.reasons())
+	if !slices.Contains(f.events.Reasons(), "RenewalFailed") {
+		t.Errorf("events %v, want RenewalFailed", f.events.Reasons())
 	}
 	if res.RequeueAfter <= 0 {
 		t.Errorf("requeue after %s, want another try", res.RequeueAfter)
@@ -388,8 +389,8 @@ func TestRestartTargets(t *testing.T) {
 	if got := deploy.Spec.Template.Annotations[v1alpha1.AnnotationSessionRevision]; got != "2" {
 		t.Fatalf("pod template annotation %q, want 2", got)
 	}
-	if !slices.Contains(f.events.reasons(), "RestartFailed") {
-		t.Errorf("events %v, want RestartFailed for the missing target", f.events.reasons())
+	if !slices.Contains(f.events.Reasons(), "RestartFailed") {
+		t.Errorf("events %v, want RestartFailed for the missing target", f.events.Reasons())
 	}
 	rv := deploy.ResourceVersion
 	f.clk.Step(time.Second)

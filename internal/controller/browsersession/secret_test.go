@@ -19,6 +19,7 @@ import (
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
+	"github.com/browserbase/session-operator/internal/controller/controllertest"
 	"github.com/browserbase/session-operator/internal/reconcile"
 	"github.com/browserbase/session-operator/internal/scheme"
 )
@@ -220,7 +221,7 @@ func TestLostConnectDetailsReplaceTheSession(t *testing.T) {
 	bb.CreateSessionFn = func(context.Context, browserbase.Sensitive, browserbase.CreateSessionRequest) (*browserbase.Session, error) {
 		return usableSession("replacement"), nil
 	}
-	events := &recordedEvents{}
+	events := &controllertest.Events{}
 	r := &Reconciler{
 		Client: c, APIReader: c, Browserbase: bb, Recorder: events, Clock: clk, PollInterval: time.Minute,
 		Credentials: &reconcile.Credentials{Default: "key"}, CreateGracePeriod: 10 * time.Second,
@@ -233,8 +234,8 @@ func TestLostConnectDetailsReplaceTheSession(t *testing.T) {
 	if got := ids(bb.CallsTo(browserbasetest.ReleaseSession)); !slices.Equal(got, []string{"lost"}) {
 		t.Fatalf("released %v, want the session whose connect details are lost", got)
 	}
-	if !slices.Contains(events.reasons(), "SessionReplaced") {
-		t.Errorf("events %v, want SessionReplaced", events.reasons())
+	if !slices.Contains(events.Reasons(), "SessionReplaced") {
+		t.Errorf("events %v, want SessionReplaced", events.Reasons())
 	}
 	mustGet(t, c, bs)
 	if bs.Status.ID != "" {

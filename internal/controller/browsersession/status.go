@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -24,10 +23,8 @@ func (r *Reconciler) finalizeStatus(ctx context.Context, before, bs *v1alpha1.Br
 	result, err = reconcile.ApplyOutcome(bs, result, err)
 	bs.Status.ObservedGeneration = bs.Generation
 
-	if newly := reconcile.StalledTransition(before.Status.Conditions, bs.Status.Conditions); newly != nil {
-		r.event(bs, corev1.EventTypeWarning, newly.Reason, "Reconcile", "%s", newly.Message)
-	} else if waiting := reconcile.WaitTransition(before.Status.Conditions, bs.Status.Conditions); waiting != nil {
-		r.event(bs, corev1.EventTypeWarning, waiting.Reason, "Reconcile", "%s", waiting.Message)
+	if c := reconcile.TransitionWarning(before.Status.Conditions, bs.Status.Conditions); c != nil {
+		r.event(bs, corev1.EventTypeWarning, c.Reason, "Reconcile", "%s", c.Message)
 	}
 	if equality.Semantic.DeepEqual(before.Status, bs.Status) {
 		return result, err
@@ -45,15 +42,7 @@ func (r *Reconciler) finalizeStatus(ctx context.Context, before, bs *v1alpha1.Br
 			r.releaseUnrecorded(ctx, bs, recorded.id)
 		}
 	}
-	if patchErr != nil && !apierrors.IsNotFound(patchErr) {
-		if err == nil && apierrors.IsConflict(patchErr) {
-			return ctrl.Result{RequeueAfter: time.Second}, nil
-		}
-		if err == nil {
-			err = patchErr
-		}
-	}
-	return result, err
+	return reconcile.FoldStatusPatchError(result, err, patchErr)
 }
 
 // patchNewSessionOntoFreshCopy writes the status of a pass that made or adopted a session onto a

@@ -11,6 +11,7 @@ import (
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
+	"github.com/browserbase/session-operator/internal/controller/controllertest"
 	"github.com/browserbase/session-operator/internal/reconcile"
 	"github.com/google/go-cmp/cmp"
 )
@@ -64,7 +65,7 @@ func TestFinalizeStatusThroughAConflict(t *testing.T) {
 			}
 			bs.Status.SessionStatus = "RUNNING"
 			bb := newSessionStore(usableSession("made-by-this-pass"), usableSession("recorded-elsewhere")).client()
-			events := &recordedEvents{}
+			events := &controllertest.Events{}
 			r := &Reconciler{Client: c, APIReader: c, Browserbase: bb, Recorder: events, Clock: newFakeClock(),
 				Credentials: &reconcile.Credentials{Default: "key"}}
 			result, err := r.finalizeStatus(ctx, before, bs, ctrl.Result{}, nil)
@@ -84,8 +85,8 @@ func TestFinalizeStatusThroughAConflict(t *testing.T) {
 			if diff := cmp.Diff(tc.wantReleased, ids(bb.CallsTo(browserbasetest.ReleaseSession))); diff != "" {
 				t.Errorf("released (-want +got):\n%s", diff)
 			}
-			if len(tc.wantReleased) > 0 && !slices.Contains(events.reasons(), "SessionReleased") {
-				t.Errorf("events %v, want a SessionReleased warning", events.reasons())
+			if len(tc.wantReleased) > 0 && !slices.Contains(events.Reasons(), "SessionReleased") {
+				t.Errorf("events %v, want a SessionReleased warning", events.Reasons())
 			}
 			if got.Labels["team"] != "scraping" {
 				t.Errorf("the label written meanwhile is gone: %v", got.Labels)

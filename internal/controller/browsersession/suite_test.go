@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/controller/controllertest"
 	"github.com/browserbase/session-operator/internal/emulator"
 	"github.com/browserbase/session-operator/internal/reconcile"
 	"github.com/browserbase/session-operator/internal/scheme"
@@ -65,7 +65,7 @@ var _ = BeforeSuite(func() {
 	testEnv = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: defaultAssets(),
+		BinaryAssetsDirectory: controllertest.EnvtestAssets(),
 	}
 	cfg, err := testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
@@ -192,22 +192,4 @@ func testNamespace(ctx SpecContext, prefix string) string {
 		}).Should(Succeed())
 	})
 	return namespace.Name
-}
-
-// defaultAssets finds the control-plane binaries that hack/envtest-binaries.sh builds, for runs
-// without KUBEBUILDER_ASSETS (an editor's test button); make test sets it.
-func defaultAssets() string {
-	if os.Getenv("KUBEBUILDER_ASSETS") != "" {
-		return ""
-	}
-	dir := os.Getenv("XDG_DATA_HOME")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".local", "share")
-	}
-	matches, _ := filepath.Glob(filepath.Join(dir, "kubebuilder-envtest", "k8s", "*"))
-	if len(matches) == 0 {
-		return ""
-	}
-	return matches[len(matches)-1]
 }

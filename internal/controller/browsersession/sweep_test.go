@@ -11,6 +11,7 @@ import (
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
+	"github.com/browserbase/session-operator/internal/controller/controllertest"
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
@@ -42,7 +43,7 @@ func TestSweepLeaks(t *testing.T) {
 		taggedSession("standby-restore", "elsewhere"),
 	)
 	bb := store.client()
-	events := &recordedEvents{}
+	events := &controllertest.Events{}
 	r := &Reconciler{Browserbase: bb, Recorder: events, Clock: clk, ClusterID: "here", SweepInterval: time.Hour,
 		Credentials: &reconcile.Credentials{Default: "key"}}
 
