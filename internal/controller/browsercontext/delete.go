@@ -16,6 +16,7 @@ import (
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/controller/sessionindex"
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
@@ -139,7 +140,7 @@ func (r *Reconciler) explainDeleteFailure(bc *v1alpha1.BrowserContext, id string
 // spec.browserSettings.context.name, sorted, from the cache (through the field index).
 func (r *Reconciler) sessionsNaming(ctx context.Context, bc *v1alpha1.BrowserContext) ([]string, error) {
 	list := &v1alpha1.BrowserSessionList{}
-	if err := r.List(ctx, list, client.InNamespace(bc.Namespace), client.MatchingFields{ContextNameField: bc.Name}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(bc.Namespace), client.MatchingFields{sessionindex.ContextName: bc.Name}); err != nil {
 		return nil, fmt.Errorf("listing the BrowserSessions that use this context: %w", err)
 	}
 	names := make([]string, 0, len(list.Items))

@@ -22,6 +22,7 @@ import (
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
 	"github.com/browserbase/session-operator/internal/controller/controllertest"
+	"github.com/browserbase/session-operator/internal/controller/sessionindex"
 	"github.com/browserbase/session-operator/internal/reconcile"
 	"github.com/browserbase/session-operator/internal/scheme"
 )
@@ -39,12 +40,7 @@ const (
 func newFakeClient(funcs interceptor.Funcs, objs ...client.Object) client.WithWatch {
 	return fake.NewClientBuilder().WithScheme(scheme.New()).
 		WithStatusSubresource(&v1alpha1.BrowserContext{}).
-		WithIndex(&v1alpha1.BrowserSession{}, ContextNameField, func(o client.Object) []string {
-			if name := namedContext(o); name != "" {
-				return []string{name}
-			}
-			return nil
-		}).
+		WithIndex(&v1alpha1.BrowserSession{}, sessionindex.ContextName, sessionindex.IndexFunc).
 		WithInterceptorFuncs(funcs).
 		WithObjects(objs...).Build()
 }

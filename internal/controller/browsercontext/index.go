@@ -13,26 +13,20 @@ import (
 	"github.com/browserbase/session-operator/internal/controller/sessionindex"
 )
 
-// ContextNameField is the field index of BrowserSessions by the BrowserContext they name.
-const ContextNameField = sessionindex.ContextName
-
-// namedContext is the BrowserContext a BrowserSession names, "" for none.
-func namedContext(obj client.Object) string { return sessionindex.NamedContext(obj) }
-
 // enqueueNamedContexts maps BrowserSession events to the BrowserContexts they name: a session
 // that stops naming one (deleted, or changed to another) may be what its deletion waits for.
 // Status changes of a session, the most frequent updates, enqueue nothing.
 func enqueueNamedContexts() handler.EventHandler {
 	type queue = workqueue.TypedRateLimitingInterface[ctrlreconcile.Request]
 	add := func(q queue, obj client.Object) {
-		if name := namedContext(obj); name != "" {
+		if name := sessionindex.NamedContext(obj); name != "" {
 			q.Add(ctrlreconcile.Request{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}})
 		}
 	}
 	return handler.Funcs{
 		CreateFunc: func(_ context.Context, e event.CreateEvent, q queue) { add(q, e.Object) },
 		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q queue) {
-			if namedContext(e.ObjectOld) != namedContext(e.ObjectNew) {
+			if sessionindex.NamedContext(e.ObjectOld) != sessionindex.NamedContext(e.ObjectNew) {
 				add(q, e.ObjectOld)
 				add(q, e.ObjectNew)
 			}

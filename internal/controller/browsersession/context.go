@@ -20,14 +20,6 @@ import (
 // the watch on BrowserContexts that wakes it as soon as the context changes.
 const contextRecheck = time.Minute
 
-// contextName is the BrowserContext bs names, "" when it names none.
-func contextName(bs *v1alpha1.BrowserSession) string {
-	if s := bs.Spec.BrowserSettings; s != nil && s.Context != nil {
-		return s.Context.Name
-	}
-	return ""
-}
-
 // contextID is the Browserbase context id bs's sessions load: spec's id, or the id in the
 // Secret of the BrowserContext spec names, once that is Ready. Until then it is a wait, looked
 // at again when the BrowserContext changes. The id is never put in a message.

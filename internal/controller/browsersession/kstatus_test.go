@@ -186,19 +186,16 @@ var _ = Describe("kstatus and Argo CD health", func() {
 		})
 		visited(ctx, bs, v1alpha1.ConditionReady)
 		Expect(compute(ctx, bs)).To(Equal(status.CurrentStatus))
-		// Every observation, until the successor is current and its predecessor released.
-		deadline := time.Now().Add(60 * time.Second)
-		for {
+		// Every observation must be Current, until the successor is current and its predecessor
+		// released: Expect (not g.Expect) fails the spec at once.
+		Eventually(func(g Gomega) {
 			u := read(ctx, Default, bs)
 			Expect(kstatusOf(Default, u)).To(Equal(status.CurrentStatus), "during the rotation: %v", u.Object["status"])
 			revision, _, _ := unstructured.NestedInt64(u.Object, "status", "revision")
 			previous, _, _ := unstructured.NestedString(u.Object, "status", "previousId")
-			if revision >= 2 && previous == "" {
-				break
-			}
-			Expect(time.Now().Before(deadline)).To(BeTrue(), "no renewal within a minute: %v", u.Object["status"])
-			time.Sleep(50 * time.Millisecond)
-		}
+			g.Expect(revision).To(BeNumerically(">=", 2))
+			g.Expect(previous).To(BeEmpty())
+		}, time.Minute, 50*time.Millisecond).Should(Succeed())
 		deleteAndWait(ctx, bs)
 	})
 })

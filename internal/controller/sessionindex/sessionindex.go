@@ -28,14 +28,17 @@ func Register(ctx context.Context, indexer client.FieldIndexer) error {
 	v, _ := registered.LoadOrStore(indexer, &registration{})
 	reg := v.(*registration)
 	reg.once.Do(func() {
-		reg.err = indexer.IndexField(ctx, &v1alpha1.BrowserSession{}, ContextName, func(o client.Object) []string {
-			if name := NamedContext(o); name != "" {
-				return []string{name}
-			}
-			return nil
-		})
+		reg.err = indexer.IndexField(ctx, &v1alpha1.BrowserSession{}, ContextName, IndexFunc)
 	})
 	return reg.err
+}
+
+// IndexFunc is the index function of ContextName, for fake clients' WithIndex too.
+func IndexFunc(obj client.Object) []string {
+	if name := NamedContext(obj); name != "" {
+		return []string{name}
+	}
+	return nil
 }
 
 // NamedContext is the BrowserContext a BrowserSession names, "" for none (or another object).
