@@ -133,17 +133,7 @@ func (r *Reconciler) ensureFinalizer(ctx context.Context, bc *v1alpha1.BrowserCo
 	}
 	base := bc.DeepCopy()
 	controllerutil.AddFinalizer(bc, v1alpha1.ContextFinalizer)
-	return r.patchMetadata(ctx, bc, base)
-}
-
-// patchMetadata writes the changes of bc's metadata since base, with a resourceVersion
-// precondition. The answer carries the stored status, which would overwrite what this pass has
-// found so far: that is kept, for the one status patch at the end.
-func (r *Reconciler) patchMetadata(ctx context.Context, bc, base *v1alpha1.BrowserContext) error {
-	status := bc.Status.DeepCopy()
-	err := r.Patch(ctx, bc, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
-	bc.Status = *status
-	return err
+	return reconcile.PatchMetadata(ctx, r.Client, bc, base)
 }
 
 // event records a Kubernetes event about bc. Notes never carry the context id in clear.

@@ -61,7 +61,7 @@ func (r *Reconciler) markCreateAttempt(ctx context.Context, bc *v1alpha1.Browser
 	}
 	bc.Annotations[v1alpha1.AnnotationContextCreateAttemptedAt] = r.clock().Now().UTC().Format(time.RFC3339)
 	controllerutil.AddFinalizer(bc, v1alpha1.ContextFinalizer)
-	return r.patchMetadata(ctx, bc, base)
+	return reconcile.PatchMetadata(ctx, r.Client, bc, base)
 }
 
 // clearCreateAttempt removes the create-attempt annotation after a create that certainly made
@@ -69,7 +69,7 @@ func (r *Reconciler) markCreateAttempt(ctx context.Context, bc *v1alpha1.Browser
 func (r *Reconciler) clearCreateAttempt(ctx context.Context, bc *v1alpha1.BrowserContext) error {
 	base := bc.DeepCopy()
 	delete(bc.Annotations, v1alpha1.AnnotationContextCreateAttemptedAt)
-	return r.patchMetadata(ctx, bc, base)
+	return reconcile.PatchMetadata(ctx, r.Client, bc, base)
 }
 
 // createOutcomeKnown reports whether a failed create certainly created nothing: Browserbase

@@ -52,7 +52,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, bc *v1alpha1.BrowserCo
 	}
 	base := bc.DeepCopy()
 	controllerutil.RemoveFinalizer(bc, v1alpha1.ContextFinalizer)
-	if err := r.patchMetadata(ctx, bc, base); err != nil {
+	if err := reconcile.PatchMetadata(ctx, r.Client, bc, base); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.pending.forget(bc.UID)

@@ -171,7 +171,7 @@ func (r *Reconciler) ensureFinalizer(ctx context.Context, bs *v1alpha1.BrowserSe
 	}
 	base := bs.DeepCopy()
 	controllerutil.AddFinalizer(bs, v1alpha1.Finalizer)
-	return r.Patch(ctx, bs, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	return reconcile.PatchMetadata(ctx, r.Client, bs, base)
 }
 
 // event records a Kubernetes event about bs. Notes never carry credentials.

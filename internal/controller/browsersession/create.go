@@ -13,7 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -152,7 +151,7 @@ func (r *Reconciler) markCreateAttempt(ctx context.Context, bs *v1alpha1.Browser
 	} else {
 		delete(bs.Annotations, v1alpha1.AnnotationCreateRenews)
 	}
-	return r.Patch(ctx, bs, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	return reconcile.PatchMetadata(ctx, r.Client, bs, base)
 }
 
 // newAttemptToken returns 64 random bits in hex: enough that two attempts never share one, and
@@ -195,7 +194,7 @@ func (r *Reconciler) patchAttempt(ctx context.Context, bs *v1alpha1.BrowserSessi
 			bs.Annotations = map[string]string{}
 		}
 		change(bs.Annotations)
-		err := r.Patch(ctx, bs, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+		err := reconcile.PatchMetadata(ctx, r.Client, bs, base)
 		if err != nil {
 			bs.Annotations = base.Annotations
 		}

@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -33,7 +32,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, bs *v1alpha1.BrowserSe
 	}
 	base := bs.DeepCopy()
 	controllerutil.RemoveFinalizer(bs, v1alpha1.Finalizer)
-	if err := r.Patch(ctx, bs, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+	if err := reconcile.PatchMetadata(ctx, r.Client, bs, base); err != nil {
 		return ctrl.Result{}, err
 	}
 	// The Secret goes with the resource, through its owner reference.
