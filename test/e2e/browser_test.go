@@ -26,18 +26,7 @@ import (
 // loading a page from a local HTTP server through the session's browser.
 var _ = Describe("A workload driving the session's browser", func() {
 	It("loads a page through the browser behind the Secret's connectUrl", func(ctx SpecContext) {
-		if browserMode == emulator.BrowserOff {
-			if os.Getenv("EMULATOR_BROWSER_REQUIRED") != "" {
-				Fail("no Chromium installed, and EMULATOR_BROWSER_REQUIRED is set")
-			}
-			Skip("SKIP: no Chromium installed (apt-get install chromium-headless-shell): the browser workload is not tested")
-		}
-		ns := fmt.Sprintf("e2e-browser-%d", time.Now().UnixNano()%1_000_000_000)
-		kubectl(ctx, "create", "namespace", ns)
-		DeferCleanup(func(ctx SpecContext) {
-			kubectl(ctx, "delete", "browsersessions", "--all", "-n", ns, "--wait", "--timeout=60s")
-		})
-		kubectl(ctx, "create", "secret", "generic", "browser-key", "-n", ns, "--from-literal=apiKey="+browserKey)
+		ns := browserNamespace(ctx, "e2e-browser", "the browser workload")
 		kubectl(ctx, "apply", "-n", ns, "-f", writeManifest(ns+"-browser.yaml", `apiVersion: browserbase.io/v1alpha1
 kind: BrowserSession
 metadata:
@@ -86,18 +75,7 @@ spec:
 		Eventually(emu.BrowserPIDs).Should(BeEmpty(), "a browser outlived its released session")
 	}, NodeTimeout(5*time.Minute))
 	It("keeps a workload that mounts the Secret working across a renewal, without restarting it", func(ctx SpecContext) {
-		if browserMode == emulator.BrowserOff {
-			if os.Getenv("EMULATOR_BROWSER_REQUIRED") != "" {
-				Fail("no Chromium installed, and EMULATOR_BROWSER_REQUIRED is set")
-			}
-			Skip("SKIP: no Chromium installed (apt-get install chromium-headless-shell): the renewal workload is not tested")
-		}
-		ns := fmt.Sprintf("e2e-renewal-%d", time.Now().UnixNano()%1_000_000_000)
-		kubectl(ctx, "create", "namespace", ns)
-		DeferCleanup(func(ctx SpecContext) {
-			kubectl(ctx, "delete", "browsersessions", "--all", "-n", ns, "--wait", "--timeout=60s")
-		})
-		kubectl(ctx, "create", "secret", "generic", "browser-key", "-n", ns, "--from-literal=apiKey="+browserKey)
+		ns := browserNamespace(ctx, "e2e-renewal", "the renewal workload")
 		kubectl(ctx, "apply", "-n", ns, "-f", writeManifest(ns+"-renewing.yaml", `apiVersion: browserbase.io/v1alpha1
 kind: BrowserSession
 metadata:
@@ -183,3 +161,23 @@ spec:
 		stopKubelet()
 	}, NodeTimeout(5*time.Minute))
 })
+
+// browserNamespace skips the spec where no Chromium is installed (fails it when
+// EMULATOR_BROWSER_REQUIRED is set), and otherwise makes a namespace holding the API key of the
+// emulator's browser-backed project, whose BrowserSessions are deleted when the spec ends.
+func browserNamespace(ctx SpecContext, prefix, what string) string {
+	GinkgoHelper()
+	if browserMode == emulator.BrowserOff {
+		if os.Getenv("EMULATOR_BROWSER_REQUIRED") != "" {
+			Fail("no Chromium installed, and EMULATOR_BROWSER_REQUIRED is set")
+		}
+		Skip("SKIP: no Chromium installed (apt-get install chromium-headless-shell): " + what + " is not tested")
+	}
+	ns := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()%1_000_000_000)
+	kubectl(ctx, "create", "namespace", ns)
+	DeferCleanup(func(ctx SpecContext) {
+		kubectl(ctx, "delete", "browsersessions", "--all", "-n", ns, "--wait", "--timeout=60s")
+	})
+	kubectl(ctx, "create", "secret", "generic", "browser-key", "-n", ns, "--from-literal=apiKey="+browserKey)
+	return ns
+}
