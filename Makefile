@@ -84,7 +84,7 @@ FAULTS_DURATION ?= 45s
 .PHONY: test-faults
 test-faults: envtest | $(LOCALBIN) ## Run the fault-injection suite (FAULTS_DURATION of chaos, default 45s).
 	@echo "fault-injection suite: $(FAULTS_DURATION) of chaos, log in bin/faults.log"
-	@FAULTS_DURATION=$(FAULTS_DURATION) KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" \
+	@FAULTS_DURATION=$(FAULTS_DURATION) FAULTS_ARTIFACTS=$(LOCALBIN) KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" \
 		go test ./test/faults -count=1 -timeout 60m -v > $(LOCALBIN)/faults.log 2>&1 || { cat $(LOCALBIN)/faults.log; exit 1; }
 	@grep -m1 '^faults summary' $(LOCALBIN)/faults.log
 

@@ -285,6 +285,12 @@ var _ = Describe("Under faults and crashes", func() {
 		}
 		DeferCleanup(func() {
 			if CurrentSpecReport().Failed() {
+				// The manager's log outlives the run's temporary directory, for a look at what happened.
+				if dir := os.Getenv("FAULTS_ARTIFACTS"); dir != "" {
+					if raw, err := os.ReadFile(filepath.Join(workDir, "manager.log")); err == nil {
+						_ = os.WriteFile(filepath.Join(dir, "faults-manager.log"), raw, 0o644)
+					}
+				}
 				summary, _, _, _ := summarize()
 				fmt.Println(summary)
 			}
