@@ -178,37 +178,19 @@ var _ = Describe("Under faults and crashes", func() {
 					continue
 				}
 				created[uid]++
-				if s.AnswerLost {
-					unusable[uid]++
-				}
 				if s.Status == "RUNNING" || s.Status == "PENDING" {
 					live[uid] = append(live[uid], s.ID)
 				}
 			}
-			// Not duplicates: a session whose create answer was lost (Browserbase's get does not
-			// return its connect details, so no workload could use it: the operator releases it and
-			// makes another), and one the operator released and replaced, announced with a
-			// SessionReplaced event (its connect details were lost with a killed manager). Both are
-			// released, which the leak count checks.
-			// Nor one the operator released as unusable after an unfinished create: its create answer
-			// reached a manager that was killed before it wrote the connect details anywhere. Nor a
-			// renewal's successor: status.revision counts the sessions a resource has had.
-			replaced := map[types.UID]int{}
-			events := &eventsv1.EventList{}
-			Expect(k8s.List(context.Background(), events, client.InNamespace(namespace))).To(Succeed())
+			// Not duplicates: a session no workload could use, which the operator releases before
+			// it makes another. Its create answer was lost (Browserbase's get does not return the
+			// connect details), or reached a manager that was killed before it wrote them anywhere
+			// (released after an unfinished create, or replaced with a SessionReplaced event). The
+			// manager logs each such release, with its reason, before the call, so a SIGKILL that
+			// loses the event (sent after the fact) leaves the log line. Nor a renewal's successor:
+			// status.revision counts the sessions a resource has had. Every release is checked by
+			// the leak count.
 			releasedUnusable := map[string]bool{}
-			for _, e := range events.Items {
-				switch {
-				case e.Reason == "SessionReplaced":
-					replaced[e.Regarding.UID]++
-				case e.Reason == "SessionReleased" && strings.Contains(e.Note, "not usable"):
-					if f := strings.Fields(strings.TrimPrefix(e.Note, "Released Browserbase session ")); len(f) > 0 {
-						releasedUnusable[strings.TrimSuffix(f[0], ",")] = true
-					}
-				}
-			}
-			// Events are sent after the fact, and a SIGKILL can lose one; the manager's log line,
-			// written before the event, is the record that survives.
 			managerLines := readManagerLog(filepath.Join(workDir, "manager.log"))
 			for _, line := range managerLines {
 				if why, _ := line["why"].(string); strings.Contains(why, "not usable") {
@@ -217,8 +199,16 @@ var _ = Describe("Under faults and crashes", func() {
 					}
 				}
 			}
+			replaced := 0
+			events := &eventsv1.EventList{}
+			Expect(k8s.List(context.Background(), events, client.InNamespace(namespace))).To(Succeed())
+			for _, e := range events.Items {
+				if e.Reason == "SessionReplaced" {
+					replaced++
+				}
+			}
 			for _, s := range emu.Sessions() {
-				if releasedUnusable[s.ID] && !s.AnswerLost {
+				if s.AnswerLost || releasedUnusable[s.ID] {
 					tag, _ := s.UserMetadata["k8s"].(map[string]any)
 					unusable[types.UID(fmt.Sprint(tag["uid"]))]++
 				}
@@ -230,9 +220,9 @@ var _ = Describe("Under faults and crashes", func() {
 					renewals = int(bs.Status.Revision - 1)
 				}
 				renewed += renewals
-				if extra := max(n-1-unusable[uid]-replaced[uid]-renewals, 0); extra > 0 {
+				if extra := max(n-1-unusable[uid]-renewals, 0); extra > 0 {
 					duplicates += extra
-					GinkgoWriter.Printf("%s: %d sessions, %d unusable, %d replaced, %d renewals\n", uids[uid], n, unusable[uid], replaced[uid], renewals)
+					GinkgoWriter.Printf("%s: %d sessions, %d unusable, %d renewals\n", uids[uid], n, unusable[uid], renewals)
 					for _, s := range emu.Sessions() {
 						if tag, _ := s.UserMetadata["k8s"].(map[string]any); fmt.Sprint(tag["uid"]) == string(uid) {
 							GinkgoWriter.Printf("  session %s attempt %v status %s created %s ended %v answerLost %v\n",
@@ -280,7 +270,7 @@ var _ = Describe("Under faults and crashes", func() {
 				byKind = append(byKind, fmt.Sprintf("%s=%d", k, requests[k]))
 			}
 			summary = fmt.Sprintf("faults summary: seed=%d chaos=%s commit_late=%s list_lag=%s get_connect=false resources=%d existing=%d deleted=%d kills=%d sessions_created=%d unusable_released=%d replaced=%d renewed=%d duplicates=%d leaked=%d untagged=%d releases=%d requests[%s]",
-				seed, chaos, faults.CommitLate, faults.ListLag, len(uids), len(existing), len(deleted), kills, sum(created), sum(unusable), sum(replaced), renewed, duplicates, leaked, orphans, releases, strings.Join(byKind, " "))
+				seed, chaos, faults.CommitLate, faults.ListLag, len(uids), len(existing), len(deleted), kills, sum(created), sum(unusable), replaced, renewed, duplicates, leaked, orphans, releases, strings.Join(byKind, " "))
 			return summary, duplicates, leaked, orphans
 		}
 		DeferCleanup(func() {

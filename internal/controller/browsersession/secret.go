@@ -212,10 +212,12 @@ func (e *connectDetailsLostError) Error() string {
 // workload can use does not run and bill until its timeout, and clears it from status: the next
 // pass creates another under a new create-attempt token.
 func (r *Reconciler) replaceUnusableSession(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive, lost *connectDetailsLostError) (ctrl.Result, error) {
+	// Logged before the call, like every release of a session that is not kept (sweep.go).
+	log.FromContext(ctx).Info("Releasing a session whose connect details are lost; a new one follows", "sessionID", lost.sessionID,
+		"why", "not usable: its connect details are lost")
 	if err := r.release(ctx, apiKey, lost.sessionID); err != nil {
 		return ctrl.Result{}, classify(bs, "release the session whose connect details are lost", err)
 	}
-	log.FromContext(ctx).Info("Released a session whose connect details are lost; a new one follows", "sessionID", lost.sessionID)
 	r.event(bs, corev1.EventTypeWarning, "SessionReplaced", "Replace",
 		"Released Browserbase session %s: %v, so no workload could use it; creating a new session", lost.sessionID, lost)
 	st := &bs.Status

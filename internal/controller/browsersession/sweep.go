@@ -73,11 +73,13 @@ func (r *Reconciler) ofThisCluster(s browserbase.Session) bool {
 }
 
 // releaseTaggedSession releases a session tagged with bs that is not its session, and says so.
+// The intent is logged before the call: a manager killed during it leaves the record of why the
+// session ended.
 func (r *Reconciler) releaseTaggedSession(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive, id, why string) error {
+	log.FromContext(ctx).Info("Releasing a session tagged with this resource that is not its session", "sessionID", id, "why", why)
 	if err := r.release(ctx, apiKey, id); err != nil {
 		return fmt.Errorf("releasing session %s, %s: %w", id, why, err)
 	}
-	log.FromContext(ctx).Info("Released a session tagged with this resource that is not its session", "sessionID", id, "why", why)
 	r.event(bs, corev1.EventTypeWarning, "SessionReleased", "Sweep", "Released Browserbase session %s, %s", id, why)
 	return nil
 }
