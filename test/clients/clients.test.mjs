@@ -92,7 +92,7 @@ async function createSession(body = {}) {
     headers: { 'X-BB-API-Key': apiKey, 'Content-Type': 'application/json' },
     body: JSON.stringify(body),
   });
-  assert.equal(res.status, 201, `create: ${res.status}`);
+  assert.equal(res.status, 201, `create: ${res.status} ${res.status === 201 ? "" : await res.clone().text()}`);
   return res.json();
 }
 
