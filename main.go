@@ -28,6 +28,7 @@ import (
 	"github.com/browserbase/session-operator/internal/controller/browsercontext"
 	"github.com/browserbase/session-operator/internal/controller/browsersession"
 	"github.com/browserbase/session-operator/internal/metrics"
+	"github.com/browserbase/session-operator/internal/operator"
 	"github.com/browserbase/session-operator/internal/reconcile"
 	"github.com/browserbase/session-operator/internal/scheme"
 )
@@ -144,7 +145,7 @@ func main() {
 		LeaseDuration:                 &leaseDuration,
 		RenewDeadline:                 &renewDeadline,
 		RetryPeriod:                   &retryPeriod,
-		Cache:                         browsersession.CacheOptions(splitNamespaces(watchNamespaces)...),
+		Cache:                         operator.CacheOptions(splitNamespaces(watchNamespaces)...),
 	})
 	if err != nil {
 		setupLog.Error(err, "Unable to create the manager")
@@ -179,8 +180,7 @@ func main() {
 		// The limit outside the metrics, so that their latencies are Browserbase's, not the wait.
 		Browserbase:             browserbase.LimitConcurrency(metrics.InstrumentClient(bb), maxBrowserbase),
 		Credentials:             credentials,
-		Recorder:                mgr.GetEventRecorder("browserbase-session-operator"),
-		Clock:                   clock.RealClock{},
+		Kit:                     reconcile.Kit{Recorder: mgr.GetEventRecorder("browserbase-session-operator"), Clock: clock.RealClock{}},
 		PollInterval:            pollInterval,
 		MaxConcurrentReconciles: maxConcurrentReconciles,
 		CreateGate:              browsersession.NewCreateGate(clock.RealClock{}, createsPerMinute, createBurst),
@@ -198,8 +198,7 @@ func main() {
 		// --context-poll-interval, a delete), so they go outside the session calls' limiter.
 		Browserbase:             bb,
 		Credentials:             credentials,
-		Recorder:                mgr.GetEventRecorder("browserbase-session-operator"),
-		Clock:                   clock.RealClock{},
+		Kit:                     reconcile.Kit{Recorder: mgr.GetEventRecorder("browserbase-session-operator"), Clock: clock.RealClock{}},
 		PollInterval:            contextPollInterval,
 		MaxConcurrentReconciles: maxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {

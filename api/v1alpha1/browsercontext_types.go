@@ -106,3 +106,6 @@ type BrowserContextList struct {
 
 // GetConditions returns the conditions of the resource, for the shared reconcile machinery.
 func (in *BrowserContext) GetConditions() *[]metav1.Condition { return &in.Status.Conditions }
+
+// SetObservedGeneration records the generation the status was computed from.
+func (in *BrowserContext) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }

@@ -106,3 +106,6 @@ const (
 
 // GetConditions returns the conditions of the resource, for the shared reconcile machinery.
 func (in *BrowserSession) GetConditions() *[]metav1.Condition { return &in.Status.Conditions }
+
+// SetObservedGeneration records the generation the status was computed from.
+func (in *BrowserSession) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }

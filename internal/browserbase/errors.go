@@ -104,3 +104,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	}
 	return min(max(d, 0), maxRetryAfter)
 }
+
+// Refused reports whether Browserbase answered a call with a refusal (a 4xx other than 408), so
+// that the call certainly changed nothing: a create that was refused made nothing to look for.
+// A 5xx, a 408 or no answer at all leaves the outcome unknown.
+func Refused(err error) bool {
+	code := StatusCode(err)
+	return code >= 400 && code < 500 && code != http.StatusRequestTimeout
+}

@@ -38,11 +38,13 @@ var (
 		Help: "Browserbase sessions created.",
 	})
 
-	// SessionsReleased counts sessions released, on delete or as leftovers of a lost create answer.
-	SessionsReleased = prometheus.NewCounter(prometheus.CounterOpts{
+	// SessionsReleased counts sessions released, by reason: delete, renewed (a successor serves
+	// instead), context-save, leftover (tagged with a resource but not its session), unusable
+	// (connect details lost), unrecorded (another session was recorded meanwhile).
+	SessionsReleased = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "browserbase_sessions_released_total",
-		Help: "Browserbase sessions released.",
-	})
+		Help: "Browserbase sessions released, by reason.",
+	}, []string{"reason"})
 
 	// SessionsAdopted counts sessions found by their create-attempt tag after a create whose answer
 	// was lost.
@@ -113,9 +115,6 @@ func (i instrumented) ReleaseSession(ctx context.Context, key browserbase.Sensit
 	start := time.Now()
 	s, err := i.next.ReleaseSession(ctx, key, id)
 	observe("release", start, err, 200)
-	if err == nil {
-		SessionsReleased.Inc()
-	}
 	return s, err
 }
 

@@ -40,7 +40,6 @@ func TestInstrumentClient(t *testing.T) {
 		"release/200": testutil.ToFloat64(APIRequests.WithLabelValues("release", "200")),
 		"list/200":    testutil.ToFloat64(APIRequests.WithLabelValues("list", "200")),
 		"created":     testutil.ToFloat64(SessionsCreated),
-		"released":    testutil.ToFloat64(SessionsReleased),
 	}
 	ok := InstrumentClient(stubClient{})
 	limited := InstrumentClient(stubClient{err: &browserbase.APIError{StatusCode: 429}})
@@ -54,14 +53,12 @@ func TestInstrumentClient(t *testing.T) {
 	_, _ = ok.ListSessions(ctx, "k", browserbase.ListOptions{})
 
 	for name, want := range map[string]float64{
-		"create/201": 1, "create/429": 1, "get/error": 1, "release/200": 1, "list/200": 1, "created": 1, "released": 1,
+		"create/201": 1, "create/429": 1, "get/error": 1, "release/200": 1, "list/200": 1, "created": 1,
 	} {
 		var got float64
 		switch name {
 		case "created":
 			got = testutil.ToFloat64(SessionsCreated)
-		case "released":
-			got = testutil.ToFloat64(SessionsReleased)
 		default:
 			endpoint, code, _ := strings.Cut(name, "/")
 			got = testutil.ToFloat64(APIRequests.WithLabelValues(endpoint, code))

@@ -2,18 +2,14 @@ package browsercontext
 
 import (
 	"context"
-	"maps"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/events"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
@@ -31,6 +27,8 @@ const DefaultPollInterval = 10 * time.Minute
 // and deletes it when the resource is deleted and no BrowserSession refers to it.
 type Reconciler struct {
 	client.Client
+	// Kit holds the event recorder and the clock.
+	reconcile.Kit
 	// APIReader reads straight from the API server: the context's Secret (the cache holds the
 	// metadata of the operator's Secrets only, never their data) and Secrets of others.
 	APIReader client.Reader
@@ -38,19 +36,19 @@ type Reconciler struct {
 	Browserbase browserbase.ContextClient
 	// Credentials resolves each resource's API key.
 	Credentials *reconcile.Credentials
-	// Recorder emits Kubernetes events.
-	Recorder events.EventRecorder
-	// Clock tells the time (nil: the real one); tests pass a fake.
-	Clock clock.PassiveClock
 	// PollInterval is how often a context is read from Browserbase (0: DefaultPollInterval).
 	PollInterval time.Duration
 	// MaxConcurrentReconciles bounds parallel reconciles.
 	MaxConcurrentReconciles int
 
+	// memory forgets what is remembered of a resource once it is gone, however it went.
+	memory     reconcile.Memory
+	memoryOnce sync.Once
 	// pending holds the ids of contexts created but not yet in their Secret.
-	pending pendingIDs
-	// polls says when each context is next read from Browserbase.
-	polls pollSchedule
+	pending reconcile.ByUID[string]
+	// polls says when each context is next read from Browserbase. Empty after a restart, when
+	// each context is read once.
+	polls reconcile.ByUID[time.Time]
 }
 
 // Only the verbs used: every write is a patch, except the Secret's create. BrowserSessions are
@@ -66,13 +64,18 @@ type Reconciler struct {
 // Secret, or towards the context's deletion when the resource is being deleted. Status is
 // written once, at the end, from what the steps found.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	r.memoryOnce.Do(func() { r.memory.Register(&r.pending, &r.polls) })
 	bc := &v1alpha1.BrowserContext{}
 	if err := r.Get(ctx, req.NamespacedName, bc); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			r.memory.Gone(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	r.memory.Seen(bc)
 	before := bc.DeepCopy()
 	defer func() {
-		result, retErr = r.finalizeStatus(ctx, before, bc, result, retErr)
+		result, retErr = r.FinalizeStatus(ctx, r.Client, before, bc, result, retErr, nil)
 	}()
 
 	if !bc.DeletionTimestamp.IsZero() {
@@ -100,7 +103,7 @@ func (r *Reconciler) reconcileContext(ctx context.Context, bc *v1alpha1.BrowserC
 
 	id := contextIDOf(secret)
 	if id == "" {
-		id = r.pending.get(bc.UID)
+		id = r.pendingID(bc)
 	}
 	created := false
 	if id == "" {
@@ -108,14 +111,14 @@ func (r *Reconciler) reconcileContext(ctx context.Context, bc *v1alpha1.BrowserC
 			return ctrl.Result{}, err
 		}
 		created = true
-	} else if err := r.ensureFinalizer(ctx, bc); err != nil {
+	} else if err := reconcile.EnsureFinalizer(ctx, r.Client, bc, v1alpha1.ContextFinalizer); err != nil {
 		return ctrl.Result{}, err
 	}
 	// The id goes to the Secret first: it is the only record of it.
 	if err := r.writeSecret(ctx, bc, secret, id); err != nil {
 		return ctrl.Result{}, err
 	}
-	r.pending.forget(bc.UID)
+	r.pending.Forget(bc.UID)
 	bc.Status.RedactedID = redactID(id)
 	if err := secretBeingDeleted(secret, id); err != nil {
 		return ctrl.Result{}, err
@@ -123,32 +126,10 @@ func (r *Reconciler) reconcileContext(ctx context.Context, bc *v1alpha1.BrowserC
 	return r.observeContext(ctx, bc, apiKey, id, created)
 }
 
-// ensureFinalizer adds the finalizer to a resource that has a context, so that it cannot be
-// deleted without a chance to delete the context. Before a create, the finalizer goes in the
-// same write as the create-attempt annotation (markCreateAttempt); this covers resources that
-// lost it.
-func (r *Reconciler) ensureFinalizer(ctx context.Context, bc *v1alpha1.BrowserContext) error {
-	if controllerutil.ContainsFinalizer(bc, v1alpha1.ContextFinalizer) {
-		return nil
-	}
-	base := bc.DeepCopy()
-	controllerutil.AddFinalizer(bc, v1alpha1.ContextFinalizer)
-	return reconcile.PatchMetadata(ctx, r.Client, bc, base)
-}
-
-// event records a Kubernetes event about bc. Notes never carry the context id in clear.
-func (r *Reconciler) event(bc *v1alpha1.BrowserContext, eventType, reason, action, note string, args ...any) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(bc, nil, eventType, reason, action, note, args...)
-	}
-}
-
-// clock is the reconciler's clock, the real one unless a test set another.
-func (r *Reconciler) clock() clock.PassiveClock {
-	if r.Clock == nil {
-		return clock.RealClock{}
-	}
-	return r.Clock
+// pendingID is the id of bc's context when it was created but is not in its Secret yet.
+func (r *Reconciler) pendingID(bc *v1alpha1.BrowserContext) string {
+	id, _ := r.pending.Get(bc.UID)
+	return id
 }
 
 // pollInterval is PollInterval, or its default.
@@ -159,23 +140,6 @@ func (r *Reconciler) pollInterval() time.Duration {
 	return r.PollInterval
 }
 
-// userAnnotationsChanged passes updates that change an annotation other than the operator's own
-// create-attempt one: a person asking for another attempt, or setting skip-release.
-var userAnnotationsChanged = predicate.Funcs{
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		if e.ObjectOld == nil || e.ObjectNew == nil {
-			return false
-		}
-		return !maps.Equal(userAnnotations(e.ObjectOld.GetAnnotations()), userAnnotations(e.ObjectNew.GetAnnotations()))
-	},
-}
-
-func userAnnotations(a map[string]string) map[string]string {
-	out := maps.Clone(a)
-	delete(out, v1alpha1.AnnotationContextCreateAttemptedAt)
-	return out
-}
-
 // SetupWithManager registers the reconciler and the BrowserSession field index it lists by.
 // Reconciles are triggered by spec changes and annotations a person sets, by changes to or the
 // deletion of the owned Secret, and by BrowserSessions that start or stop naming the resource.
@@ -183,13 +147,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := sessionindex.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
-	ignoreCreate := predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.BrowserContext{}, builder.WithPredicates(
-			predicate.Or(predicate.GenerationChangedPredicate{}, userAnnotationsChanged))).
+			predicate.Or(predicate.GenerationChangedPredicate{}, reconcile.AnnotationsChangedExcept(v1alpha1.AnnotationContextCreateAttemptedAt)))).
 		// Metadata only, as the BrowserSession controller watches them: the cache never holds the
 		// data of the operator's Secrets.
-		Owns(&corev1.Secret{}, builder.OnlyMetadata, builder.WithPredicates(ignoreCreate)).
+		Owns(&corev1.Secret{}, builder.OnlyMetadata, builder.WithPredicates(reconcile.IgnoreCreates)).
 		Watches(&v1alpha1.BrowserSession{}, enqueueNamedContexts()).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: r.MaxConcurrentReconciles,

@@ -21,7 +21,7 @@ import (
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
-	"github.com/browserbase/session-operator/internal/controller/browsersession"
+	"github.com/browserbase/session-operator/internal/operator"
 )
 
 // writeLog records the writes made through a fake client, in order, as "VERB Kind[/status]".
@@ -100,7 +100,7 @@ func TestCreateWritesSecretThenStatus(t *testing.T) {
 	if !store.has(id) {
 		t.Fatalf("Secret holds %q, not the created context", id)
 	}
-	if !metav1.IsControlledBy(secret, bc) || secret.Labels[browsersession.ManagedByLabel] != browsersession.ManagedByValue ||
+	if !metav1.IsControlledBy(secret, bc) || secret.Labels[operator.ManagedByLabel] != operator.ManagedByValue ||
 		!slices.Contains(secret.Finalizers, v1alpha1.ContextFinalizer) {
 		t.Errorf("Secret metadata = %+v, want controlled by the BrowserContext, labelled, with the finalizer", secret.ObjectMeta)
 	}

@@ -2,12 +2,9 @@ package browsercontext
 
 import (
 	"context"
-	"net/http"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -25,7 +22,7 @@ func (r *Reconciler) createOnce(ctx context.Context, bc *v1alpha1.BrowserContext
 	if at, ok := bc.Annotations[v1alpha1.AnnotationContextCreateAttemptedAt]; ok {
 		log.FromContext(ctx).Info("An earlier create of the Browserbase context had no recorded answer; the context it may have made "+
 			"cannot be found again and is left in Browserbase. Creating another", "attemptedAt", at)
-		r.event(bc, corev1.EventTypeWarning, "ContextMayHaveLeaked", "Create",
+		r.Event(bc, corev1.EventTypeWarning, "ContextMayHaveLeaked", "Create",
 			"The create of %s got no recorded answer, so a Browserbase context may have been made and left: contexts cannot be "+
 				"listed, so it cannot be found again (it costs no browser time). Creating another", at)
 	}
@@ -35,7 +32,7 @@ func (r *Reconciler) createOnce(ctx context.Context, bc *v1alpha1.BrowserContext
 	}
 	c, err := r.Browserbase.CreateContext(ctx, apiKey, bc.Spec.ProjectID)
 	if err != nil {
-		if createOutcomeKnown(err) {
+		if browserbase.Refused(err) {
 			// Browserbase refused: nothing was created, so nothing may have leaked.
 			if clearErr := r.clearCreateAttempt(ctx, bc); clearErr != nil {
 				log.FromContext(ctx).Error(clearErr, "Could not clear the create-attempt annotation")
@@ -44,9 +41,9 @@ func (r *Reconciler) createOnce(ctx context.Context, bc *v1alpha1.BrowserContext
 		return "", reconcile.Classify(reconcile.KeySource(bc.Spec.APIKeySecretRef), "create the Browserbase context", err)
 	}
 	// Kept in memory until the Secret holds it: a failed Secret write must not lose it.
-	r.pending.keep(bc.UID, c.ID)
+	r.pending.Set(bc.UID, c.ID)
 	log.FromContext(ctx).Info("Created Browserbase context", "contextID", redactID(c.ID), "secret", SecretName(bc))
-	r.event(bc, corev1.EventTypeNormal, "ContextCreated", "Create",
+	r.Event(bc, corev1.EventTypeNormal, "ContextCreated", "Create",
 		"Created Browserbase context %s; its id is in Secret %q, key %s", redactID(c.ID), SecretName(bc), SecretKeyContextID)
 	return c.ID, nil
 }
@@ -59,7 +56,7 @@ func (r *Reconciler) markCreateAttempt(ctx context.Context, bc *v1alpha1.Browser
 	if bc.Annotations == nil {
 		bc.Annotations = map[string]string{}
 	}
-	bc.Annotations[v1alpha1.AnnotationContextCreateAttemptedAt] = r.clock().Now().UTC().Format(time.RFC3339)
+	bc.Annotations[v1alpha1.AnnotationContextCreateAttemptedAt] = r.Now().UTC().Format(time.RFC3339)
 	controllerutil.AddFinalizer(bc, v1alpha1.ContextFinalizer)
 	return reconcile.PatchMetadata(ctx, r.Client, bc, base)
 }
@@ -70,38 +67,4 @@ func (r *Reconciler) clearCreateAttempt(ctx context.Context, bc *v1alpha1.Browse
 	base := bc.DeepCopy()
 	delete(bc.Annotations, v1alpha1.AnnotationContextCreateAttemptedAt)
 	return reconcile.PatchMetadata(ctx, r.Client, bc, base)
-}
-
-// createOutcomeKnown reports whether a failed create certainly created nothing: Browserbase
-// answered with a refusal. A 5xx or no answer at all leaves the outcome unknown.
-func createOutcomeKnown(err error) bool {
-	code := browserbase.StatusCode(err)
-	return code >= 400 && code < 500 && code != http.StatusRequestTimeout
-}
-
-// pendingIDs holds, per resource, the id of a context created whose Secret is not written yet.
-type pendingIDs struct {
-	mu    sync.Mutex
-	byUID map[types.UID]string
-}
-
-func (p *pendingIDs) keep(uid types.UID, id string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.byUID == nil {
-		p.byUID = map[types.UID]string{}
-	}
-	p.byUID[uid] = id
-}
-
-func (p *pendingIDs) get(uid types.UID) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.byUID[uid]
-}
-
-func (p *pendingIDs) forget(uid types.UID) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.byUID, uid)
 }

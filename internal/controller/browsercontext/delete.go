@@ -41,7 +41,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, bc *v1alpha1.BrowserCo
 	}
 	id := contextIDOf(secret)
 	if id == "" {
-		id = r.pending.get(bc.UID)
+		id = r.pendingID(bc)
 	}
 	if err := r.deleteContext(ctx, bc, id); err != nil {
 		return ctrl.Result{}, err
@@ -50,13 +50,10 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, bc *v1alpha1.BrowserCo
 	if err := r.releaseSecret(ctx, secret); err != nil {
 		return ctrl.Result{}, err
 	}
-	base := bc.DeepCopy()
-	controllerutil.RemoveFinalizer(bc, v1alpha1.ContextFinalizer)
-	if err := reconcile.PatchMetadata(ctx, r.Client, bc, base); err != nil {
+	if err := reconcile.RemoveFinalizer(ctx, r.Client, bc, v1alpha1.ContextFinalizer); err != nil {
 		return ctrl.Result{}, err
 	}
-	r.pending.forget(bc.UID)
-	r.polls.forget(bc.UID)
+	r.memory.Gone(client.ObjectKeyFromObject(bc))
 	return ctrl.Result{}, nil
 }
 
@@ -75,12 +72,12 @@ func (r *Reconciler) deleteContext(ctx context.Context, bc *v1alpha1.BrowserCont
 		return nil
 	case bc.Spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan:
 		log.FromContext(ctx).Info("Leaving the Browserbase context (deletionPolicy Orphan)", "contextID", redactID(id))
-		r.event(bc, corev1.EventTypeNormal, "ContextOrphaned", "Delete",
+		r.Event(bc, corev1.EventTypeNormal, "ContextOrphaned", "Delete",
 			"Left Browserbase context %s in place (deletionPolicy Orphan); its id was in Secret %q", redactID(id), SecretName(bc))
 		return nil
 	case bc.Annotations[v1alpha1.AnnotationSkipRelease] == "true":
 		log.FromContext(ctx).Info("Not deleting the Browserbase context (annotation "+v1alpha1.AnnotationSkipRelease+")", "contextID", redactID(id))
-		r.event(bc, corev1.EventTypeWarning, "DeleteSkipped", "Delete",
+		r.Event(bc, corev1.EventTypeWarning, "DeleteSkipped", "Delete",
 			"Left Browserbase context %s in place (annotation %s)", redactID(id), v1alpha1.AnnotationSkipRelease)
 		return nil
 	}
@@ -104,7 +101,7 @@ func (r *Reconciler) deleteContext(ctx context.Context, bc *v1alpha1.BrowserCont
 	switch {
 	case err == nil:
 		log.FromContext(ctx).Info("Deleted Browserbase context", "contextID", redactID(id))
-		r.event(bc, corev1.EventTypeNormal, "ContextDeleted", "Delete", "Deleted Browserbase context %s", redactID(id))
+		r.Event(bc, corev1.EventTypeNormal, "ContextDeleted", "Delete", "Deleted Browserbase context %s", redactID(id))
 	case browserbase.IsNotFound(err):
 		log.FromContext(ctx).Info("The Browserbase context was already deleted", "contextID", redactID(id))
 	default:

@@ -107,8 +107,7 @@ func newReconciler(c client.Client, bb browserbase.ContextClient) (*Reconciler, 
 		APIReader:   c,
 		Browserbase: bb,
 		Credentials: &reconcile.Credentials{Reader: c, Default: testKey, RecheckInterval: time.Minute},
-		Recorder:    events,
-		Clock:       clocktesting.NewFakeClock(testNow),
+		Kit:         reconcile.Kit{Recorder: events, Clock: clocktesting.NewFakeClock(testNow)},
 	}, events
 }
 

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
@@ -30,18 +28,18 @@ const afterCreate = 2 * time.Second
 // would be made in the wrong place. The read is repeated at the poll interval, so a key put back
 // heals by itself.
 func (r *Reconciler) observeContext(ctx context.Context, bc *v1alpha1.BrowserContext, apiKey browserbase.Sensitive, id string, created bool) (ctrl.Result, error) {
-	now := r.clock().Now()
+	now := r.Now()
 	if created {
-		r.polls.set(bc.UID, now.Add(afterCreate))
+		r.polls.Set(bc.UID, now.Add(afterCreate))
 		return r.reportReady(bc, afterCreate)
 	}
-	if next, ok := r.polls.get(bc.UID); ok && now.Before(next) && bc.Status.CreatedAt != nil {
+	if next, ok := r.polls.Get(bc.UID); ok && now.Before(next) && bc.Status.CreatedAt != nil {
 		return r.reportReady(bc, next.Sub(now))
 	}
 
 	c, err := r.Browserbase.GetContext(ctx, apiKey, id)
 	if browserbase.IsNotFound(err) {
-		r.polls.forget(bc.UID)
+		r.polls.Forget(bc.UID)
 		return ctrl.Result{}, &reconcile.StallError{
 			Reason: v1alpha1.ReasonContextNotFound,
 			Message: fmt.Sprintf("Browserbase has no context %s (the id in Secret %q) for the API key from %s: it was deleted outside "+
@@ -59,7 +57,7 @@ func (r *Reconciler) observeContext(ctx context.Context, bc *v1alpha1.BrowserCon
 		bc.Status.CreatedAt = &metav1.Time{Time: c.CreatedAt}
 	}
 	after := reconcile.Jitter(r.pollInterval())
-	r.polls.set(bc.UID, now.Add(after))
+	r.polls.Set(bc.UID, now.Add(after))
 	return r.reportReady(bc, after)
 }
 
@@ -97,32 +95,3 @@ func (e *redactedError) Error() string {
 	return strings.ReplaceAll(e.err.Error(), e.id, redactID(e.id))
 }
 func (e *redactedError) Unwrap() error { return e.err }
-
-// pollSchedule says, per resource, when its context is next read from Browserbase. Empty after
-// a restart, when each context is read once.
-type pollSchedule struct {
-	mu    sync.Mutex
-	byUID map[types.UID]time.Time
-}
-
-func (s *pollSchedule) get(uid types.UID) (time.Time, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.byUID[uid]
-	return t, ok
-}
-
-func (s *pollSchedule) set(uid types.UID, t time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.byUID == nil {
-		s.byUID = map[types.UID]time.Time{}
-	}
-	s.byUID[uid] = t
-}
-
-func (s *pollSchedule) forget(uid types.UID) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.byUID, uid)
-}

@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
-	"github.com/browserbase/session-operator/internal/controller/browsersession"
+	"github.com/browserbase/session-operator/internal/operator"
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
@@ -64,7 +64,7 @@ func (r *Reconciler) writeSecret(ctx context.Context, bc *v1alpha1.BrowserContex
 	if found == nil {
 		return r.createSecret(ctx, bc, id)
 	}
-	if contextIDOf(found) == id && found.Labels[browsersession.ManagedByLabel] == browsersession.ManagedByValue &&
+	if contextIDOf(found) == id && found.Labels[operator.ManagedByLabel] == operator.ManagedByValue &&
 		(controllerutil.ContainsFinalizer(found, v1alpha1.ContextFinalizer) || !found.DeletionTimestamp.IsZero()) {
 		return nil
 	}
@@ -76,12 +76,12 @@ func (r *Reconciler) writeSecret(ctx context.Context, bc *v1alpha1.BrowserContex
 	if found.Labels == nil {
 		found.Labels = map[string]string{}
 	}
-	found.Labels[browsersession.ManagedByLabel] = browsersession.ManagedByValue
+	found.Labels[operator.ManagedByLabel] = operator.ManagedByValue
 	if found.DeletionTimestamp.IsZero() {
 		// A finalizer cannot be added to an object being deleted.
 		controllerutil.AddFinalizer(found, v1alpha1.ContextFinalizer)
 	}
-	if err := r.Patch(ctx, found, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), browsersession.FieldOwner); err != nil {
+	if err := r.Patch(ctx, found, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), operator.FieldOwner); err != nil {
 		return fmt.Errorf("updating Secret %q: %w", found.Name, err)
 	}
 	return nil
@@ -97,7 +97,7 @@ func (r *Reconciler) createSecret(ctx context.Context, bc *v1alpha1.BrowserConte
 			Namespace: bc.Namespace,
 			// Only the operator's own label: copying the resource's labels would make GitOps
 			// tools treat the Secret as theirs and prune it.
-			Labels:     map[string]string{browsersession.ManagedByLabel: browsersession.ManagedByValue},
+			Labels:     map[string]string{operator.ManagedByLabel: operator.ManagedByValue},
 			Finalizers: []string{v1alpha1.ContextFinalizer},
 		},
 		Type: corev1.SecretTypeOpaque,
@@ -106,7 +106,7 @@ func (r *Reconciler) createSecret(ctx context.Context, bc *v1alpha1.BrowserConte
 	if err := controllerutil.SetControllerReference(bc, secret, r.Scheme()); err != nil {
 		return err
 	}
-	if err := r.Create(ctx, secret, browsersession.FieldOwner); err != nil {
+	if err := r.Create(ctx, secret, operator.FieldOwner); err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			// Created between our read and our write; the next pass decides whose it is (the id
 			// is kept in memory meanwhile).
@@ -125,7 +125,7 @@ func (r *Reconciler) releaseSecret(ctx context.Context, secret *corev1.Secret) e
 	}
 	base := secret.DeepCopy()
 	controllerutil.RemoveFinalizer(secret, v1alpha1.ContextFinalizer)
-	if err := r.Patch(ctx, secret, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), browsersession.FieldOwner); err != nil {
+	if err := r.Patch(ctx, secret, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), operator.FieldOwner); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	return nil

@@ -20,9 +20,9 @@ import (
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
-	"github.com/browserbase/session-operator/internal/controller/browsersession"
 	"github.com/browserbase/session-operator/internal/controller/controllertest"
 	"github.com/browserbase/session-operator/internal/emulator"
+	"github.com/browserbase/session-operator/internal/operator"
 	"github.com/browserbase/session-operator/internal/reconcile"
 	"github.com/browserbase/session-operator/internal/scheme"
 )
@@ -74,7 +74,7 @@ var _ = BeforeSuite(func() {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  browsersession.CacheOptions(),
+		Cache:                  operator.CacheOptions(),
 	})
 	Expect(err).NotTo(HaveOccurred())
 	Expect((&Reconciler{
@@ -82,8 +82,8 @@ var _ = BeforeSuite(func() {
 		APIReader:    mgr.GetAPIReader(),
 		Browserbase:  bb,
 		Credentials:  &reconcile.Credentials{Reader: mgr.GetAPIReader(), Default: defaultKey, RecheckInterval: time.Second},
-		Recorder:     mgr.GetEventRecorder("browserbase-session-operator"),
 		PollInterval: time.Second,
+		Kit:          reconcile.Kit{Recorder: mgr.GetEventRecorder("browserbase-session-operator")},
 	}).SetupWithManager(mgr)).To(Succeed())
 
 	var ctx context.Context

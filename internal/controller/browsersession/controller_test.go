@@ -22,6 +22,7 @@ import (
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/emulator"
+	"github.com/browserbase/session-operator/internal/operator"
 )
 
 var _ = Describe("BrowserSession", func() {
@@ -175,7 +176,7 @@ var _ = Describe("BrowserSession", func() {
 		Expect(metav1.IsControlledBy(secret, got)).To(BeTrue())
 		Expect(secret.Labels).NotTo(HaveKey("app.kubernetes.io/instance"), "the resource's labels must not be copied")
 		Expect(secret.Labels).NotTo(HaveKey("team"))
-		Expect(secret.Labels).To(HaveKeyWithValue(ManagedByLabel, ManagedByValue))
+		Expect(secret.Labels).To(HaveKeyWithValue(operator.ManagedByLabel, operator.ManagedByValue))
 
 		By("polling without rewriting the unchanged Secret")
 		version := secret.ResourceVersion

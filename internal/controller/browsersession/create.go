@@ -6,12 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -47,70 +45,68 @@ import (
 //
 // Unlike Crossplane's create-pending lock, this needs no person to unlock it.
 
-// createOnce returns the session of bs (the one an earlier, unfinished attempt created, or a
-// new one) and its Secret, as ownedSecret reads it: ownedSecret is waited for before any
-// session is adopted or created. When status.id names a session, the new one is its successor.
-func (r *Reconciler) createOnce(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive,
-	ownedSecret func() (*metav1.PartialObjectMetadata, error)) (*browserbase.Session, *metav1.PartialObjectMetadata, error) {
+// createOnce returns the session of p.bs: the one an earlier, unfinished attempt created, or a
+// new one. The Secret's read is waited for before any session is adopted or created. When
+// status.id names a session, the new one is its successor.
+func (r *Reconciler) createOnce(ctx context.Context, p *pass) (*browserbase.Session, error) {
+	bs, apiKey := p.bs, p.apiKey
 	if unfinishedCreate(bs) {
-		secret, err := ownedSecret()
-		if err != nil {
-			return nil, nil, err
+		if _, err := p.secret.get(); err != nil {
+			return nil, err
 		}
 		sess, err := r.resolveUnfinishedCreate(ctx, bs, apiKey)
 		if err != nil || sess != nil {
-			return sess, secret, err
+			return sess, err
 		}
 	}
 	token, err := newAttemptToken()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	req, err := r.createRequest(ctx, bs, token)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if wait := r.CreateGate.admit(apiKey); wait != nil {
-		return nil, nil, wait
+		return nil, wait
 	}
 	// The Secret read and this write run at once: both must be done before the create call.
 	markErr := r.markCreateAttempt(ctx, bs, token)
-	secret, err := ownedSecret()
-	if err != nil {
-		return nil, nil, err
+	if _, err := p.secret.get(); err != nil {
+		return nil, err
 	}
 	if markErr != nil {
-		return nil, nil, markErr
+		return nil, markErr
 	}
 
 	sess, err := r.Browserbase.CreateSession(ctx, apiKey, req)
 	if err != nil {
-		if createOutcomeKnown(err) {
-			// Browserbase refused: nothing was created, nothing to look for.
-			if clearErr := r.clearCreateAttempt(ctx, bs); clearErr != nil {
-				log.FromContext(ctx).Error(clearErr, "Could not clear the create-attempt annotations")
-			}
-		} else if stampErr := r.restampCreateAttempt(ctx, bs); stampErr != nil {
-			log.FromContext(ctx).Error(stampErr, "Could not move the create attempt's time to the end of the call")
-		}
-		outcome := classify(bs, "create the Browserbase session", err)
-		if limited, ok := errors.AsType[*reconcile.WaitError](outcome); ok {
-			r.CreateGate.close(apiKey, limited)
-		}
-		return nil, nil, outcome
+		return nil, r.createFailed(ctx, bs, apiKey, err)
 	}
 	log.FromContext(ctx).Info("Created Browserbase session", "sessionID", sess.ID, "region", sess.Region)
-	r.event(bs, corev1.EventTypeNormal, "SessionCreated", "Create", "Created Browserbase session %s", sess.ID)
+	r.Event(bs, corev1.EventTypeNormal, "SessionCreated", "Create", "Created Browserbase session %s", sess.ID)
 	bs.Status.ID = sess.ID
-	r.pending.keep(bs.UID, sess)
-	return sess, secret, nil
+	r.keepPending(bs, sess)
+	return sess, nil
 }
 
-// createOutcomeKnown reports whether a failed create certainly created nothing: Browserbase
-// answered with a refusal. A 5xx or no answer at all leaves the outcome unknown.
-func createOutcomeKnown(err error) bool {
-	code := browserbase.StatusCode(err)
-	return code >= 400 && code < 500 && code != http.StatusRequestTimeout
+// createFailed records what a failed create means for the attempt (nothing was made after a
+// refusal; after anything else the grace period counts from now) and returns its outcome. A 429
+// closes the create gate for every resource using the key.
+func (r *Reconciler) createFailed(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive, err error) error {
+	if browserbase.Refused(err) {
+		// Browserbase refused: nothing was created, nothing to look for.
+		if clearErr := r.clearCreateAttempt(ctx, bs); clearErr != nil {
+			log.FromContext(ctx).Error(clearErr, "Could not clear the create-attempt annotations")
+		}
+	} else if stampErr := r.restampCreateAttempt(ctx, bs); stampErr != nil {
+		log.FromContext(ctx).Error(stampErr, "Could not move the create attempt's time to the end of the call")
+	}
+	outcome := classify(bs, "create the Browserbase session", err)
+	if limited, ok := errors.AsType[*reconcile.WaitError](outcome); ok {
+		r.CreateGate.close(apiKey, limited)
+	}
+	return outcome
 }
 
 // createAttempt is the token of bs's last create attempt, "" if none is recorded.
@@ -145,7 +141,7 @@ func (r *Reconciler) markCreateAttempt(ctx context.Context, bs *v1alpha1.Browser
 		bs.Annotations = map[string]string{}
 	}
 	bs.Annotations[v1alpha1.AnnotationCreateAttempt] = token
-	bs.Annotations[v1alpha1.AnnotationCreateAttemptedAt] = r.clock().Now().UTC().Format(time.RFC3339)
+	bs.Annotations[v1alpha1.AnnotationCreateAttemptedAt] = r.Now().UTC().Format(time.RFC3339)
 	if bs.Status.ID != "" {
 		bs.Annotations[v1alpha1.AnnotationCreateRenews] = bs.Status.ID
 	} else {
@@ -180,7 +176,7 @@ func (r *Reconciler) clearCreateAttempt(ctx context.Context, bs *v1alpha1.Browse
 // Browserbase last had the request, not from before the call waited for a slot and ran up to
 // its timeout. Like clearCreateAttempt, it leaves a newer attempt alone.
 func (r *Reconciler) restampCreateAttempt(ctx context.Context, bs *v1alpha1.BrowserSession) error {
-	now := r.clock().Now().UTC().Format(time.RFC3339)
+	now := r.Now().UTC().Format(time.RFC3339)
 	return r.patchAttempt(ctx, bs, func(a map[string]string) { a[v1alpha1.AnnotationCreateAttemptedAt] = now })
 }
 
@@ -228,7 +224,7 @@ func (r *Reconciler) resolveUnfinishedCreate(ctx context.Context, bs *v1alpha1.B
 			}
 			// Workloads cannot use a session without its connect URL and signing key: from the
 			// get, or else from the Secret, when it was written for this very session.
-			if err == nil && !full.Status.Ended() && (full.ConnectURL != "" && full.SigningKey != "" || r.pending.fill(bs.UID, full) || stored() == s.ID) {
+			if err == nil && !full.Status.Ended() && (full.ConnectURL != "" && full.SigningKey != "" || r.fillPending(bs, full) || stored() == s.ID) {
 				keep = full
 				continue
 			}
@@ -237,19 +233,19 @@ func (r *Reconciler) resolveUnfinishedCreate(ctx context.Context, bs *v1alpha1.B
 		if keep != nil {
 			why = fmt.Sprintf("left by an unfinished create and not needed: session %s is adopted", keep.ID)
 		}
-		if err := r.releaseTaggedSession(ctx, bs, apiKey, s.ID, why); err != nil {
+		if err := r.releaseSession(ctx, bs, apiKey, s.ID, releasedAsLeftover("Sweep", why)); err != nil {
 			return nil, err
 		}
 	}
 	if keep == nil {
 		// A create follows. A session the unfinished one made may still show up later (Browserbase
 		// committed it late, or its list lags): look for it again soon.
-		r.sweeps.soon(bs.UID, r.clock().Now().Add(2*r.CreateGracePeriod+time.Second))
+		r.sweeps.soon(bs.UID, r.Now().Add(2*r.CreateGracePeriod+time.Second))
 		return nil, nil
 	}
 	log.FromContext(ctx).Info("Adopted the session of an unfinished create", "sessionID", keep.ID)
 	metrics.SessionsAdopted.Inc()
-	r.event(bs, corev1.EventTypeNormal, "SessionAdopted", "Create", "Found Browserbase session %s, made by an earlier attempt, and adopted it", keep.ID)
+	r.Event(bs, corev1.EventTypeNormal, "SessionAdopted", "Create", "Found Browserbase session %s, made by an earlier attempt, and adopted it", keep.ID)
 	bs.Status.ID = keep.ID
 	return keep, nil
 }
@@ -261,5 +257,5 @@ func (r *Reconciler) createGraceLeft(bs *v1alpha1.BrowserSession) time.Duration 
 	if !ok {
 		return 0 // unreadable: treat as old
 	}
-	return started.Add(r.CreateGracePeriod).Sub(r.clock().Now())
+	return started.Add(r.CreateGracePeriod).Sub(r.Now())
 }

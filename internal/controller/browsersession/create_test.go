@@ -76,7 +76,7 @@ func TestResolveUnfinishedCreate(t *testing.T) {
 				}
 			}
 			c := newFakeClient(bs.DeepCopy())
-			r := &Reconciler{Client: c, APIReader: c, Browserbase: bb, Clock: clk, CreateGracePeriod: 10 * time.Second}
+			r := &Reconciler{Client: c, APIReader: c, Browserbase: bb, CreateGracePeriod: 10 * time.Second, Kit: reconcile.Kit{Clock: clk}}
 
 			got, err := r.resolveUnfinishedCreate(context.Background(), bs, "key")
 			_, isWait := errors.AsType[*reconcile.WaitError](err)
@@ -173,10 +173,10 @@ func TestCreateOnce(t *testing.T) {
 					return usableSession("new"), nil
 				},
 			}
-			r := &Reconciler{Client: c, Browserbase: bb, Clock: clk, CreateGate: tc.gate, ClusterID: "cluster-a"}
-			noSecret := func() (*metav1.PartialObjectMetadata, error) { return nil, nil }
+			r := &Reconciler{Client: c, Browserbase: bb, CreateGate: tc.gate, ClusterID: "cluster-a", Kit: reconcile.Kit{Clock: clk}}
+			noSecret := newOwnedSecret(func() (*metav1.PartialObjectMetadata, error) { return nil, nil })
 
-			sess, _, err := r.createOnce(ctx, bs, "key", noSecret)
+			sess, err := r.createOnce(ctx, &pass{bs: bs, apiKey: "key", secret: noSecret})
 
 			creates := bb.CallsTo(browserbasetest.CreateSession)
 			if len(creates) != tc.wantCreates {
@@ -244,7 +244,7 @@ func TestClearCreateAttemptLeavesANewerAttempt(t *testing.T) {
 	bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "bs", UID: "uid-1"}}
 	c := newFakeClient(bs)
 	mustGet(t, c, bs)
-	r := &Reconciler{Client: c, Clock: newFakeClock()}
+	r := &Reconciler{Client: c, Kit: reconcile.Kit{Clock: newFakeClock()}}
 	if err := r.markCreateAttempt(ctx, bs, "mine"); err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -27,41 +27,36 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, bs *v1alpha1.BrowserSe
 	if !controllerutil.ContainsFinalizer(bs, v1alpha1.Finalizer) {
 		return ctrl.Result{}, nil
 	}
-	if err := r.releaseSession(ctx, bs); err != nil {
+	if err := r.releaseOnDelete(ctx, bs); err != nil {
 		return ctrl.Result{}, err
 	}
-	base := bs.DeepCopy()
-	controllerutil.RemoveFinalizer(bs, v1alpha1.Finalizer)
-	if err := reconcile.PatchMetadata(ctx, r.Client, bs, base); err != nil {
+	if err := reconcile.RemoveFinalizer(ctx, r.Client, bs, v1alpha1.Finalizer); err != nil {
 		return ctrl.Result{}, err
 	}
 	// The Secret goes with the resource, through its owner reference.
-	r.secretDigests.forget(types.NamespacedName{Namespace: bs.Namespace, Name: secretName(bs)})
-	r.sweeps.forget(bs.UID)
-	r.pending.forget(bs.UID)
-	r.restarted.forget(bs.UID)
+	r.memory.Gone(client.ObjectKeyFromObject(bs))
 	return ctrl.Result{}, nil
 }
 
-// releaseSession asks Browserbase to end the session, unless there is nothing to end: no
+// releaseOnDelete asks Browserbase to end the session, unless there is nothing to end: no
 // session was created, the policy is Orphan, release is skipped, or the session has expired
 // (then every session this resource made has ended). Any other live session tagged with this
 // resource is released too. A session Browserbase no longer knows counts as released.
-func (r *Reconciler) releaseSession(ctx context.Context, bs *v1alpha1.BrowserSession) error {
+func (r *Reconciler) releaseOnDelete(ctx context.Context, bs *v1alpha1.BrowserSession) error {
 	id := sessionID(bs)
 	switch {
 	case id == "" && createAttempt(bs) == "":
 		return nil
 	case bs.Spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan:
 		log.FromContext(ctx).Info("Leaving the Browserbase session running (deletionPolicy Orphan)", "sessionID", id)
-		r.event(bs, corev1.EventTypeNormal, "SessionOrphaned", "Delete", "Left Browserbase session %s running (deletionPolicy Orphan)", id)
+		r.Event(bs, corev1.EventTypeNormal, "SessionOrphaned", "Delete", "Left Browserbase session %s running (deletionPolicy Orphan)", id)
 		return nil
 	case bs.Annotations[v1alpha1.AnnotationSkipRelease] == "true":
 		log.FromContext(ctx).Info("Not releasing the Browserbase session (annotation "+v1alpha1.AnnotationSkipRelease+")", "sessionID", id)
-		r.event(bs, corev1.EventTypeWarning, "ReleaseSkipped", "Delete",
+		r.Event(bs, corev1.EventTypeWarning, "ReleaseSkipped", "Delete",
 			"Left Browserbase session %s to run until its timeout (annotation %s)", id, v1alpha1.AnnotationSkipRelease)
 		return nil
-	case !r.clock().Now().Before(r.latestExpiry(bs)):
+	case !r.Now().Before(r.latestExpiry(bs)):
 		// Nothing can be running any more: no call, so that an unreachable API or a revoked key
 		// does not hold the resource.
 		return nil
@@ -87,11 +82,9 @@ func (r *Reconciler) releaseSession(ctx context.Context, bs *v1alpha1.BrowserSes
 		}
 	}
 	if id != "" && !browserbase.SessionStatus(bs.Status.SessionStatus).Ended() {
-		if err := r.release(ctx, apiKey, id); err != nil {
+		if err := r.releaseSession(ctx, bs, apiKey, id, releasedOnDelete()); err != nil {
 			return r.holdUntilExpiry(ctx, bs, classify(bs, "release the Browserbase session", err))
 		}
-		log.FromContext(ctx).Info("Released Browserbase session", "sessionID", id)
-		r.event(bs, corev1.EventTypeNormal, "SessionReleased", "Delete", "Released Browserbase session %s", id)
 	}
 	return r.holdUntilExpiry(ctx, bs, r.releaseTagged(ctx, bs, apiKey))
 }
@@ -102,11 +95,9 @@ func (r *Reconciler) releaseRenewed(ctx context.Context, bs *v1alpha1.BrowserSes
 	if prev == "" {
 		return nil
 	}
-	if err := r.release(ctx, apiKey, prev); err != nil {
+	if err := r.releaseSession(ctx, bs, apiKey, prev, releasedAsReplaced(bs.Status.ID, "Delete")); err != nil {
 		return classify(bs, "release the session a renewal replaced", err)
 	}
-	log.FromContext(ctx).Info("Released Browserbase session", "sessionID", prev)
-	r.event(bs, corev1.EventTypeNormal, "SessionReleased", "Delete", "Released Browserbase session %s, which session %s replaced", prev, bs.Status.ID)
 	bs.Status.PreviousID = ""
 	return nil
 }
@@ -122,7 +113,7 @@ func (r *Reconciler) releaseTagged(ctx context.Context, bs *v1alpha1.BrowserSess
 		if s.ID == sessionID(bs) {
 			continue // released above; the list may lag
 		}
-		if err := r.releaseTaggedSession(ctx, bs, apiKey, s.ID, "tagged with this resource, which is being deleted"); err != nil {
+		if err := r.releaseSession(ctx, bs, apiKey, s.ID, releasedAsLeftover("Sweep", "tagged with this resource, which is being deleted")); err != nil {
 			return classify(bs, "release the Browserbase session", err)
 		}
 	}
@@ -153,11 +144,11 @@ func (r *Reconciler) holdUntilExpiry(ctx context.Context, bs *v1alpha1.BrowserSe
 	if err == nil {
 		return nil
 	}
-	remaining := r.latestExpiry(bs).Sub(r.clock().Now())
+	remaining := r.latestExpiry(bs).Sub(r.Now())
 	if remaining <= 0 {
 		log.FromContext(ctx).Info("Could not release the Browserbase session, but it has expired; removing the finalizer",
 			"sessionID", sessionID(bs), "error", err.Error())
-		r.event(bs, corev1.EventTypeWarning, "ReleaseSkipped", "Delete",
+		r.Event(bs, corev1.EventTypeWarning, "ReleaseSkipped", "Delete",
 			"Could not release Browserbase session %s (%v), but it has expired; deleting the resource", sessionID(bs), err)
 		return nil
 	}

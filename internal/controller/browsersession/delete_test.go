@@ -96,14 +96,15 @@ func TestReleaseSession(t *testing.T) {
 			}
 			events := &controllertest.Events{}
 			r := &Reconciler{
-				Browserbase: bb, Clock: newFakeClock(), CreateGracePeriod: 10 * time.Second, Recorder: events,
+				Browserbase: bb, CreateGracePeriod: 10 * time.Second,
 				Credentials: &reconcile.Credentials{Default: "key"},
+				Kit:         reconcile.Kit{Clock: newFakeClock(), Recorder: events},
 			}
 
-			err := r.releaseSession(context.Background(), bs)
+			err := r.releaseOnDelete(context.Background(), bs)
 
 			if _, isWait := errors.AsType[*reconcile.WaitError](err); isWait != tc.wantWait || (!tc.wantWait && err != nil) {
-				t.Fatalf("releaseSession = %v, want a wait: %t", err, tc.wantWait)
+				t.Fatalf("releaseOnDelete = %v, want a wait: %t", err, tc.wantWait)
 			}
 			if diff := cmp.Diff(tc.wantReleased, ids(bb.CallsTo(browserbasetest.ReleaseSession))); diff != "" {
 				t.Errorf("released (-want +got):\n%s", diff)
@@ -123,7 +124,7 @@ func TestReleaseSession(t *testing.T) {
 
 func TestHoldUntilExpiry(t *testing.T) {
 	clk := newFakeClock()
-	r := &Reconciler{Clock: clk}
+	r := &Reconciler{Kit: reconcile.Kit{Clock: clk}}
 	at := func(d time.Duration) *metav1.Time { t := metav1.NewTime(clk.Now().Add(d)); return &t }
 	cases := map[string]struct {
 		expiresAt   *metav1.Time

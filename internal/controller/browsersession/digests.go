@@ -5,20 +5,16 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 
-	"k8s.io/apimachinery/pkg/types"
+	"github.com/browserbase/session-operator/api/v1alpha1"
 )
 
-// secretDigests remembers, per Secret, the resourceVersion at which the operator last wrote or
-// read it and digests of its data: enough to tell that a Secret still holds what a pass would
-// write, without keeping the credentials in memory or reading them again. Empty after a restart,
-// when each Secret is read once.
-type secretDigests struct {
-	mu    sync.Mutex
-	byKey map[types.NamespacedName]secretDigest
-}
+// The operator remembers, per resource, the resourceVersion at which it last wrote or read the
+// resource's Secret and digests of its data: enough to tell that the Secret still holds what a
+// pass would write, without keeping the credentials in memory or reading them again. Empty after
+// a restart, when each Secret is read once.
 
+// secretDigest is what is remembered of one Secret.
 type secretDigest struct {
 	resourceVersion string
 	all, session    [sha256.Size]byte // every key; only the keys that do not come from connect details
@@ -43,13 +39,9 @@ func digest(data map[string][]byte, keys []string) [sha256.Size]byte {
 	return out
 }
 
-func (d *secretDigests) remember(key types.NamespacedName, resourceVersion string, data map[string][]byte) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.byKey == nil {
-		d.byKey = map[types.NamespacedName]secretDigest{}
-	}
-	d.byKey[key] = secretDigest{
+// newSecretDigest is what is remembered of a Secret holding data at resourceVersion.
+func newSecretDigest(resourceVersion string, data map[string][]byte) secretDigest {
+	return secretDigest{
 		resourceVersion: resourceVersion,
 		all:             digest(data, slices.Sorted(maps.Keys(data))),
 		session:         digest(data, sessionKeys),
@@ -58,22 +50,23 @@ func (d *secretDigests) remember(key types.NamespacedName, resourceVersion strin
 
 // holds reports whether the Secret, at resourceVersion, holds data: all of it when complete, else
 // the keys of sessionKeys (the connect details then stay as they are).
-func (d *secretDigests) holds(key types.NamespacedName, resourceVersion string, data map[string][]byte, complete bool) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	known, ok := d.byKey[key]
-	if !ok || known.resourceVersion != resourceVersion {
+func (d secretDigest) holds(resourceVersion string, data map[string][]byte, complete bool) bool {
+	if d.resourceVersion != resourceVersion {
 		return false
 	}
 	if complete {
-		return known.all == digest(data, slices.Sorted(maps.Keys(data)))
+		return d.all == digest(data, slices.Sorted(maps.Keys(data)))
 	}
-	return known.session == digest(data, sessionKeys)
+	return d.session == digest(data, sessionKeys)
 }
 
-// forget drops what is remembered of a Secret, once its BrowserSession is gone.
-func (d *secretDigests) forget(key types.NamespacedName) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.byKey, key)
+// rememberDigests records that bs's Secret holds data at resourceVersion.
+func (r *Reconciler) rememberDigests(bs *v1alpha1.BrowserSession, resourceVersion string, data map[string][]byte) {
+	r.secretDigests.Set(bs.UID, newSecretDigest(resourceVersion, data))
+}
+
+// digestsHold reports whether bs's Secret, at resourceVersion, is known to hold data.
+func (r *Reconciler) digestsHold(bs *v1alpha1.BrowserSession, resourceVersion string, data map[string][]byte, complete bool) bool {
+	known, ok := r.secretDigests.Get(bs.UID)
+	return ok && known.holds(resourceVersion, data, complete)
 }

@@ -3,20 +3,16 @@ package browsersession
 import (
 	"maps"
 	"testing"
-
-	"k8s.io/apimachinery/pkg/types"
 )
 
-func TestSecretDigests(t *testing.T) {
-	key := types.NamespacedName{Namespace: "ns", Name: "s-browserbase"}
+func TestSecretDigest(t *testing.T) {
 	written := map[string][]byte{
 		SecretKeySessionID: []byte("sess-1"), SecretKeyExpiresAt: []byte("2026-12-01T06:00:00Z"),
 		SecretKeyConnectURL: []byte("wss://connect/?signingKey=k"), SecretKeySeleniumRemoteURL: []byte("http://sel"),
 		SecretKeySigningKey: []byte("k"),
 	}
 	sessionOnly := map[string][]byte{SecretKeySessionID: []byte("sess-1"), SecretKeyExpiresAt: []byte("2026-12-01T06:00:00Z")}
-	var d secretDigests
-	d.remember(key, "10", written)
+	d := newSecretDigest("10", written)
 
 	cases := []struct {
 		name            string
@@ -38,12 +34,8 @@ func TestSecretDigests(t *testing.T) {
 		}, false, false},
 	}
 	for _, tc := range cases {
-		if got := d.holds(key, tc.resourceVersion, tc.data, tc.complete); got != tc.want {
+		if got := d.holds(tc.resourceVersion, tc.data, tc.complete); got != tc.want {
 			t.Errorf("%s: holds = %t, want %t", tc.name, got, tc.want)
 		}
-	}
-	d.forget(key)
-	if d.holds(key, "10", written, true) {
-		t.Error("a forgotten Secret is still known")
 	}
 }

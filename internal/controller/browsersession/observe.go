@@ -3,13 +3,7 @@ package browsersession
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
-	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
@@ -48,30 +42,6 @@ func (r *Reconciler) observeCurrent(ctx context.Context, bs *v1alpha1.BrowserSes
 	return sess, err
 }
 
-// recordRenewalTime puts when sess is due for renewal into status, with the revision of a
-// resource's first session, and warns once per session when spec's renewBefore leaves it no
-// useful life (the project's default timeout is shorter than expected) and a third of its
-// lifetime is used instead.
-func (r *Reconciler) recordRenewalTime(bs *v1alpha1.BrowserSession, sess *browserbase.Session) {
-	if bs.Status.Revision == 0 {
-		bs.Status.Revision = 1
-	}
-	due := renewalTime(bs, sess)
-	if due.IsZero() {
-		bs.Status.RenewalTime = nil
-		return
-	}
-	next := metaTime(&due)
-	if bs.Status.RenewalTime == nil || !bs.Status.RenewalTime.Equal(next) {
-		if before, tooLong := renewBefore(bs, sess); tooLong {
-			r.event(bs, corev1.EventTypeWarning, "RenewBeforeTooLong", "Renew",
-				"spec.renewal.renewBefore (%s) leaves session %s less than %s of use; renewing %s before its expiry instead",
-				bs.Spec.Renewal.RenewBefore.Duration, sess.ID, minUsefulLife, before.Round(time.Second))
-		}
-	}
-	bs.Status.RenewalTime = next
-}
-
 // classify is reconcile.Classify for a call that changes something (a create, a release) with
 // bs's API key.
 func classify(bs *v1alpha1.BrowserSession, action string, err error) error {
@@ -82,92 +52,4 @@ func classify(bs *v1alpha1.BrowserSession, action string, err error) error {
 // rejected key is looked at again at the poll interval.
 func (r *Reconciler) classifyRead(bs *v1alpha1.BrowserSession, action string, err error) error {
 	return reconcile.ClassifyRead(reconcile.KeySource(bs.Spec.APIKeySecretRef), action, err, max(r.PollInterval, time.Second))
-}
-
-// copySessionToStatus copies what Browserbase reports into bs's status, in memory (the deferred
-// status patch writes it). The connect URL is stored without its credentials; the usable one
-// goes to the Secret only.
-func copySessionToStatus(bs *v1alpha1.BrowserSession, sess *browserbase.Session) {
-	st := &bs.Status
-	st.ID = sess.ID
-	st.SessionStatus = string(sess.Status)
-	if sess.ConnectURL != "" {
-		st.ConnectURL = browserbase.RedactURL(sess.ConnectURL)
-	}
-	st.ExpiresAt = metaTime(&sess.ExpiresAt)
-	st.StartedAt = metaTime(&sess.StartedAt)
-	st.EndedAt = metaTime(sess.EndedAt)
-	st.Region = sess.Region
-	st.ProjectID = sess.ProjectID
-}
-
-func metaTime(t *time.Time) *metav1.Time {
-	if t == nil || t.IsZero() {
-		return nil
-	}
-	mt := metav1.NewTime(t.UTC().Truncate(time.Second))
-	return &mt
-}
-
-// endedReasons maps the statuses a session never leaves to condition reasons.
-var endedReasons = map[browserbase.SessionStatus]string{
-	browserbase.StatusCompleted: v1alpha1.ReasonSessionCompleted,
-	browserbase.StatusTimedOut:  v1alpha1.ReasonSessionTimedOut,
-	browserbase.StatusError:     v1alpha1.ReasonSessionErrored,
-}
-
-// sessionEnded returns a StallError when the recorded session has ended. An ended session is
-// final: Browserbase never restarts one, and the operator does not silently create another, so
-// the resource reports Stalled (kstatus Failed) rather than waiting forever.
-func sessionEnded(bs *v1alpha1.BrowserSession) error {
-	status := browserbase.SessionStatus(bs.Status.SessionStatus)
-	reason, ended := endedReasons[status]
-	if !ended {
-		return nil
-	}
-	return reconcile.Stalled(reason, "Browserbase session %s has ended (%s); delete and re-create the BrowserSession to start a new one",
-		bs.Status.ID, status)
-}
-
-// reportSession sets Ready from the session's status and decides when to look again: at the
-// poll interval, or at expiresAt, the renewal time or wakeUp if one comes first, so a timeout
-// is noticed, and a renewal made, on time.
-func (r *Reconciler) reportSession(bs *v1alpha1.BrowserSession, wakeUp time.Duration) (ctrl.Result, error) {
-	if err := sessionEnded(bs); err != nil {
-		if replacesEndedSessions(bs) {
-			reconcile.MarkProgressing(bs, v1alpha1.ReasonRenewing, err.Error()+"; spec.renewal replaces it")
-			return ctrl.Result{RequeueAfter: time.Second}, nil
-		}
-		return ctrl.Result{}, err
-	}
-	status := bs.Status.SessionStatus
-	switch browserbase.SessionStatus(status) {
-	case browserbase.StatusRunning:
-		reconcile.MarkReady(bs, v1alpha1.ReasonSessionRunning, fmt.Sprintf(
-			"Browserbase session %s is running; connectUrl and signingKey are in Secret %q", bs.Status.ID, bs.Status.SecretName))
-	case browserbase.StatusPending:
-		reconcile.MarkProgressing(bs, v1alpha1.ReasonSessionPending, fmt.Sprintf("Browserbase session %s is starting", bs.Status.ID))
-	default:
-		reconcile.MarkProgressing(bs, v1alpha1.ReasonSessionStatusUnknown, fmt.Sprintf(
-			"Browserbase session %s reports status %q, which this operator does not know; waiting for RUNNING", bs.Status.ID, status))
-	}
-	next := wait.Jitter(r.PollInterval, 0.1)
-	if sweepIn, ok := r.sweeps.nextSweepIn(bs.UID, r.clock().Now()); ok && sweepIn < next {
-		next = max(sweepIn, time.Second)
-	}
-	if wakeUp > 0 && wakeUp < next {
-		next = wakeUp
-	}
-	if due := bs.Status.RenewalTime; due != nil {
-		if untilDue := due.Sub(r.clock().Now()); untilDue < next {
-			next = max(untilDue, time.Second)
-		}
-	}
-	if exp := bs.Status.ExpiresAt; exp != nil {
-		// A second past expiry, so the answer is already TIMED_OUT.
-		if untilExpiry := exp.Time.Sub(r.clock().Now()) + time.Second; untilExpiry < next {
-			next = max(untilExpiry, time.Second)
-		}
-	}
-	return ctrl.Result{RequeueAfter: next}, nil
 }

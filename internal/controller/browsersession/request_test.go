@@ -6,9 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/reconcile"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func TestJSONLengthCountsAsJavaScriptDoes(t *testing.T) {

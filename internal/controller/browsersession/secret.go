@@ -2,6 +2,7 @@ package browsersession
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -10,16 +11,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
-	"sync"
-
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/operator"
 	"github.com/browserbase/session-operator/internal/reconcile"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // Keys of the Secret the operator writes. They are valid environment variable names, so a
@@ -41,18 +40,18 @@ func secretName(bs *v1alpha1.BrowserSession) string {
 }
 
 // startOwnedSecretRead starts reading the metadata of the Secret that holds bs's credentials and
-// returns a future: a function that waits for the answer, the metadata or nil when there is no
-// such Secret yet. The cache holds only the metadata of the operator's labelled Secrets (never their
+// returns it as an ownedSecret, whose get waits for the answer: the metadata, or nil when there is
+// no such Secret yet. The cache holds only the metadata of the operator's labelled Secrets (never their
 // data, never anyone else's), so a name it does not know is asked of the API server; that read
 // runs while the reconcile goes on (beside the create-attempt write, for a new session), not
 // before it. A Secret of that name that bs does not control is someone else's: it is never
 // overwritten, and the resource stalls with a message saying so.
-func (r *Reconciler) startOwnedSecretRead(ctx context.Context, bs *v1alpha1.BrowserSession) func() (*metav1.PartialObjectMetadata, error) {
+func (r *Reconciler) startOwnedSecretRead(ctx context.Context, bs *v1alpha1.BrowserSession) ownedSecret {
 	key := types.NamespacedName{Namespace: bs.Namespace, Name: secretName(bs)}
 	secret := secretMetadata()
 	err := r.Get(ctx, key, secret)
 	if !apierrors.IsNotFound(err) {
-		return func() (*metav1.PartialObjectMetadata, error) { return checkOwned(bs, key.Name, secret, err) }
+		return newOwnedSecret(func() (*metav1.PartialObjectMetadata, error) { return checkOwned(bs, key.Name, secret, err) })
 	}
 	done := make(chan struct{})
 	go func() {
@@ -62,13 +61,13 @@ func (r *Reconciler) startOwnedSecretRead(ctx context.Context, bs *v1alpha1.Brow
 		// operator's own Secret, which fails, and the next pass sees it and stalls.
 		err = r.APIReader.Get(ctx, key, secret, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: "0"}})
 	}()
-	return func() (*metav1.PartialObjectMetadata, error) {
+	return newOwnedSecret(func() (*metav1.PartialObjectMetadata, error) {
 		<-done
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
 		return checkOwned(bs, key.Name, secret, err)
-	}
+	})
 }
 
 // secretMetadata is an empty Secret metadata object, for reads of metadata only.
@@ -89,6 +88,29 @@ func checkOwned(bs *v1alpha1.BrowserSession, name string, secret *metav1.Partial
 				"Delete or rename that Secret, or re-create this BrowserSession with another spec.secretName", name)
 	}
 	return secret, nil
+}
+
+// writeSecret is the step after ensureSession: the live session's credentials go into bs's
+// Secret. When no one has them any more, the session is released and a new one follows.
+func (r *Reconciler) writeSecret(ctx context.Context, p *pass) error {
+	if !p.live() {
+		return nil
+	}
+	secret, err := p.secret.get()
+	if err != nil {
+		return err
+	}
+	err = r.reconcileSecret(ctx, p.bs, p.sess, secret)
+	if lost, ok := errors.AsType[*connectDetailsLostError](err); ok {
+		result, err := r.replaceUnusableSession(ctx, p.bs, p.apiKey, lost)
+		p.finish(result)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	r.pending.Forget(p.bs.UID)
+	return nil
 }
 
 // reconcileSecret writes the session's credentials into bs's Secret (found, as startOwnedSecretRead
@@ -122,8 +144,8 @@ func (r *Reconciler) reconcileSecret(ctx context.Context, bs *v1alpha1.BrowserSe
 		return r.createSecret(ctx, bs, key, data)
 	}
 	revision := fmt.Sprint(bs.Status.Revision)
-	if found.Labels[ManagedByLabel] == ManagedByValue && found.Annotations[v1alpha1.AnnotationSessionRevision] == revision &&
-		r.secretDigests.holds(key, found.ResourceVersion, data, hasConnect) {
+	if found.Labels[operator.ManagedByLabel] == operator.ManagedByValue && found.Annotations[v1alpha1.AnnotationSessionRevision] == revision &&
+		r.digestsHold(bs, found.ResourceVersion, data, hasConnect) {
 		return nil
 	}
 
@@ -135,7 +157,7 @@ func (r *Reconciler) reconcileSecret(ctx context.Context, bs *v1alpha1.BrowserSe
 		}
 		return fmt.Errorf("reading Secret %q: %w", key.Name, err)
 	}
-	r.secretDigests.remember(key, existing.ResourceVersion, existing.Data)
+	r.rememberDigests(bs, existing.ResourceVersion, existing.Data)
 	if !hasConnect {
 		// The stored connect details are kept only if they are this session's.
 		if len(existing.Data[SecretKeyConnectURL]) == 0 || string(existing.Data[SecretKeySessionID]) != sess.ID {
@@ -146,7 +168,7 @@ func (r *Reconciler) reconcileSecret(ctx context.Context, bs *v1alpha1.BrowserSe
 		}
 	}
 	if maps.EqualFunc(existing.Data, data, func(a, b []byte) bool { return string(a) == string(b) }) &&
-		existing.Labels[ManagedByLabel] == ManagedByValue && existing.Annotations[v1alpha1.AnnotationSessionRevision] == revision {
+		existing.Labels[operator.ManagedByLabel] == operator.ManagedByValue && existing.Annotations[v1alpha1.AnnotationSessionRevision] == revision {
 		return nil
 	}
 	base := existing.DeepCopy()
@@ -154,15 +176,15 @@ func (r *Reconciler) reconcileSecret(ctx context.Context, bs *v1alpha1.BrowserSe
 	if existing.Labels == nil {
 		existing.Labels = map[string]string{}
 	}
-	existing.Labels[ManagedByLabel] = ManagedByValue
+	existing.Labels[operator.ManagedByLabel] = operator.ManagedByValue
 	if existing.Annotations == nil {
 		existing.Annotations = map[string]string{}
 	}
 	existing.Annotations[v1alpha1.AnnotationSessionRevision] = revision
-	if err := r.Patch(ctx, existing, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), FieldOwner); err != nil {
+	if err := r.Patch(ctx, existing, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), operator.FieldOwner); err != nil {
 		return fmt.Errorf("updating Secret %q: %w", existing.Name, err)
 	}
-	r.secretDigests.remember(key, existing.ResourceVersion, data)
+	r.rememberDigests(bs, existing.ResourceVersion, data)
 	return nil
 }
 
@@ -174,7 +196,7 @@ func (r *Reconciler) createSecret(ctx context.Context, bs *v1alpha1.BrowserSessi
 			Namespace: key.Namespace,
 			// Only the operator's own label: copying the resource's labels would make GitOps
 			// tools treat the Secret as theirs and prune it.
-			Labels:      map[string]string{ManagedByLabel: ManagedByValue},
+			Labels:      map[string]string{operator.ManagedByLabel: operator.ManagedByValue},
 			Annotations: map[string]string{v1alpha1.AnnotationSessionRevision: fmt.Sprint(bs.Status.Revision)},
 		},
 		Type: corev1.SecretTypeOpaque,
@@ -183,14 +205,14 @@ func (r *Reconciler) createSecret(ctx context.Context, bs *v1alpha1.BrowserSessi
 	if err := controllerutil.SetControllerReference(bs, secret, r.Scheme()); err != nil {
 		return err
 	}
-	if err := r.Create(ctx, secret, FieldOwner); err != nil {
+	if err := r.Create(ctx, secret, operator.FieldOwner); err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			// Created between our read and our write; the next pass decides whose it is.
 			return apierrors.NewConflict(corev1.Resource("secrets"), secret.Name, err)
 		}
 		return fmt.Errorf("creating Secret %q: %w", secret.Name, err)
 	}
-	r.secretDigests.remember(key, secret.ResourceVersion, data)
+	r.rememberDigests(bs, secret.ResourceVersion, data)
 	return nil
 }
 
@@ -212,14 +234,9 @@ func (e *connectDetailsLostError) Error() string {
 // workload can use does not run and bill until its timeout, and clears it from status: the next
 // pass creates another under a new create-attempt token.
 func (r *Reconciler) replaceUnusableSession(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive, lost *connectDetailsLostError) (ctrl.Result, error) {
-	// Logged before the call, like every release of a session that is not kept (sweep.go).
-	log.FromContext(ctx).Info("Releasing a session whose connect details are lost; a new one follows", "sessionID", lost.sessionID,
-		"why", "not usable: its connect details are lost")
-	if err := r.release(ctx, apiKey, lost.sessionID); err != nil {
+	if err := r.releaseSession(ctx, bs, apiKey, lost.sessionID, releasedAsUnusable(lost)); err != nil {
 		return ctrl.Result{}, classify(bs, "release the session whose connect details are lost", err)
 	}
-	r.event(bs, corev1.EventTypeWarning, "SessionReplaced", "Replace",
-		"Released Browserbase session %s: %v, so no workload could use it; creating a new session", lost.sessionID, lost)
 	st := &bs.Status
 	st.ID, st.SessionStatus, st.ConnectURL = "", "", ""
 	st.ExpiresAt, st.StartedAt, st.EndedAt = nil, nil, nil
@@ -228,40 +245,22 @@ func (r *Reconciler) replaceUnusableSession(ctx context.Context, bs *v1alpha1.Br
 	return ctrl.Result{RequeueAfter: time.Second}, nil
 }
 
-// pendingConnect holds, per resource, the connect details of a session it created until they are
-// in its Secret: they come only with the create answer, and a failed Secret write must not lose
-// them while the session bills.
-type pendingConnect struct {
-	mu    sync.Mutex
-	byUID map[types.UID]browserbase.Session
+// Connect details (the connect URL and signing key) come only with the create answer: they are
+// kept in memory, per resource, until they are in its Secret, so that a failed Secret write
+// does not lose them while the session bills.
+
+// keepPending remembers sess's connect details for bs.
+func (r *Reconciler) keepPending(bs *v1alpha1.BrowserSession, sess *browserbase.Session) {
+	r.pending.Set(bs.UID, browserbase.Session{ID: sess.ID, ConnectURL: sess.ConnectURL, SeleniumRemoteURL: sess.SeleniumRemoteURL, SigningKey: sess.SigningKey})
 }
 
-// keep remembers sess's connect details for uid.
-func (p *pendingConnect) keep(uid types.UID, sess *browserbase.Session) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.byUID == nil {
-		p.byUID = map[types.UID]browserbase.Session{}
-	}
-	p.byUID[uid] = browserbase.Session{ID: sess.ID, ConnectURL: sess.ConnectURL, SeleniumRemoteURL: sess.SeleniumRemoteURL, SigningKey: sess.SigningKey}
-}
-
-// fill copies the remembered connect details into sess, if they are sess's, and reports whether
-// it did.
-func (p *pendingConnect) fill(uid types.UID, sess *browserbase.Session) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	known, ok := p.byUID[uid]
+// fillPending copies the remembered connect details into sess, if they are sess's, and reports
+// whether it did.
+func (r *Reconciler) fillPending(bs *v1alpha1.BrowserSession, sess *browserbase.Session) bool {
+	known, ok := r.pending.Get(bs.UID)
 	if !ok || known.ID != sess.ID {
 		return false
 	}
 	sess.ConnectURL, sess.SeleniumRemoteURL, sess.SigningKey = known.ConnectURL, known.SeleniumRemoteURL, known.SigningKey
 	return true
-}
-
-// forget drops what is remembered for uid: the Secret holds it, or the resource is gone.
-func (p *pendingConnect) forget(uid types.UID) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.byUID, uid)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
 	"github.com/browserbase/session-operator/internal/controller/controllertest"
+	"github.com/browserbase/session-operator/internal/operator"
 	"github.com/browserbase/session-operator/internal/reconcile"
 	"github.com/browserbase/session-operator/internal/scheme"
 )
@@ -56,7 +57,7 @@ func newSecretFixture(t *testing.T, existing *corev1.Secret) *secretFixture {
 			return c.Patch(ctx, obj, p, opts...)
 		},
 	}).Build()
-	f.r = &Reconciler{Client: c, APIReader: c, Clock: newFakeClock()}
+	f.r = &Reconciler{Client: c, APIReader: c, Kit: reconcile.Kit{Clock: newFakeClock()}}
 	return f
 }
 
@@ -64,7 +65,7 @@ func newSecretFixture(t *testing.T, existing *corev1.Secret) *secretFixture {
 func (f *secretFixture) ownedSecret(t *testing.T, data map[string]string) *corev1.Secret {
 	t.Helper()
 	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "bs-browserbase", Labels: map[string]string{ManagedByLabel: ManagedByValue}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "bs-browserbase", Labels: map[string]string{operator.ManagedByLabel: operator.ManagedByValue}},
 		Data:       map[string][]byte{},
 	}
 	for k, v := range data {
@@ -87,7 +88,7 @@ func (f *secretFixture) store(t *testing.T, data map[string]string, change func(
 	if err := f.r.Create(ctx, stored); err != nil {
 		t.Fatal(err)
 	}
-	found, err := f.r.startOwnedSecretRead(ctx, f.bs)()
+	found, err := f.r.startOwnedSecretRead(ctx, f.bs).get()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func TestReconcileSecret(t *testing.T) {
 		if err := f.r.reconcileSecret(ctx, f.bs, sess, nil); err != nil {
 			t.Fatal(err)
 		}
-		found, err := f.r.startOwnedSecretRead(ctx, f.bs)()
+		found, err := f.r.startOwnedSecretRead(ctx, f.bs).get()
 		if err != nil || found == nil {
 			t.Fatalf("the owned Secret is not found: %v", err)
 		}
@@ -188,7 +189,7 @@ func TestReconcileSecret(t *testing.T) {
 			Data:       map[string][]byte{"theirs": []byte("keep")},
 		}
 		f := newSecretFixture(t, foreign)
-		_, err := f.r.startOwnedSecretRead(context.Background(), f.bs)()
+		_, err := f.r.startOwnedSecretRead(context.Background(), f.bs).get()
 		if stall, ok := errors.AsType[*reconcile.StallError](err); !ok || stall.Reason != v1alpha1.ReasonSecretConflict {
 			t.Fatalf("error = %v, want a %s stall", err, v1alpha1.ReasonSecretConflict)
 		}
@@ -223,8 +224,9 @@ func TestLostConnectDetailsReplaceTheSession(t *testing.T) {
 	}
 	events := &controllertest.Events{}
 	r := &Reconciler{
-		Client: c, APIReader: c, Browserbase: bb, Recorder: events, Clock: clk, PollInterval: time.Minute,
+		Client: c, APIReader: c, Browserbase: bb, PollInterval: time.Minute,
 		Credentials: &reconcile.Credentials{Default: "key"}, CreateGracePeriod: 10 * time.Second,
+		Kit: reconcile.Kit{Recorder: events, Clock: clk},
 	}
 	req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "bs"}}
 
@@ -283,8 +285,9 @@ func TestConnectDetailsOutliveAFailedSecretWrite(t *testing.T) {
 		return s, nil
 	}
 	r := &Reconciler{
-		Client: c, APIReader: c, Browserbase: bb, Clock: newFakeClock(), PollInterval: time.Minute,
+		Client: c, APIReader: c, Browserbase: bb, PollInterval: time.Minute,
 		Credentials: &reconcile.Credentials{Default: "key"}, CreateGracePeriod: 10 * time.Second,
+		Kit: reconcile.Kit{Clock: newFakeClock()},
 	}
 	req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "bs"}}
 	if _, err := r.Reconcile(ctx, req); err == nil {

@@ -5,44 +5,30 @@ import (
 	"errors"
 	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/operator"
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
-// finalizeStatus turns the outcome into conditions, stamps observedGeneration, and patches
-// status if anything changed. A Warning event is emitted when the resource becomes stalled,
-// once, not on every pass.
-func (r *Reconciler) finalizeStatus(ctx context.Context, before, bs *v1alpha1.BrowserSession, result ctrl.Result, err error) (ctrl.Result, error) {
-	result, err = reconcile.ApplyOutcome(bs, result, err)
-	bs.Status.ObservedGeneration = bs.Generation
-
-	if c := reconcile.TransitionWarning(before.Status.Conditions, bs.Status.Conditions); c != nil {
-		r.event(bs, corev1.EventTypeWarning, c.Reason, "Reconcile", "%s", c.Message)
-	}
-	if equality.Semantic.DeepEqual(before.Status, bs.Status) {
-		return result, err
-	}
-	// Patch status against the status read at the start, so the patch holds only status, and
-	// with the resourceVersion last seen: a status computed from a stale copy (a lagging cache)
-	// must not overwrite a newer one. A conflict requeues, and the next pass recomputes it.
-	base := bs.DeepCopy()
-	base.Status = before.Status
-	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
-	patchErr := r.Status().Patch(ctx, bs, patch, FieldOwner)
-	if apierrors.IsConflict(patchErr) && bs.Status.ID != "" && bs.Status.ID != before.Status.ID {
-		patchErr = r.patchNewSessionOntoFreshCopy(ctx, before, bs)
-		if recorded, ok := errors.AsType[*recordedElsewhereError](patchErr); ok {
+// onStatusConflict is the status write's second chance, for a pass that made or adopted a
+// session: its id is known here, and must not wait for a list call to be found again. When
+// another pass recorded another session meanwhile, this pass's session is released: record or
+// release, never neither.
+func (r *Reconciler) onStatusConflict(before, bs *v1alpha1.BrowserSession) reconcile.StatusConflictHook {
+	return func(ctx context.Context, conflict error) error {
+		if bs.Status.ID == "" || bs.Status.ID == before.Status.ID {
+			return conflict
+		}
+		err := r.patchNewSessionOntoFreshCopy(ctx, before, bs)
+		if recorded, ok := errors.AsType[*recordedElsewhereError](err); ok {
 			r.releaseUnrecorded(ctx, bs, recorded.id)
 		}
+		return err
 	}
-	return reconcile.FoldStatusPatchError(result, err, patchErr)
 }
 
 // patchNewSessionOntoFreshCopy writes the status of a pass that made or adopted a session onto a
@@ -67,7 +53,7 @@ func (r *Reconciler) patchNewSessionOntoFreshCopy(ctx context.Context, before, b
 	}
 	base := fresh.DeepCopy()
 	fresh.Status = bs.Status
-	return r.Status().Patch(ctx, fresh, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), FieldOwner)
+	return r.Status().Patch(ctx, fresh, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), operator.FieldOwner)
 }
 
 // A recordedElsewhereError is a status write that found another session recorded: two managers
@@ -88,16 +74,13 @@ func (r *Reconciler) releaseUnrecorded(ctx context.Context, bs *v1alpha1.Browser
 	mine := bs.Status.ID
 	apiKey, err := r.Credentials.APIKey(ctx, bs.Namespace, bs.Spec.APIKeySecretRef)
 	if err == nil {
-		err = r.release(ctx, apiKey, mine)
+		err = r.releaseSession(ctx, bs, apiKey, mine, releasedAsUnrecorded(recorded))
 	}
 	if err != nil {
 		log.FromContext(ctx).Error(err, "Could not release a session that another pass's session replaced; the sweep will",
 			"sessionID", mine, "recorded", recorded)
-		r.sweeps.soon(bs.UID, r.clock().Now())
+		r.sweeps.soon(bs.UID, r.Now())
 		return
 	}
-	r.pending.forget(bs.UID)
-	log.FromContext(ctx).Info("Released a session another pass's session replaced", "sessionID", mine, "recorded", recorded)
-	r.event(bs, corev1.EventTypeWarning, "SessionReleased", "Create",
-		"Released Browserbase session %s: session %s was recorded for this resource meanwhile (is a second operator running?)", mine, recorded)
+	r.pending.Forget(bs.UID)
 }

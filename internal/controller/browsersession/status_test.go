@@ -9,11 +9,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
 	"github.com/browserbase/session-operator/internal/controller/controllertest"
 	"github.com/browserbase/session-operator/internal/reconcile"
-	"github.com/google/go-cmp/cmp"
 )
 
 // A status write meets a conflict when someone changed the resource during the pass (a label
@@ -66,9 +67,11 @@ func TestFinalizeStatusThroughAConflict(t *testing.T) {
 			bs.Status.SessionStatus = "RUNNING"
 			bb := newSessionStore(usableSession("made-by-this-pass"), usableSession("recorded-elsewhere")).client()
 			events := &controllertest.Events{}
-			r := &Reconciler{Client: c, APIReader: c, Browserbase: bb, Recorder: events, Clock: newFakeClock(),
-				Credentials: &reconcile.Credentials{Default: "key"}}
-			result, err := r.finalizeStatus(ctx, before, bs, ctrl.Result{}, nil)
+			r := &Reconciler{Client: c, APIReader: c, Browserbase: bb,
+				Credentials: &reconcile.Credentials{Default: "key"},
+				Kit:         reconcile.Kit{Recorder: events, Clock: newFakeClock()},
+			}
+			result, err := r.FinalizeStatus(ctx, r.Client, before, bs, ctrl.Result{}, nil, r.onStatusConflict(before, bs))
 			if err != nil {
 				t.Fatalf("finalizeStatus: %v", err)
 			}

@@ -28,6 +28,7 @@ import (
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/controller/controllertest"
 	"github.com/browserbase/session-operator/internal/emulator"
+	"github.com/browserbase/session-operator/internal/operator"
 	"github.com/browserbase/session-operator/internal/reconcile"
 	"github.com/browserbase/session-operator/internal/scheme"
 )
@@ -95,7 +96,7 @@ var _ = BeforeSuite(func() {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  CacheOptions(),
+		Cache:                  operator.CacheOptions(),
 	})
 	Expect(err).NotTo(HaveOccurred())
 	Expect((&Reconciler{
@@ -103,11 +104,11 @@ var _ = BeforeSuite(func() {
 		APIReader:               mgr.GetAPIReader(),
 		Browserbase:             bb,
 		Credentials:             &reconcile.Credentials{Reader: mgr.GetAPIReader(), Default: defaultKey, RecheckInterval: time.Second},
-		Recorder:                mgr.GetEventRecorder("browserbase-session-operator"),
 		PollInterval:            time.Second,
 		MaxConcurrentReconciles: 4,
 		CreateGate:              NewCreateGate(clock.RealClock{}, 600, 20),
 		CreateGracePeriod:       time.Second,
+		Kit:                     reconcile.Kit{Recorder: mgr.GetEventRecorder("browserbase-session-operator")},
 	}).SetupWithManager(mgr)).To(Succeed())
 
 	var ctx context.Context

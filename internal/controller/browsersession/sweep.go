@@ -72,34 +72,6 @@ func (r *Reconciler) ofThisCluster(s browserbase.Session) bool {
 	return !tagged || cluster == r.ClusterID
 }
 
-// releaseTaggedSession releases a session tagged with bs that is not its session, and says so.
-// The intent is logged before the call: a manager killed during it leaves the record of why the
-// session ended.
-func (r *Reconciler) releaseTaggedSession(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive, id, why string) error {
-	log.FromContext(ctx).Info("Releasing a session tagged with this resource that is not its session", "sessionID", id, "why", why)
-	if err := r.release(ctx, apiKey, id); err != nil {
-		return fmt.Errorf("releasing session %s, %s: %w", id, why, err)
-	}
-	r.event(bs, corev1.EventTypeWarning, "SessionReleased", "Sweep", "Released Browserbase session %s, %s", id, why)
-	return nil
-}
-
-// release asks Browserbase to end a session. A session Browserbase no longer knows, or that has
-// ended (some refusals to release mean just that), counts as released.
-func (r *Reconciler) release(ctx context.Context, apiKey browserbase.Sensitive, id string) error {
-	_, err := r.Browserbase.ReleaseSession(ctx, apiKey, id)
-	switch {
-	case err == nil, browserbase.IsNotFound(err):
-		return nil
-	case browserbase.IsRejected(err):
-		sess, getErr := r.Browserbase.GetSession(ctx, apiKey, id)
-		if browserbase.IsNotFound(getErr) || getErr == nil && sess.Status.Ended() {
-			return nil
-		}
-	}
-	return err
-}
-
 // storedCredentials returns a function that tells which session the credentials in bs's Secret
 // belong to ("" when the Secret has none), reading the Secret once, on first use.
 func (r *Reconciler) storedCredentials(ctx context.Context, bs *v1alpha1.BrowserSession) func() string {
@@ -116,10 +88,11 @@ func (r *Reconciler) storedCredentials(ctx context.Context, bs *v1alpha1.Browser
 }
 
 // sweepLeaks releases the live sessions tagged with bs other than its own, when a sweep of bs
-// is due, and no successor's create is unfinished (its session is resolved by renewSession). A failed sweep is logged and tried again at the next pass: it never makes a usable
-// session look unusable.
+// is due, and no successor's create is unfinished (its session is resolved by renewSession). A
+// failed sweep is logged and tried again at the next pass: it never makes a usable session look
+// unusable.
 func (r *Reconciler) sweepLeaks(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) {
-	now := r.clock().Now()
+	now := r.Now()
 	if unfinishedCreate(bs) || !r.sweeps.due(bs.UID, now, r.SweepInterval) {
 		return
 	}
@@ -129,7 +102,7 @@ func (r *Reconciler) sweepLeaks(ctx context.Context, bs *v1alpha1.BrowserSession
 			if s.ID == bs.Status.ID || s.ID == bs.Status.PreviousID {
 				continue // the predecessor of a renewal is released when its overlap is over
 			}
-			if err = r.releaseTaggedSession(ctx, bs, apiKey, s.ID, "not the session recorded in status.id"); err != nil {
+			if err = r.releaseSession(ctx, bs, apiKey, s.ID, releasedAsLeftover("Sweep", "not the session recorded in status.id")); err != nil {
 				break
 			}
 		}
@@ -145,63 +118,43 @@ func (r *Reconciler) sweepLeaks(ctx context.Context, bs *v1alpha1.BrowserSession
 // restart every resource gets its first sweep at a random point of the first interval, so a
 // thousand resources do not all list at once.
 type sweepSchedule struct {
-	mu   sync.Mutex
-	next map[types.UID]time.Time
+	reconcile.ByUID[time.Time]
 }
 
 // due reports whether a sweep of uid is due at now. interval 0 turns periodic sweeps off; sweeps
 // asked for with soon still run.
 func (s *sweepSchedule) due(uid types.UID, now time.Time, interval time.Duration) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.next == nil {
-		s.next = map[types.UID]time.Time{}
-	}
-	next, ok := s.next[uid]
-	if !ok {
-		if interval <= 0 {
-			return false
+	due := false
+	s.Update(uid, func(next time.Time, ok bool) (time.Time, bool) {
+		if !ok {
+			if interval <= 0 {
+				return next, false
+			}
+			next = now.Add(rand.N(interval))
 		}
-		next = now.Add(rand.N(interval))
-		s.next[uid] = next
-	}
-	return !now.Before(next)
+		due = !now.Before(next)
+		return next, true
+	})
+	return due
 }
 
 // done records a sweep of uid at now.
 func (s *sweepSchedule) done(uid types.UID, now time.Time, interval time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if interval <= 0 {
-		delete(s.next, uid)
-		return
-	}
-	s.next[uid] = now.Add(interval)
+	s.Update(uid, func(time.Time, bool) (time.Time, bool) { return now.Add(interval), interval > 0 })
 }
 
 // soon asks for a sweep of uid at or before at.
 func (s *sweepSchedule) soon(uid types.UID, at time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.next == nil {
-		s.next = map[types.UID]time.Time{}
-	}
-	if next, ok := s.next[uid]; !ok || at.Before(next) {
-		s.next[uid] = at
-	}
-}
-
-// forget drops uid's schedule, once its resource is gone.
-func (s *sweepSchedule) forget(uid types.UID) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.next, uid)
+	s.Update(uid, func(next time.Time, ok bool) (time.Time, bool) {
+		if ok && !at.Before(next) {
+			return next, true
+		}
+		return at, true
+	})
 }
 
 // nextSweepIn is how long until uid's next sweep, if one is scheduled.
 func (s *sweepSchedule) nextSweepIn(uid types.UID, now time.Time) (time.Duration, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	next, ok := s.next[uid]
+	next, ok := s.Get(uid)
 	return next.Sub(now), ok
 }

@@ -44,8 +44,10 @@ func TestSweepLeaks(t *testing.T) {
 	)
 	bb := store.client()
 	events := &controllertest.Events{}
-	r := &Reconciler{Browserbase: bb, Recorder: events, Clock: clk, ClusterID: "here", SweepInterval: time.Hour,
-		Credentials: &reconcile.Credentials{Default: "key"}}
+	r := &Reconciler{Browserbase: bb, ClusterID: "here", SweepInterval: time.Hour,
+		Credentials: &reconcile.Credentials{Default: "key"},
+		Kit:         reconcile.Kit{Recorder: events, Clock: clk},
+	}
 
 	r.sweepLeaks(ctx, bs, "key") // the first due time is spread over the first interval
 	clk.Step(time.Hour)

@@ -1,4 +1,4 @@
-package browsersession
+package operator
 
 import (
 	"testing"

@@ -1,4 +1,7 @@
-package browsersession
+// Package operator holds what every controller of the operator shares about the objects it
+// writes and caches: the field owner of its writes, the label on its Secrets, and what the
+// manager's cache holds. No controller package imports another; they all import this one.
+package operator
 
 import (
 	"maps"

@@ -14,7 +14,7 @@ import (
 
 func TestReportSessionRequeue(t *testing.T) {
 	clk := newFakeClock()
-	r := &Reconciler{PollInterval: 30 * time.Second, Clock: clk}
+	r := &Reconciler{PollInterval: 30 * time.Second, Kit: reconcile.Kit{Clock: clk}}
 	cases := map[string]struct {
 		status      string
 		expiresIn   time.Duration

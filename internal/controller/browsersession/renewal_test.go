@@ -115,8 +115,9 @@ func newRenewalFixture(t *testing.T, renewal *v1alpha1.Renewal, objs ...client.O
 // newReconciler is a manager (re)started: nothing in memory.
 func (f *renewalFixture) newReconciler() *Reconciler {
 	return &Reconciler{
-		Client: f.c, APIReader: f.c, Browserbase: f.bb, Recorder: f.events, Clock: f.clk, PollInterval: time.Minute,
+		Client: f.c, APIReader: f.c, Browserbase: f.bb, PollInterval: time.Minute,
 		Credentials: &reconcile.Credentials{Default: "key"}, CreateGracePeriod: 10 * time.Second,
+		Kit: reconcile.Kit{Recorder: f.events, Clock: f.clk},
 	}
 }
 

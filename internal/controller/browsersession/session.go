@@ -1,0 +1,52 @@
+package browsersession
+
+import (
+	"context"
+
+	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/reconcile"
+)
+
+// ensureSession is the first step: it makes p.sess the session bs has. Without one recorded, it
+// is created once (create.go); with one, it is read from Browserbase (observe.go) and replaced
+// when spec.renewal says its successor is due (renewal_successor.go), or else swept for leaks
+// (sweep.go). The session goes into status, in memory.
+func (r *Reconciler) ensureSession(ctx context.Context, p *pass) error {
+	sess, err := r.sessionOf(ctx, p)
+	if err != nil {
+		return err
+	}
+	if sess.ConnectURL == "" {
+		r.fillPending(p.bs, sess)
+	}
+	copySessionToStatus(p.bs, sess)
+	r.recordRenewalTime(p.bs, sess)
+	p.sess = sess
+	return nil
+}
+
+// sessionOf returns bs's session: created, observed, or renewed.
+func (r *Reconciler) sessionOf(ctx context.Context, p *pass) (*browserbase.Session, error) {
+	bs := p.bs
+	if bs.Status.ID == "" {
+		return r.createOnce(ctx, p)
+	}
+	if _, err := p.secret.get(); err != nil {
+		return nil, err
+	}
+	if err := reconcile.EnsureFinalizer(ctx, r.Client, bs, v1alpha1.Finalizer); err != nil {
+		return nil, err
+	}
+	current, err := r.observeCurrent(ctx, bs, p.apiKey, bs.Status.ID)
+	if err != nil {
+		return nil, err
+	}
+	if r.renewalDue(bs, current) {
+		return r.renewSession(ctx, p, current)
+	}
+	if !current.Status.Ended() {
+		r.sweepLeaks(ctx, bs, p.apiKey)
+	}
+	return current, nil
+}
