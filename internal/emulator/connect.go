@@ -26,34 +26,6 @@ func isConnectPath(p string) bool {
 	return p == "/" || p == "/json/version" || p == "/json/version/" || p == "/webdriver" || strings.HasPrefix(p, "/webdriver/")
 }
 
-// startBrowser launches the session's browser and registers it; it stops when the session ends
-// (setStatusAt), at expiresAt, and ends the session when it exits by itself. Callers hold s.mu.
-func (s *Server) startBrowser(sess *Session) {
-	b := launch(s.browserOpts, sess.ID)
-	s.browsers[sess.ID] = b
-	id := sess.ID
-	go func() {
-		<-b.exited
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.browsers[id] != b {
-			return // stopped because the session ended
-		}
-		delete(s.browsers, id)
-		if sess := s.sessions[id]; sess != nil && !ended(s.refresh(sess).Status) {
-			s.setStatus(sess, "COMPLETED") // Puppeteer's browser.close() ends the session
-		}
-	}()
-	// Time passes lazily for the API, but a browser must not outlive its session's timeout.
-	time.AfterFunc(time.Until(sess.ExpiresAt), func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if sess := s.sessions[id]; sess != nil {
-			s.refresh(sess)
-		}
-	})
-}
-
 // connectError answers in the API's error shape.
 func connectError(w http.ResponseWriter, code int, message string) { writeError(w, code, message) }
 

@@ -11,17 +11,30 @@
 //
 // One file a concern, and each test file mirrors its source file:
 //
-//	server.go     Server, New, the Set* settings, Sessions/Requests/CountRequests, ServeHTTP:
-//	              authentication, faults, routing, and the recorder of every API call
-//	sessions.go   the session endpoints: create (decodeCreate, then admit, then commit), get,
-//	              update (release), list; refresh and setStatus, where time passes lazily
-//	limits.go     admission of a create: the concurrency and creation-rate limits (429)
-//	query.go      userMetadata: the q filter parser and its serialized length as Browserbase counts it
-//	resources.go  debug URLs, contexts, projects and usage
-//	browser.go    the browser backend: EnableBrowsers, one headless Chromium a session, chromedriver
-//	connect.go    the connect front door: connectUrl and seleniumRemoteUrl proxied to the browser
-//	admin.go      the admin API and the JSON shape of Faults
-//	http.go       writeJSON, writeError and other HTTP helpers
+//	server.go             Server, New, ServeHTTP: authentication, the error-rate and latency
+//	                      faults, routing
+//	types.go              the records: Project, Session, sessionExtra
+//	settings.go           AddKey, the Set* settings and Reset
+//	inspect.go            Sessions, Session, SetSessionStatus, ExpireSession: reading and forcing
+//	                      sessions from Go
+//	recorder.go           Request, Requests, CountRequests and the recorder of every API call
+//	faults.go             Faults, their JSON and Validate, and the late commits of CommitLate
+//	sessions.go           the session endpoints: create (decodeCreate, then admit, then commit),
+//	                      get, update (release), list; refresh and setStatus, where time passes
+//	                      lazily
+//	limits.go             admission of a create: concurrency, the browser cap, creation rate (429)
+//	query.go              userMetadata: the q filter parser and its serialized length as
+//	                      Browserbase counts it
+//	resources.go          debug URLs, contexts, projects and usage
+//	browser_backend.go    the browser backend: BrowserOptions, EnableBrowsers, Close, BrowserPIDs,
+//	                      startBrowser (a session's browser and its end), stale profiles
+//	browser_discovery.go  FindChromium, FindChromedriver: which binaries are installed
+//	browser_launch.go     one headless Chromium: launch, DevToolsActivePort, stop, its process group
+//	chromedriver.go       a chromedriver attached to a session's browser, for Selenium
+//	connect.go            the connect front door: connectUrl and seleniumRemoteUrl proxied to the
+//	                      browser
+//	admin.go              the admin API
+//	http.go               writeJSON, writeError and other HTTP helpers
 //
 // # Admin API
 //
