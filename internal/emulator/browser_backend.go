@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -131,33 +132,45 @@ func removeStaleProfiles(root string) {
 // profilePrefix names the per-session profile directories.
 const profilePrefix = "bb-emulator-browser-"
 
-// BrowserPIDs returns the process ids of the browsers (and chromedrivers) running now, for
-// tests that check none is left behind.
+// BrowserPIDs returns the process ids of the browsers (and chromedrivers) running now, those
+// still stopping included, for tests that check none is left behind.
 func (s *Server) BrowserPIDs() []int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var pids []int
-	for _, b := range s.browsers {
+	for _, b := range s.allBrowsers() {
 		if pid := b.pid(); pid > 0 {
 			pids = append(pids, pid)
 		}
+		b.driverMu.Lock()
 		if b.driver != nil && b.driver.cmd.Process != nil {
 			pids = append(pids, b.driver.cmd.Process.Pid)
 		}
+		b.driverMu.Unlock()
 	}
 	return pids
 }
 
-// Close stops every browser and waits for them to exit and their profiles to be removed. The
-// server still answers afterwards, without browsers for new sessions.
+// allBrowsers are the browsers running and those still stopping. Callers hold s.mu.
+func (s *Server) allBrowsers() []*browser {
+	all := make([]*browser, 0, len(s.browsers)+len(s.stopping))
+	for _, b := range s.browsers {
+		all = append(all, b)
+	}
+	for b := range s.stopping {
+		all = append(all, b)
+	}
+	return all
+}
+
+// Close stops every browser, those already stopping included, and waits for them to exit and
+// their profiles to be removed. The server still answers afterwards, without browsers for new
+// sessions.
 func (s *Server) Close() {
 	s.mu.Lock()
 	s.browserOpts = nil
-	var all []*browser
-	for id, b := range s.browsers {
-		all = append(all, b)
-		delete(s.browsers, id)
-	}
+	all := s.allBrowsers()
+	clear(s.browsers)
 	s.mu.Unlock()
 	for _, b := range all {
 		b.stop()
@@ -181,24 +194,41 @@ func (s *Server) wantsBrowser(project *Project) bool {
 	return false
 }
 
+// browsersInUse counts the browsers that hold a place under MaxBrowsers: those running or
+// starting, those still stopping, and those of the late creates still to be committed
+// (Faults.CommitLate), which will start one. Callers hold s.mu.
+func (s *Server) browsersInUse() int {
+	n := len(s.browsers) + len(s.stopping)
+	for _, l := range s.late {
+		if s.wantsBrowser(l.project) {
+			n++
+		}
+	}
+	return n
+}
+
 // startBrowser launches the session's browser and registers it; it stops when the session ends
-// (setStatusAt), at expiresAt, and ends the session when it exits by itself. Callers hold s.mu.
+// (setStatusAt), at expiresAt, and ends the session as soon as it exits by itself (a crash, or
+// Browser.close sent past the front door). Callers hold s.mu.
 func (s *Server) startBrowser(sess *Session) {
-	b := launch(s.browserOpts, sess.ID)
-	s.browsers[sess.ID] = b
 	id := sess.ID
-	go func() {
-		<-b.exited
+	s.browsers[id] = launch(s.browserOpts, id, func(b *browser) {
+		<-b.ready // a start that failed is an ERROR, not a completed session
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.browsers[id] != b {
 			return // stopped because the session ended
 		}
 		delete(s.browsers, id)
-		if sess := s.sessions[id]; sess != nil && !ended(s.refresh(sess).Status) {
-			s.setStatus(sess, "COMPLETED") // Puppeteer's browser.close() ends the session
+		s.retire(b, 0) // its helpers and profile are still to go
+		status := "COMPLETED"
+		if b.err != nil {
+			status = "ERROR"
 		}
-	}()
+		if sess := s.sessions[id]; sess != nil && !ended(s.refresh(sess).Status) {
+			s.setStatus(sess, status)
+		}
+	})
 	// Time passes lazily for the API, but a browser must not outlive its session's timeout.
 	time.AfterFunc(time.Until(sess.ExpiresAt), func() {
 		s.mu.Lock()
@@ -207,4 +237,60 @@ func (s *Server) startBrowser(sess *Session) {
 			s.refresh(sess)
 		}
 	})
+}
+
+// retire stops a browser that is no longer any session's (the caller has removed it from
+// s.browsers), after letting it exit by itself for up to grace. Until it has exited it counts
+// against MaxBrowsers. Callers hold s.mu.
+func (s *Server) retire(b *browser, grace time.Duration) {
+	s.stopping[b] = struct{}{}
+	go func() {
+		if grace > 0 {
+			select {
+			case <-b.exited:
+			case <-time.After(grace):
+			}
+		}
+		b.stop()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.stopping, b)
+		close(s.stopped)
+		s.stopped = make(chan struct{})
+	}()
+}
+
+// stoppingWait bounds how long a create waits for stopping browsers to free a place under
+// MaxBrowsers; a stop takes some hundred milliseconds.
+const stoppingWait = 2 * time.Second
+
+// awaitStoppingBrowsers lets a create that only the browsers still stopping keep over
+// MaxBrowsers wait until they have stopped, for up to stoppingWait: so a release followed at
+// once by a create at the cap succeeds, as it does with Browserbase, where a 429 would make the
+// client wait its Retry-After. Callers hold s.mu, which is released while waiting.
+func (s *Server) awaitStoppingBrowsers(ctx context.Context, project *Project) {
+	deadline := time.NewTimer(stoppingWait)
+	defer deadline.Stop()
+	for {
+		o := s.browserOpts
+		if o == nil || !s.wantsBrowser(project) || len(s.stopping) == 0 {
+			return
+		}
+		if inUse := s.browsersInUse(); inUse < o.MaxBrowsers || inUse-len(s.stopping) >= o.MaxBrowsers {
+			return // a place is free, or none would be once they have stopped
+		}
+		stopped := s.stopped
+		s.mu.Unlock()
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+		case <-deadline.C:
+			s.mu.Lock()
+			return
+		}
+		s.mu.Lock()
+		if ctx.Err() != nil {
+			return
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,10 +26,16 @@ type browser struct {
 	wsURL      string        // ws://127.0.0.1:<port>/devtools/browser/<id>
 	addr       string        // 127.0.0.1:<port>
 	exited     chan struct{} // closed when the process has exited and the profile is removed
-	clients    int           // open CDP connections through the front door; guarded by Server.mu
+	clients    int           // CDP connections through the front door, open or opening; guarded by Server.mu
+	// upgraded says that a CDP connection through the front door has been upgraded to a
+	// websocket; guarded by Server.mu.
+	upgraded bool
 
 	driverMu sync.Mutex
 	driver   *chromedriver
+	// driverClosed says that the browser has exited or is being stopped, so that no chromedriver
+	// may start for it any more; guarded by driverMu.
+	driverClosed bool
 
 	stopOnce sync.Once
 }
@@ -43,8 +50,10 @@ func (b *browser) pid() int {
 // launch starts Chromium. Its own process group (so that stop kills its helpers too) and SIGKILL
 // when the emulator dies; flags as measured in the project's notes on a local browser: headless,
 // no sandbox as root, bound to loopback on a port it picks, a fresh profile, and no background
-// traffic to Google's hosts (this machine's network is closed).
-func launch(opts *BrowserOptions, sessionID string) *browser {
+// traffic to Google's hosts (this machine's network is closed). onExit, when not nil, is called
+// as soon as the process has exited (by itself or stopped), before its helpers are killed and
+// its profile removed.
+func launch(opts *BrowserOptions, sessionID string, onExit func(*browser)) *browser {
 	b := &browser{sessionID: sessionID, ready: make(chan struct{}), exited: make(chan struct{})}
 	dir, err := os.MkdirTemp(opts.ProfileRoot, profilePrefix)
 	if err != nil {
@@ -67,18 +76,42 @@ func launch(opts *BrowserOptions, sessionID string) *browser {
 	args = append(args, "about:blank")
 	b.cmd = exec.Command(opts.Chromium, args...)
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	var stderr bytes.Buffer
-	b.cmd.Stderr = &limitedWriter{buf: &stderr, max: 16 << 10}
-	if err := b.cmd.Start(); err != nil {
+	// Stderr is a pipe of our own, not one exec.Cmd copies: Chromium's helpers inherit it and
+	// hold it open after the browser has exited, and Wait would wait for them too.
+	stderrR, stderrW, err := os.Pipe()
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		b.fail(fmt.Errorf("creating the stderr pipe: %w", err))
+		close(b.exited)
+		return b
+	}
+	b.cmd.Stderr = stderrW
+	err = b.cmd.Start()
+	_ = stderrW.Close()
+	if err != nil {
+		_ = stderrR.Close()
 		_ = os.RemoveAll(dir)
 		b.fail(fmt.Errorf("starting %s: %w", filepath.Base(opts.Chromium), err))
 		close(b.exited)
 		return b
 	}
+	stderr := &limitedWriter{max: 16 << 10}
+	stderrDone := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(stderr, stderrR)
+		_ = stderrR.Close()
+		close(stderrDone)
+	}()
 	waited := make(chan struct{})
 	go func() {
 		_ = b.cmd.Wait()
 		close(waited)
+		// The session ends first: reaping takes a while, and a client that reconnected meanwhile
+		// would be sent to a browser that is gone.
+		if onExit != nil {
+			onExit(b)
+		}
+		b.closeDriver()
 		// Helpers of a browser that exited by itself may linger in its group.
 		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
 		_ = os.RemoveAll(dir)
@@ -88,6 +121,11 @@ func launch(opts *BrowserOptions, sessionID string) *browser {
 		ws, err := waitDevToolsActivePort(dir, waited, opts.StartTimeout)
 		if err != nil {
 			b.kill()
+			// The group is dead, so its stderr ends: wait for the last lines, which say why.
+			select {
+			case <-stderrDone:
+			case <-time.After(2 * time.Second):
+			}
 			b.fail(fmt.Errorf("%w; its stderr: %s", err, lastLines(stderr.String(), 5)))
 			return
 		}
@@ -129,8 +167,14 @@ func waitDevToolsActivePort(dir string, exited <-chan struct{}, timeout time.Dur
 	}
 }
 
-// kill kills the browser's process group at once.
+// kill kills the browser's process group at once, unless it has been reaped already (its
+// process group id may belong to another group by then).
 func (b *browser) kill() {
+	select {
+	case <-b.exited:
+		return
+	default:
+	}
 	if pid := b.pid(); pid > 0 {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		_ = b.cmd.Process.Kill()
@@ -141,16 +185,23 @@ func (b *browser) kill() {
 // profile directory is gone. Safe to call more than once.
 func (b *browser) stop() {
 	b.stopOnce.Do(func() {
-		b.driverMu.Lock()
-		if b.driver != nil {
-			b.driver.stop()
-		}
-		b.driverMu.Unlock()
+		b.closeDriver()
 		b.kill()
 	})
 	select {
 	case <-b.exited:
 	case <-time.After(30 * time.Second):
+	}
+}
+
+// closeDriver stops the chromedriver, if one runs, and keeps another from starting: it would
+// drive a browser that is gone.
+func (b *browser) closeDriver() {
+	b.driverMu.Lock()
+	defer b.driverMu.Unlock()
+	b.driverClosed = true
+	if b.driver != nil {
+		b.driver.stop()
 	}
 }
 
@@ -167,7 +218,7 @@ func (b *browser) waitReady(ctx context.Context) error {
 // limitedWriter keeps the first max bytes written to it.
 type limitedWriter struct {
 	mu  sync.Mutex
-	buf *bytes.Buffer
+	buf bytes.Buffer
 	max int
 }
 
@@ -178,6 +229,12 @@ func (w *limitedWriter) Write(p []byte) (int, error) {
 		w.buf.Write(p[:min(len(p), room)])
 	}
 	return len(p), nil
+}
+
+func (w *limitedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 func lastLines(s string, n int) string {

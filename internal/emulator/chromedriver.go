@@ -7,14 +7,16 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
 
 // chromedriver is a chromedriver attached to a session's browser, for Selenium.
 type chromedriver struct {
-	cmd  *exec.Cmd
-	addr string // 127.0.0.1:<port>
+	cmd      *exec.Cmd
+	addr     string // 127.0.0.1:<port>
+	stopOnce sync.Once
 }
 
 // startChromedriver runs chromedriver on a free loopback port, with the same process
@@ -60,9 +62,13 @@ func startChromedriver(bin string, timeout time.Duration) (*chromedriver, error)
 	}
 }
 
+// stop kills chromedriver's process group. Safe to call more than once: the group is killed
+// once, so a later call cannot hit a process group that reused its id.
 func (d *chromedriver) stop() {
-	if d.cmd.Process != nil {
-		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
-		_ = d.cmd.Process.Kill()
-	}
+	d.stopOnce.Do(func() {
+		if d.cmd.Process != nil {
+			_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+			_ = d.cmd.Process.Kill()
+		}
+	})
 }

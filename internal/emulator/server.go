@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"crypto/sha256"
 	"fmt"
 	mathrand "math/rand/v2"
 	"net/http"
@@ -30,6 +31,12 @@ type Server struct {
 	browserOpts *BrowserOptions
 	// browsers are the running (or starting) browsers, by session id.
 	browsers map[string]*browser
+	// stopping are the browsers no session has any more that are still being stopped (retire).
+	stopping map[*browser]struct{}
+	// stopped is closed, and replaced, whenever a browser has stopped.
+	stopped chan struct{}
+	// signingKeys indexes sessions by the SHA-256 of their signing key (sessionBySigningKey).
+	signingKeys map[[sha256.Size]byte]*Session
 	// late are creates whose answer was lost, to be committed later (Faults.CommitLate).
 	late []lateCommit
 	// pendingFor is how long a new session stays PENDING before it is RUNNING; 0 starts it RUNNING.
@@ -46,6 +53,9 @@ func New() *Server {
 		creates:               map[string][]time.Time{},
 		contexts:              map[string]*browserContext{},
 		browsers:              map[string]*browser{},
+		stopping:              map[*browser]struct{}{},
+		stopped:               make(chan struct{}),
+		signingKeys:           map[[sha256.Size]byte]*Session{},
 		getReturnsConnect:     true,
 		concurrencyRetryAfter: 60 * time.Second,
 	}

@@ -1,6 +1,9 @@
 package emulator
 
-import "time"
+import (
+	"crypto/sha256"
+	"time"
+)
 
 // The Server's configuration from Go: API keys, faults and the answers to the API's open
 // questions (the admin API's /admin/faults and /admin/settings call these), and Reset.
@@ -63,6 +66,7 @@ func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sessions = map[string]*Session{}
+	s.signingKeys = map[[sha256.Size]byte]*Session{}
 	s.extras = map[string]*sessionExtra{}
 	s.order = nil
 	s.creates = map[string][]time.Time{}
@@ -72,6 +76,6 @@ func (s *Server) Reset() {
 	s.faults = Faults{}
 	for id, b := range s.browsers {
 		delete(s.browsers, id)
-		go b.stop()
+		s.retire(b, 0)
 	}
 }
