@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,79 +16,6 @@ type AdminSession struct {
 	Session
 	// CreateBody is the body of the create request, decoded; null when it had none.
 	CreateBody map[string]any `json:"createBody"`
-}
-
-// faultsJSON is the wire shape of Faults.
-type faultsJSON struct {
-	Latency              string  `json:"latency"`
-	ErrorRate            float64 `json:"errorRate"`
-	CreateCommitThenFail int     `json:"createCommitThenFail"`
-	CreateCommitThenDrop int     `json:"createCommitThenDrop"`
-	CommitLate           string  `json:"commitLate"`
-	ListLag              string  `json:"listLag"`
-}
-
-// MarshalJSON encodes the faults as
-// {"latency":"250ms","errorRate":0.1,"createCommitThenFail":1,"createCommitThenDrop":0}.
-func (f Faults) MarshalJSON() ([]byte, error) {
-	return json.Marshal(faultsJSON{
-		Latency:              f.Latency.String(),
-		ErrorRate:            f.ErrorRate,
-		CreateCommitThenFail: f.CreateCommitThenFail,
-		CreateCommitThenDrop: f.CreateCommitThenDrop,
-		CommitLate:           f.CommitLate.String(),
-		ListLag:              f.ListLag.String(),
-	})
-}
-
-// UnmarshalJSON decodes the shape MarshalJSON writes; latency is a Go duration string. Missing
-// fields are zero. Unknown fields and values Validate refuses are errors.
-func (f *Faults) UnmarshalJSON(data []byte) error {
-	var raw faultsJSON
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
-		return fmt.Errorf("faults: %w", err)
-	}
-	var durations [3]time.Duration
-	for i, d := range []struct{ name, value string }{{"latency", raw.Latency}, {"commitLate", raw.CommitLate}, {"listLag", raw.ListLag}} {
-		if d.value == "" {
-			continue
-		}
-		var err error
-		if durations[i], err = time.ParseDuration(d.value); err != nil {
-			return fmt.Errorf("faults: %s: %w", d.name, err)
-		}
-	}
-	out := Faults{
-		Latency:              durations[0],
-		CommitLate:           durations[1],
-		ListLag:              durations[2],
-		ErrorRate:            raw.ErrorRate,
-		CreateCommitThenFail: raw.CreateCommitThenFail,
-		CreateCommitThenDrop: raw.CreateCommitThenDrop,
-	}
-	if err := out.Validate(); err != nil {
-		return err
-	}
-	*f = out
-	return nil
-}
-
-// Validate reports settings that make no sense: a negative latency or count, or an error rate
-// outside 0..1.
-func (f Faults) Validate() error {
-	var errs []error
-	if f.Latency < 0 || f.CommitLate < 0 || f.ListLag < 0 {
-		errs = append(errs, errors.New("faults: latency, commitLate and listLag must not be negative"))
-	}
-	if f.ErrorRate < 0 || f.ErrorRate > 1 {
-		errs = append(errs, errors.New("faults: errorRate must be within 0..1"))
-	}
-	if f.CreateCommitThenFail < 0 || f.CreateCommitThenDrop < 0 {
-		errs = append(errs, errors.New("faults: createCommitThenFail and createCommitThenDrop must not be negative"))
-	}
-	return errors.Join(errs...)
 }
 
 // serveAdmin is the admin API: no API key, no faults, nothing recorded. It is meant for a

@@ -186,30 +186,6 @@ func TestAdminFaultsTakeEffect(t *testing.T) {
 	f.create(t, testKey, nil)
 }
 
-func TestFaultsJSON(t *testing.T) {
-	in := Faults{Latency: 1500 * time.Millisecond, ErrorRate: 0.25, CreateCommitThenFail: 1, CreateCommitThenDrop: 2, CommitLate: 3 * time.Second, ListLag: time.Minute}
-	data, err := json.Marshal(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := `{"latency":"1.5s","errorRate":0.25,"createCommitThenFail":1,"createCommitThenDrop":2,"commitLate":"3s","listLag":"1m0s"}`; string(data) != want {
-		t.Errorf("Marshal = %s, want %s", data, want)
-	}
-	var out Faults
-	if err := json.Unmarshal(data, &out); err != nil {
-		t.Fatalf("Unmarshal: %v", err)
-	}
-	if out != in {
-		t.Errorf("round trip = %+v, want %+v", out, in)
-	}
-	if err := json.Unmarshal([]byte(`{"errorRate":2}`), &out); err == nil {
-		t.Error("Unmarshal of errorRate 2 succeeded, want an error")
-	}
-	if out != in {
-		t.Errorf("a failed Unmarshal changed the value to %+v", out)
-	}
-}
-
 func TestAdminStatusAndExpire(t *testing.T) {
 	tests := []struct {
 		name       string

@@ -3,6 +3,8 @@ package emulator
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,34 +28,6 @@ func isConnectPath(p string) bool {
 	return p == "/" || p == "/json/version" || p == "/json/version/" || p == "/webdriver" || strings.HasPrefix(p, "/webdriver/")
 }
 
-// startBrowser launches the session's browser and registers it; it stops when the session ends
-// (setStatusAt), at expiresAt, and ends the session when it exits by itself. Callers hold s.mu.
-func (s *Server) startBrowser(sess *Session) {
-	b := launch(s.browserOpts, sess.ID)
-	s.browsers[sess.ID] = b
-	id := sess.ID
-	go func() {
-		<-b.exited
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.browsers[id] != b {
-			return // stopped because the session ended
-		}
-		delete(s.browsers, id)
-		if sess := s.sessions[id]; sess != nil && !ended(s.refresh(sess).Status) {
-			s.setStatus(sess, "COMPLETED") // Puppeteer's browser.close() ends the session
-		}
-	}()
-	// Time passes lazily for the API, but a browser must not outlive its session's timeout.
-	time.AfterFunc(time.Until(sess.ExpiresAt), func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if sess := s.sessions[id]; sess != nil {
-			s.refresh(sess)
-		}
-	})
-}
-
 // connectError answers in the API's error shape.
 func connectError(w http.ResponseWriter, code int, message string) { writeError(w, code, message) }
 
@@ -65,13 +39,7 @@ func (s *Server) connectTarget(w http.ResponseWriter, r *http.Request, key strin
 	}
 	s.mu.Lock()
 	s.settle()
-	var sess *Session
-	for _, candidate := range s.sessions {
-		if candidate.SigningKey == key {
-			sess = candidate
-			break
-		}
-	}
+	sess := s.sessionBySigningKey(key)
 	if sess == nil {
 		s.mu.Unlock()
 		connectError(w, http.StatusUnauthorized, "Invalid signing key")
@@ -96,6 +64,17 @@ func (s *Server) connectTarget(w http.ResponseWriter, r *http.Request, key strin
 		return nil, nil
 	}
 	return sess, b
+}
+
+// sessionBySigningKey finds the session of a signing key, or nil. The index is keyed by the
+// key's SHA-256, so the time a lookup takes tells nothing about the keys stored, and the key
+// itself is compared in constant time. Callers hold s.mu.
+func (s *Server) sessionBySigningKey(key string) *Session {
+	sess := s.signingKeys[sha256.Sum256([]byte(key))]
+	if sess == nil || subtle.ConstantTimeCompare([]byte(sess.SigningKey), []byte(key)) != 1 {
+		return nil
+	}
+	return sess
 }
 
 func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request) {
@@ -133,21 +112,48 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request) {
 			pr.Out.URL.RawQuery = "" // the signing key stays here
 			pr.Out.Host = b.addr
 			pr.Out.Header.Del("Origin")
+			// Uncompressed frames, so that the front door can see Browser.close (cdp_watch.go).
+			pr.Out.Header.Del("Sec-WebSocket-Extensions")
 		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			connectError(w, http.StatusBadGateway, "The session's browser did not answer")
 		},
 	}
-	proxy.ServeHTTP(w, r) // returns when the websocket closes
+	watcher := &upgradeWatcher{ResponseWriter: w, onBrowserClose: func() { s.browserClosing(sess.ID, b) }}
+	proxy.ServeHTTP(watcher, r) // returns when the websocket closes, or the upgrade failed
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b.clients--
+	if watcher.upgraded {
+		b.upgraded = true
+	}
 	// Without keepAlive, a session ends when its last client disconnects, as Browserbase's does.
-	if b.clients == 0 && !sess.KeepAlive && !ended(s.refresh(sess).Status) {
+	// An upgrade that failed (502) is no disconnect: it ends nothing unless a client that did
+	// connect left while it was under way.
+	if b.clients == 0 && b.upgraded && !sess.KeepAlive && !ended(s.refresh(sess).Status) {
 		s.setStatus(sess, "COMPLETED")
 	}
 }
+
+// browserClosing ends the session of a browser that a client is closing (CDP Browser.close), at
+// once, before the browser gets the command. The browser is given a few seconds to answer it and
+// exit by itself, and is killed after that.
+func (s *Server) browserClosing(sessionID string, b *browser) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.browsers[sessionID] != b {
+		return // the session has ended already
+	}
+	delete(s.browsers, sessionID)
+	s.retire(b, browserCloseGrace)
+	if sess := s.sessions[sessionID]; sess != nil && !ended(s.refresh(sess).Status) {
+		s.setStatus(sess, "COMPLETED") // Puppeteer's browser.close() ends the session
+	}
+}
+
+// browserCloseGrace is how long a browser that was sent Browser.close may take to exit.
+const browserCloseGrace = 5 * time.Second
 
 // serveVersion answers /json/version with the browser's own answer, its webSocketDebuggerUrl
 // pointing back at the front door.
@@ -196,12 +202,10 @@ func (s *Server) serveWebDriver(w http.ResponseWriter, r *http.Request) {
 	}
 	b.driverMu.Lock()
 	if b.driver == nil {
-		select {
-		case <-b.exited:
+		if b.driverClosed {
 			b.driverMu.Unlock()
 			connectError(w, http.StatusGone, fmt.Sprintf("Session %s has ended", sess.ID))
 			return
-		default:
 		}
 		d, err := startChromedriver(bin, timeout)
 		if err != nil {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -221,5 +223,168 @@ func TestConnectSelenium(t *testing.T) {
 	call(http.MethodDelete, "/session/"+sessionID, nil, true)
 	if got := statusOf(t, f, created["id"].(string)); got != "RUNNING" {
 		t.Errorf("status after the WebDriver session ended = %s, want RUNNING (the browser stays)", got)
+	}
+}
+
+// upgradeStatus asks the front door to upgrade connectURL to a websocket and returns the status
+// of its answer (101 when it did).
+func upgradeStatus(t *testing.T, connectURL string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, strings.Replace(connectURL, "ws://", "http://", 1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("upgrade: %v", redactKey(err.Error(), connectURL))
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// closeBrowser does what Puppeteer's browser.close() does on a connected browser: it sends
+// Browser.close and waits for the answer. The connection stays open; close it with the returned
+// function.
+func closeBrowser(t *testing.T, connectURL string) (disconnect func()) {
+	t.Helper()
+	ws, err := websocket.Dial(connectURL, "", "http://localhost/")
+	if err != nil {
+		t.Fatalf("CDP client: %v", redactKey(err.Error(), connectURL))
+	}
+	if err := websocket.JSON.Send(ws, map[string]any{"id": 1, "method": "Browser.close"}); err != nil {
+		t.Fatal(err)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for {
+		var msg map[string]any
+		if err := websocket.JSON.Receive(ws, &msg); err != nil {
+			t.Fatalf("waiting for the answer to Browser.close: %v", err)
+		}
+		if msg["id"] == float64(1) {
+			return func() { _ = ws.Close() }
+		}
+	}
+}
+
+// A websocket upgrade that fails (the browser does not answer: 502) is no client disconnect, so
+// it does not end a session without keepAlive; a client that did connect and leaves still does.
+func TestFailedUpgradeDoesNotEndTheSession(t *testing.T) {
+	f := newFixture(t, Project{}, false)
+	created := f.create(t, testKey, map[string]any{})
+	id := created["id"].(string)
+	connectURL := "ws://" + strings.TrimPrefix(f.srv.URL, "http://") + "/?signingKey=" + created["signingKey"].(string)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := ln.Addr().String()
+	_ = ln.Close()
+	silent, _ := standInBrowser(t, closedPort)
+	setBrowser(f, id, silent)
+	if code := upgradeStatus(t, connectURL); code != http.StatusBadGateway {
+		t.Fatalf("upgrade to a browser that does not answer: %d, want 502", code)
+	}
+	if got := statusOf(t, f, id); got != "RUNNING" {
+		t.Fatalf("status after a failed upgrade = %s, want RUNNING", got)
+	}
+
+	cdp := httptest.NewServer(websocket.Server{Handler: func(ws *websocket.Conn) { _, _ = io.Copy(ws, ws) }})
+	t.Cleanup(cdp.Close)
+	answering, _ := standInBrowser(t, strings.TrimPrefix(cdp.URL, "http://"))
+	setBrowser(f, id, answering)
+	ws, err := websocket.Dial(connectURL, "", "http://localhost/")
+	if err != nil {
+		t.Fatalf("connect: %v", redactKey(err.Error(), connectURL))
+	}
+	if got := statusOf(t, f, id); got != "RUNNING" {
+		t.Fatalf("status with a client connected = %s, want RUNNING", got)
+	}
+	_ = ws.Close()
+	if !eventually(func() bool { return statusOf(t, f, id) == "COMPLETED" }) {
+		t.Fatalf("status after the client left = %s, want COMPLETED", statusOf(t, f, id))
+	}
+}
+
+// A signing key finds its own session only: a near miss is refused (401) like an unknown key,
+// and Reset forgets every key.
+func TestSigningKeys(t *testing.T) {
+	f := newFixture(t, Project{}, false)
+	var ids, keys []string
+	for range 3 {
+		created := f.create(t, testKey, map[string]any{})
+		ids, keys = append(ids, created["id"].(string)), append(keys, created["signingKey"].(string))
+	}
+	lookup := func(key string) *Session {
+		f.emu.mu.Lock()
+		defer f.emu.mu.Unlock()
+		return f.emu.sessionBySigningKey(key)
+	}
+	version := func(key string) int {
+		resp, err := http.Get(f.srv.URL + "/json/version?signingKey=" + url.QueryEscape(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i, key := range keys {
+		if got := lookup(key); got == nil || got.ID != ids[i] {
+			t.Errorf("session %d: its signing key finds %v", i, got)
+		}
+		if code := version(key); code != http.StatusNotImplemented {
+			t.Errorf("session %d: /json/version with its key: %d, want 501 (no browser)", i, code)
+		}
+	}
+	key := keys[0]
+	flipped := []byte(key)
+	flipped[len(flipped)-1] ^= 1
+	for name, bad := range map[string]string{
+		"empty":                 "",
+		"one character changed": string(flipped),
+		"a prefix":              key[:len(key)-1],
+		"longer":                key + "0",
+		"upper case":            strings.ToUpper(key),
+	} {
+		if got := lookup(bad); got != nil {
+			t.Errorf("%s: finds session %s", name, got.ID)
+		}
+		if code := version(bad); code != http.StatusUnauthorized {
+			t.Errorf("%s: /json/version: %d, want 401", name, code)
+		}
+	}
+	f.emu.Reset()
+	if got := lookup(key); got != nil {
+		t.Errorf("after Reset: finds session %s", got.ID)
+	}
+	if code := version(key); code != http.StatusUnauthorized {
+		t.Errorf("after Reset: /json/version: %d, want 401", code)
+	}
+}
+
+// Once Browser.close is answered (Puppeteer's browser.close() has resolved), the session has
+// ended: a reconnect at once is answered 410, never upgraded to the dying browser nor 502.
+func TestReconnectAfterBrowserCloseIsGone(t *testing.T) {
+	for _, keepAlive := range []bool{true, false} {
+		t.Run(fmt.Sprintf("keepAlive %t", keepAlive), func(t *testing.T) {
+			f := browserFixture(t, BrowserOptions{})
+			created := f.create(t, testKey, map[string]any{"keepAlive": keepAlive})
+			id, connectURL := created["id"].(string), created["connectUrl"].(string)
+			disconnect := closeBrowser(t, connectURL)
+			defer disconnect()
+			if code := upgradeStatus(t, connectURL); code != http.StatusGone {
+				t.Errorf("reconnect right after Browser.close was answered: %d, want 410", code)
+			}
+			if got := statusOf(t, f, id); got != "COMPLETED" {
+				t.Errorf("status right after Browser.close was answered = %s, want COMPLETED", got)
+			}
+			if !eventually(func() bool { return len(f.emu.BrowserPIDs()) == 0 }) {
+				t.Errorf("the closed browser still runs: %v", f.emu.BrowserPIDs())
+			}
+		})
 	}
 }

@@ -11,17 +11,33 @@
 //
 // One file a concern, and each test file mirrors its source file:
 //
-//	server.go     Server, New, the Set* settings, Sessions/Requests/CountRequests, ServeHTTP:
-//	              authentication, faults, routing, and the recorder of every API call
-//	sessions.go   the session endpoints: create (decodeCreate, then admit, then commit), get,
-//	              update (release), list; refresh and setStatus, where time passes lazily
-//	limits.go     admission of a create: the concurrency and creation-rate limits (429)
-//	query.go      userMetadata: the q filter parser and its serialized length as Browserbase counts it
-//	resources.go  debug URLs, contexts, projects and usage
-//	browser.go    the browser backend: EnableBrowsers, one headless Chromium a session, chromedriver
-//	connect.go    the connect front door: connectUrl and seleniumRemoteUrl proxied to the browser
-//	admin.go      the admin API and the JSON shape of Faults
-//	http.go       writeJSON, writeError and other HTTP helpers
+//	server.go             Server, New, ServeHTTP: authentication, the error-rate and latency
+//	                      faults, routing
+//	types.go              the records: Project, Session, sessionExtra
+//	settings.go           AddKey, the Set* settings and Reset
+//	inspect.go            Sessions, Session, SetSessionStatus, ExpireSession: reading and forcing
+//	                      sessions from Go
+//	recorder.go           Request, Requests, CountRequests and the recorder of every API call
+//	faults.go             Faults, their JSON and Validate, and the late commits of CommitLate
+//	sessions.go           the session endpoints: create (decodeCreate, then admit, then commit),
+//	                      get, update (release), list; refresh and setStatus, where time passes
+//	                      lazily
+//	limits.go             admission of a create: concurrency, the browser cap, creation rate (429)
+//	query.go              userMetadata: the q filter parser and its serialized length as
+//	                      Browserbase counts it
+//	resources.go          debug URLs, contexts, projects and usage
+//	browser_backend.go    the browser backend: BrowserOptions, EnableBrowsers, Close, BrowserPIDs,
+//	                      startBrowser (a session's browser and its end), retire (stopping
+//	                      browsers and the cap), stale profiles
+//	browser_discovery.go  FindChromium, FindChromedriver: which binaries are installed
+//	browser_launch.go     one headless Chromium: launch, DevToolsActivePort, stop, its process group
+//	chromedriver.go       a chromedriver attached to a session's browser, for Selenium
+//	connect.go            the connect front door: connectUrl and seleniumRemoteUrl proxied to the
+//	                      browser, sessions found by signing key
+//	cdp_watch.go          what the front door watches on a CDP connection: the upgrade, and a
+//	                      client's Browser.close
+//	admin.go              the admin API
+//	http.go               writeJSON, writeError and other HTTP helpers
 //
 // # Admin API
 //
@@ -57,19 +73,25 @@
 // 201 is sent once it listens) and stopped, with its process group, when the session ends: on
 // release, at expiresAt (a timer, so a browser never outlives its timeout even when nobody
 // reads), when its last client disconnects from a session without keepAlive (as Browserbase
-// documents), and on Close or Reset; its profile directory is then removed. It runs in its own
-// process group with SIGKILL as its parent-death signal, so a SIGKILLed emulator leaves no
-// browser behind (its profile directories are removed by the next EnableBrowsers). A browser
-// that exits by itself (Puppeteer's browser.close() sends Browser.close) completes its session.
-// At most MaxBrowsers (DefaultMaxBrowsers) run at once; a create beyond is answered 429 with
-// Browserbase's concurrency message. auto without a Chromium keeps the fake connect URLs.
+// documents; an upgrade that failed is no disconnect), and on Close or Reset; its profile
+// directory is then removed, and its chromedriver stopped. It runs in its own process group with
+// SIGKILL as its parent-death signal, so a SIGKILLed emulator leaves no browser behind (its
+// profile directories are removed by the next EnableBrowsers). A client's Browser.close
+// (Puppeteer's browser.close()) completes the session as the front door passes it on, so a
+// reconnect once it is answered gets 410, and the browser has a few seconds to exit by itself; a
+// browser that exits otherwise (a crash) completes its session as soon as its process is
+// reaped. At most MaxBrowsers (DefaultMaxBrowsers) run at once, counting those still stopping
+// and those of late creates (commitLate) yet to commit; a create beyond waits up to 2 s for a
+// stopping one, then is answered 429 with Browserbase's concurrency message. auto without a
+// Chromium keeps the fake connect URLs.
 //
 // A session with a browser gets connectUrl ws://<emulator host>/?signingKey=<key>, the real
 // one's shape on the host the create came to, and seleniumRemoteUrl http://<emulator host>/webdriver.
 // The front door (connect.go) checks the signing key (401), answers an ended session 410 and a
 // session without a browser 501, serves /json/version with webSocketDebuggerUrl pointing back at
 // itself, and proxies the CDP websocket to the browser with httputil.ReverseProxy (Host and path
-// rewritten, query and Origin dropped). Several clients may connect at once. /webdriver takes
+// rewritten, query, Origin and Sec-WebSocket-Extensions dropped, so frames stay uncompressed and
+// readable: cdp_watch.go). Several clients may connect at once. /webdriver takes
 // the key in the x-bb-signing-key header and proxies to a chromedriver (Debian's chromium-driver)
 // started for the session and attached to its browser through goog:chromeOptions.debuggerAddress.
 //

@@ -23,14 +23,16 @@ func (s *Server) admit(w http.ResponseWriter, project *Project) bool {
 			return false
 		}
 	}
-	if o := s.browserOpts; o != nil && s.wantsBrowser(project) && len(s.browsers) >= o.MaxBrowsers {
+	if o := s.browserOpts; o != nil && s.wantsBrowser(project) {
 		// The emulator's own cap on browsers, answered as Browserbase answers its limits.
-		if d := s.concurrencyRetryAfter; d > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+		if inUse := s.browsersInUse(); inUse >= o.MaxBrowsers {
+			if d := s.concurrencyRetryAfter; d > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+			}
+			writeError(w, http.StatusTooManyRequests, fmt.Sprintf(
+				"You've exceeded your max concurrent sessions limit (limit %d, currently %d)", o.MaxBrowsers, inUse))
+			return false
 		}
-		writeError(w, http.StatusTooManyRequests, fmt.Sprintf(
-			"You've exceeded your max concurrent sessions limit (limit %d, currently %d)", o.MaxBrowsers, len(s.browsers)))
-		return false
 	}
 	if project.CreatesPerMinute > 0 {
 		window := s.creates[project.ID][:0]

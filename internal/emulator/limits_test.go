@@ -3,6 +3,7 @@ package emulator
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -84,4 +85,49 @@ func TestCreatesPerMinuteLimit(t *testing.T) {
 	if secs := retryAfter(t, resp); secs < 1 || secs > 61 {
 		t.Errorf("Retry-After = %d, want within [1, 61]", secs)
 	}
+}
+
+// The browser cap counts every browser that runs or will: a create whose answer was lost and
+// that commits late (CommitLate) holds its place, and so does a browser still stopping (a create
+// waits a moment for it to stop, and is refused if it does not).
+func TestBrowserCapCountsLateAndStoppingBrowsers(t *testing.T) {
+	t.Run("a create committed late", func(t *testing.T) {
+		f := browserFixture(t, BrowserOptions{MaxBrowsers: 1})
+		f.emu.SetFaults(Faults{CreateCommitThenFail: 1, CommitLate: time.Hour})
+		resp, data := f.call(t, http.MethodPost, "/v1/sessions", testKey, "{}")
+		wantError(t, resp, data, http.StatusInternalServerError)
+		resp, data = f.call(t, http.MethodPost, "/v1/sessions", testKey, "{}")
+		if resp.StatusCode != http.StatusTooManyRequests { // no wantError: a 201 holds a signing key
+			t.Fatalf("create with a late create pending: %d, want 429", resp.StatusCode)
+		}
+		wantError(t, resp, data, http.StatusTooManyRequests)
+		if !strings.Contains(string(data), "(limit 1, currently 1)") {
+			t.Errorf("429 body %s, want the late create counted", data)
+		}
+	})
+
+	t.Run("a browser still stopping", func(t *testing.T) {
+		f := browserFixture(t, BrowserOptions{MaxBrowsers: 1, Projects: []string{"proj-1"}})
+		id := f.create(t, otherKey, map[string]any{})["id"].(string) // proj-2: no browser of its own
+		stuck, exit := standInBrowser(t, "127.0.0.1:1")
+		setBrowser(f, id, stuck)
+		if resp, data := f.release(t, otherKey, id); resp.StatusCode != http.StatusOK {
+			t.Fatalf("release: %d %s", resp.StatusCode, data)
+		}
+		resp, data := f.call(t, http.MethodPost, "/v1/sessions", testKey, "{}")
+		if resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("create with a browser still stopping: %d, want 429", resp.StatusCode)
+		}
+		wantError(t, resp, data, http.StatusTooManyRequests)
+		if !strings.Contains(string(data), "(limit 1, currently 1)") {
+			t.Errorf("429 body %s, want the stopping browser counted", data)
+		}
+		exit()
+		if !eventually(func() bool {
+			resp, _ := f.call(t, http.MethodPost, "/v1/sessions", testKey, "{}")
+			return resp.StatusCode == http.StatusCreated
+		}) {
+			t.Error("the cap did not free once the browser had stopped")
+		}
+	})
 }

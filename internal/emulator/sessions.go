@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,6 +33,7 @@ func (s *Server) create(w *recorder, r *http.Request, project *Project) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.awaitStoppingBrowsers(r.Context(), project)
 	if !s.admit(w, project) {
 		return
 	}
@@ -198,6 +200,7 @@ func (s *Server) commit(req *createRequest, project *Project, now time.Time) *Se
 		s.startBrowser(sess)
 	}
 	s.sessions[sess.ID] = sess
+	s.signingKeys[sha256.Sum256([]byte(signingKey))] = sess
 	s.extras[sess.ID] = extra
 	s.order = append(s.order, sess.ID)
 	return sess
@@ -328,7 +331,7 @@ func (s *Server) setStatusAt(sess *Session, status string, at time.Time) {
 	}
 	if b := s.browsers[sess.ID]; b != nil && ended(status) {
 		delete(s.browsers, sess.ID)
-		go b.stop()
+		s.retire(b, 0)
 	}
 }
 
