@@ -1,7 +1,11 @@
 package reconcile
 
 import (
+	"context"
 	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -121,4 +125,28 @@ func (m *Memory) forgetLocked(uid types.UID) {
 	for _, s := range m.states {
 		s.Forget(uid)
 	}
+}
+
+// Fetch reads the resource of req into obj and keeps the memory in step with it: a resource that
+// is gone is forgotten, one that is found is remembered under its name. It reports whether
+// there is a resource to reconcile.
+func (m *Memory) Fetch(ctx context.Context, c client.Reader, req ctrl.Request, obj client.Object) (bool, error) {
+	if err := c.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			m.Gone(req.NamespacedName)
+			return false, nil
+		}
+		return false, err
+	}
+	m.Seen(obj)
+	return true, nil
+}
+
+// Release removes finalizer from obj, the last step of its deletion, and forgets it.
+func (m *Memory) Release(ctx context.Context, c client.Client, obj client.Object, finalizer string) error {
+	if err := RemoveFinalizer(ctx, c, obj, finalizer); err != nil {
+		return err
+	}
+	m.Gone(client.ObjectKeyFromObject(obj))
+	return nil
 }

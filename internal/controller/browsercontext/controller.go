@@ -66,13 +66,9 @@ type Reconciler struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	r.memoryOnce.Do(func() { r.memory.Register(&r.pending, &r.polls) })
 	bc := &v1alpha1.BrowserContext{}
-	if err := r.Get(ctx, req.NamespacedName, bc); err != nil {
-		if client.IgnoreNotFound(err) == nil {
-			r.memory.Gone(req.NamespacedName)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	if found, err := r.memory.Fetch(ctx, r.Client, req, bc); !found {
+		return ctrl.Result{}, err
 	}
-	r.memory.Seen(bc)
 	before := bc.DeepCopy()
 	defer func() {
 		result, retErr = r.FinalizeStatus(ctx, r.Client, before, bc, result, retErr, nil)

@@ -50,11 +50,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, bc *v1alpha1.BrowserCo
 	if err := r.releaseSecret(ctx, secret); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := reconcile.RemoveFinalizer(ctx, r.Client, bc, v1alpha1.ContextFinalizer); err != nil {
-		return ctrl.Result{}, err
-	}
-	r.memory.Gone(client.ObjectKeyFromObject(bc))
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, r.memory.Release(ctx, r.Client, bc, v1alpha1.ContextFinalizer)
 }
 
 // deleteContext deletes the context with id, unless there is nothing to delete (no context was

@@ -85,13 +85,9 @@ type Reconciler struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	r.memoryOnce.Do(func() { r.memory.Register(&r.secretDigests, &r.sweeps, &r.pending, &r.restarted) })
 	bs := &v1alpha1.BrowserSession{}
-	if err := r.Get(ctx, req.NamespacedName, bs); err != nil {
-		if client.IgnoreNotFound(err) == nil {
-			r.memory.Gone(req.NamespacedName)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	if found, err := r.memory.Fetch(ctx, r.Client, req, bs); !found {
+		return ctrl.Result{}, err
 	}
-	r.memory.Seen(bs)
 	before := bs.DeepCopy()
 	defer func() {
 		result, retErr = r.FinalizeStatus(ctx, r.Client, before, bs, result, retErr, r.onStatusConflict(before, bs))

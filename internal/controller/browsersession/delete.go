@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -30,12 +29,8 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, bs *v1alpha1.BrowserSe
 	if err := r.releaseOnDelete(ctx, bs); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := reconcile.RemoveFinalizer(ctx, r.Client, bs, v1alpha1.Finalizer); err != nil {
-		return ctrl.Result{}, err
-	}
 	// The Secret goes with the resource, through its owner reference.
-	r.memory.Gone(client.ObjectKeyFromObject(bs))
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, r.memory.Release(ctx, r.Client, bs, v1alpha1.Finalizer)
 }
 
 // releaseOnDelete asks Browserbase to end the session, unless there is nothing to end: no
