@@ -1,25 +1,28 @@
 // Package browsersession holds the BrowserSession reconciler. Reconcile (controller.go) is the
-// table of contents; each step lives in a file named after it:
+// table of contents: it fetches the resource, defers the one status write, handles deletion,
+// and otherwise runs the pass, a list of named steps over one pass struct (pass.go), each in
+// the file named after it:
 //
-//   - controller.go: the Reconciler, Reconcile, the finalizer, SetupWithManager and its
-//     predicates.
-//   - create.go: createOnce, the create-exactly-once protocol (attempt tokens, the grace period,
-//     resolving an unfinished create by adoption or release).
-//   - request.go: the create-session body built from the spec.
-//   - context.go: the context id of a BrowserContext the spec names, once it is Ready.
-//   - renew.go: spec.renewal: when a successor is due, making it through createOnce, releasing
-//     the predecessor after its overlap, one writer per context, restart targets.
-//   - gate.go: the CreateGate that spaces creates per API key.
-//   - observe.go: reading the session from Browserbase, copying it into status, and Ready from
-//     its status (reportSession).
-//   - secret.go: the credentials Secret: the name check before a create, and its writes.
-//   - digests.go: what the operator remembers of each Secret, so unchanged ones cost no read.
-//   - cache.go: what the manager's cache holds (CacheOptions), and the field owner.
-//   - sweep.go: leaks (live sessions tagged with the resource that are not its own) found by UID
-//     and token and released.
-//   - delete.go: releasing the session on delete, bounded by its expiry.
-//   - status.go: the one status patch per pass (finalizeStatus), and its events.
+//   - ensureSession (session.go): the session the resource has. It is created once
+//     (create.go: attempt tokens, the grace period, resolving an unfinished create by adoption
+//     or release; request.go: the create body; context.go: the id of a BrowserContext the spec
+//     names; gate.go: the CreateGate that spaces creates per API key), read from Browserbase
+//     (observe.go), replaced when spec.renewal says so (renewal_policy.go: when, a pure
+//     function; renewal_successor.go: making the successor through createOnce), and swept for
+//     leaks (sweep.go).
+//   - writeSecret (secret.go): the credentials Secret, with digests.go remembering what each
+//     Secret holds so unchanged ones cost no read.
+//   - restartTargets (restart.go): the workloads spec.renewal.restartTargets names.
+//   - releasePredecessor (predecessor.go): the session a renewal replaced, after its overlap.
+//   - report (report.go): status from the session, Ready, and when to look again.
 //
-// Outcome machinery shared with other kinds (stall and wait errors, conditions, classification
-// of Browserbase errors, API-key resolution) is in internal/reconcile.
+// Around the pass: release.go is the one path every release of a session takes (logged before
+// the call, then the event and the metric, with its reason); delete.go releases the session on
+// delete, bounded by its expiry; status.go is the status write's second chance after a
+// conflict, for a pass that made a session.
+//
+// What every kind shares (the status write, the finalizer, events and the clock, per-resource
+// memory, stall and wait errors, conditions, classification of Browserbase errors, API-key
+// resolution) is in internal/reconcile; the field owner, the Secrets' label and what the cache
+// holds are in internal/operator.
 package browsersession
