@@ -102,6 +102,9 @@ const (
 	// AnnotationSessionRevision is status.revision, on the credentials Secret and on the pod
 	// templates of spec.renewal.restartTargets: a change of it means a new session.
 	AnnotationSessionRevision = "browserbase.io/session-revision"
+	// AnnotationRestartOnRenewal, on a Deployment or StatefulSet, names the BrowserSessions
+	// (comma-separated) whose renewals may restart it: a restart target without it is not patched.
+	AnnotationRestartOnRenewal = "browserbase.io/restart-on-renewal"
 )
 
 // GetConditions returns the conditions of the resource, for the shared reconcile machinery.

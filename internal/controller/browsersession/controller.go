@@ -96,19 +96,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if !bs.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, bs)
 	}
-	return r.reconcileSession(ctx, bs)
+	return r.reconcileSession(ctx, bs, before)
 }
 
 // reconcileSession runs the steps of a pass in order (pass.go): make sure the session exists
 // (created once, replaced under spec.renewal), write its Secret, restart the workloads that
-// asked for it, release a renewal's predecessor, and report. Without renewal an ended session
+// asked for it, record when consumers got a successor, release a renewal's predecessor once
+// they have had it for the overlap, and report. Without renewal an ended session
 // is final: no call is made and no new session created.
-func (r *Reconciler) reconcileSession(ctx context.Context, bs *v1alpha1.BrowserSession) (ctrl.Result, error) {
-	p, err := r.startPass(ctx, bs)
+func (r *Reconciler) reconcileSession(ctx context.Context, bs, before *v1alpha1.BrowserSession) (ctrl.Result, error) {
+	p, err := r.startPass(ctx, bs, before)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	for _, step := range []step{r.ensureSession, r.writeSecret, r.restartTargets, r.releasePredecessor} {
+	for _, step := range []step{r.ensureSession, r.writeSecret, r.restartTargets, r.markRotated, r.releasePredecessor} {
 		if err := step(ctx, p); err != nil || p.done {
 			return p.result, err
 		}

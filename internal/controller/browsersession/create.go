@@ -79,6 +79,7 @@ func (r *Reconciler) createOnce(ctx context.Context, p *pass) (*browserbase.Sess
 		return nil, markErr
 	}
 
+	p.createCalled = true
 	sess, err := r.Browserbase.CreateSession(ctx, apiKey, req)
 	if err != nil {
 		return nil, r.createFailed(ctx, bs, apiKey, err)

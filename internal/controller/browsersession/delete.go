@@ -115,18 +115,27 @@ func (r *Reconciler) releaseTagged(ctx context.Context, bs *v1alpha1.BrowserSess
 	return nil
 }
 
-// latestExpiry is when every session bs may have made has surely ended: its recorded expiresAt
-// (the sessions of earlier attempts were made before it, with the same timeout), else the
-// longest lifetime after its last create attempt, or after its creation.
+// latestExpiry is when every session bs may have made has surely ended: the recorded session's
+// expiresAt (the sessions of earlier attempts were made before it, with the same timeout), and,
+// while a create is unfinished (a first session's, or a renewal's after the recorded one), the
+// longest lifetime after that attempt; with neither, the longest lifetime after its creation.
 func (r *Reconciler) latestExpiry(bs *v1alpha1.BrowserSession) time.Time {
 	expiry := bs.CreationTimestamp.Add(maxSessionLifetime)
-	if attempted, ok := createAttemptedAt(bs); ok {
-		expiry = attempted.Add(maxSessionLifetime)
-	}
 	if bs.Status.ExpiresAt != nil {
 		expiry = bs.Status.ExpiresAt.Time
 	}
+	if attempted, ok := createAttemptedAt(bs); ok && (unfinishedCreate(bs) || bs.Status.ExpiresAt == nil) {
+		expiry = latest(expiry, attempted.Add(maxSessionLifetime))
+	}
 	return expiry
+}
+
+// latest is the later of a and b.
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // holdUntilExpiry decides what a failed release does to the finalizer: it is held only until the

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
@@ -173,5 +175,37 @@ func TestHoldUntilExpiry(t *testing.T) {
 				t.Fatalf("holdUntilExpiry = %#v, want a stall rechecking within %v", got, tc.wantRecheck)
 			}
 		})
+	}
+}
+
+// Item: a delete after the predecessor expired must still resolve the successor's unfinished
+// create. OnEnd: s1 times out, the successor's create commits s2 but its answer is lost, and the
+// resource is deleted before the grace period is over.
+func TestDeleteResolvesAnUnfinishedSuccessorAfterThePredecessorExpired(t *testing.T) {
+	f := newRenewalFixture(t, &v1alpha1.Renewal{Policy: v1alpha1.RenewalOnEnd})
+	f.reconcile()
+	f.wantCurrent("s1", 1)
+
+	f.clk.SetTime(testNow.Add(time.Hour + time.Second))
+	f.ended("s1", browserbase.StatusTimedOut)
+	f.commitThenFail()
+	if _, err := f.reconcileAny(); err == nil {
+		t.Fatal("the successor's create answered 500, yet the pass succeeded")
+	}
+	if err := f.c.Delete(context.Background(), f.get()); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		res, _ := f.reconcileAny()
+		if res.RequeueAfter == 0 {
+			break
+		}
+		f.clk.Step(res.RequeueAfter)
+	}
+	if got := f.status("s2"); got == browserbase.StatusRunning {
+		t.Fatalf("successor s2, made by the unfinished create, is %s after the delete", got)
+	}
+	if err := f.c.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "bs"}, &v1alpha1.BrowserSession{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the resource is still there: %v", err)
 	}
 }

@@ -2,13 +2,17 @@ package browsersession
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
@@ -104,4 +108,48 @@ func mustGet(t *testing.T, c client.Client, obj client.Object) {
 	if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// reconcileAny runs one pass and returns its outcome, whatever it is.
+func (f *renewalFixture) reconcileAny() (ctrl.Result, error) {
+	return f.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "bs"}})
+}
+
+// commitThenFail makes the next creates commit their session in the store and answer 500, as a
+// create whose answer is lost.
+func (f *renewalFixture) commitThenFail() {
+	f.bb.CreateSessionFn = func(context.Context, browserbase.Sensitive, browserbase.CreateSessionRequest) (*browserbase.Session, error) {
+		f.created++
+		sess := usableSession(fmt.Sprintf("s%d", f.created))
+		sess.StartedAt, sess.ExpiresAt = f.clk.Now(), f.clk.Now().Add(time.Hour)
+		f.store.mu.Lock()
+		cp := *sess
+		f.store.sessions[sess.ID] = &cp
+		f.store.mu.Unlock()
+		return nil, &browserbase.APIError{Method: "POST", Path: "/v1/sessions", StatusCode: 500}
+	}
+}
+
+// status is what Browserbase says of session id.
+func (f *renewalFixture) status(id string) browserbase.SessionStatus {
+	f.store.mu.Lock()
+	defer f.store.mu.Unlock()
+	return f.store.sessions[id].Status
+}
+
+// withoutConnectOnGet makes Browserbase's get answer without the connect details, as it may.
+func (f *renewalFixture) withoutConnectOnGet() {
+	inner := f.bb.GetSessionFn
+	f.bb.GetSessionFn = func(ctx context.Context, k browserbase.Sensitive, id string) (*browserbase.Session, error) {
+		s, err := inner(ctx, k, id)
+		if s != nil {
+			s.ConnectURL, s.SigningKey = "", ""
+		}
+		return s, err
+	}
+}
+
+// ready reports whether bs is Ready.
+func ready(bs *v1alpha1.BrowserSession) bool {
+	return meta.IsStatusConditionTrue(bs.Status.Conditions, v1alpha1.ConditionReady)
 }

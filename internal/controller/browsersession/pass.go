@@ -25,8 +25,16 @@ type pass struct {
 	// sess is the session bs has after ensureSession: the recorded one as Browserbase reports
 	// it, its successor, or a new one.
 	sess *browserbase.Session
+	// predecessor is the session a renewal in this pass replaced, while it still serves.
+	predecessor *browserbase.Session
+	// secretWritten says that the Secret holds p.sess's credentials.
+	secretWritten bool
+	// createCalled says that this pass called Browserbase's create (a failure is then a try).
+	createCalled bool
 	// wakeUp, when set, is the latest the next pass may come (a predecessor's overlap ending).
 	wakeUp time.Duration
+	// before is the status as stored: what the status write is computed against.
+	before *v1alpha1.BrowserSession
 
 	// done ends the pass after the current step, with result.
 	done   bool
@@ -47,11 +55,24 @@ func (p *pass) live() bool {
 	return p.sess != nil && !p.sess.Status.Ended()
 }
 
+// successorStarting reports whether the pass's session is a successor that Browserbase has not
+// started yet while its predecessor still serves: the Secret keeps the predecessor's credentials
+// until the successor runs.
+func (p *pass) successorStarting() bool {
+	return p.sess != nil && p.sess.Status == browserbase.StatusPending && p.bs.Status.PreviousID != "" &&
+		p.bs.Status.LastRotationTime == nil && p.predecessorServing()
+}
+
+// predecessorServing reports whether a renewal's predecessor still serves, as far as the pass knows.
+func (p *pass) predecessorServing() bool {
+	return p.predecessor != nil && !p.predecessor.Status.Ended()
+}
+
 // startPass begins a pass over bs: an ended session without renewal is final and stalls without
 // a call; otherwise the API key is resolved and the Secret's read is started.
-func (r *Reconciler) startPass(ctx context.Context, bs *v1alpha1.BrowserSession) (*pass, error) {
+func (r *Reconciler) startPass(ctx context.Context, bs, before *v1alpha1.BrowserSession) (*pass, error) {
 	reconcile.MarkStarted(bs)
-	if !replacesEndedSessions(bs) {
+	if !replacesEndedSessions(bs) && !unfinishedCreate(bs) {
 		if err := sessionEnded(bs); err != nil {
 			return nil, err
 		}
@@ -62,7 +83,7 @@ func (r *Reconciler) startPass(ctx context.Context, bs *v1alpha1.BrowserSession)
 	}
 	// Read once per pass, and known before any create: a taken Secret name is refused before
 	// paying for a session whose credentials would have nowhere to go.
-	return &pass{bs: bs, apiKey: apiKey, secret: r.startOwnedSecretRead(ctx, bs)}, nil
+	return &pass{bs: bs, before: before, apiKey: apiKey, secret: r.startOwnedSecretRead(ctx, bs)}, nil
 }
 
 // An ownedSecret is the metadata of the Secret that holds a resource's credentials, as one read

@@ -3,6 +3,7 @@ package browsersession
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,19 +28,23 @@ import (
 // successor waits, so that it loads the saved state (Browserbase's examples wait 5s).
 const contextSyncDelay = 5 * time.Second
 
-// renewSession makes the successor of p.bs's session, current (nil when it has ended or is
-// unknown to Browserbase), and returns it. While current is still usable, a failure to make the
-// successor leaves it serving: Ready stays True, the failure is a Warning event, and the renewal
-// is tried again.
+// renewSession makes the successor of p.bs's session, current (nil when Browserbase no longer
+// knows it), and returns it. While current is still usable, a failure to make the successor
+// leaves it serving: Ready stays True, the failure is a Warning event, and the renewal is tried
+// again no later than current's expiry. Once current has ended, Ready is False until the
+// successor runs.
 func (r *Reconciler) renewSession(ctx context.Context, p *pass, current *browserbase.Session) (*browserbase.Session, error) {
 	bs, apiKey := p.bs, p.apiKey
 	predecessor := bs.Status.ID
 	serving := current != nil && !current.Status.Ended()
+	if !serving {
+		r.reportEnded(bs, current)
+	}
 	if ctxRef := persistedContext(bs); ctxRef != "" {
 		if serving {
 			// One session at a time saves into a context: the predecessor goes first, so that
 			// its state is there for the successor to load.
-			return nil, r.endForContext(ctx, bs, apiKey, current, ctxRef)
+			return nil, r.endForContext(ctx, p, current, ctxRef)
 		}
 		if wait := r.contextSyncLeft(bs, current); wait > 0 {
 			return nil, reconcile.Wait(v1alpha1.ReasonRenewing, wait,
@@ -54,7 +59,7 @@ func (r *Reconciler) renewSession(ctx context.Context, p *pass, current *browser
 		if err := r.releaseSession(ctx, bs, apiKey, older, releasedAsReplaced(predecessor, "Renew")); err != nil {
 			err = classify(bs, "release the session an earlier renewal replaced", err)
 			if serving {
-				return nil, r.keepServing(bs, err)
+				return nil, r.keepServing(p, current, err)
 			}
 			return nil, err
 		}
@@ -64,44 +69,92 @@ func (r *Reconciler) renewSession(ctx context.Context, p *pass, current *browser
 	successor, err := r.createOnce(ctx, p)
 	if err != nil {
 		if serving {
-			return nil, r.keepServing(bs, err)
+			return nil, r.keepServing(p, current, err)
 		}
 		return nil, err
 	}
-	if successor.ID == predecessor {
-		return successor, nil
+	r.promoteSuccessor(ctx, p, predecessor, current, successor)
+	return successor, nil
+}
+
+// resolveAbandonedRenewal resolves a successor's create left unfinished when spec.renewal was
+// turned off: the session it made (if any) is the successor it was made to be, already paid
+// for, and is adopted as such; when it made none, the attempt is over and nothing is created.
+func (r *Reconciler) resolveAbandonedRenewal(ctx context.Context, p *pass, current *browserbase.Session) (*browserbase.Session, error) {
+	bs := p.bs
+	serving := current != nil && !current.Status.Ended()
+	successor, err := r.resolveUnfinishedCreate(ctx, bs, p.apiKey)
+	if err != nil {
+		if serving {
+			return nil, r.keepServing(p, current, err)
+		}
+		return nil, err
 	}
-	if serving {
+	if successor == nil {
+		if err := r.clearCreateAttempt(ctx, bs); err != nil {
+			return nil, err
+		}
+		return current, nil
+	}
+	r.promoteSuccessor(ctx, p, bs.Status.ID, current, successor)
+	return successor, nil
+}
+
+// promoteSuccessor makes successor the resource's session, one revision on; a predecessor that
+// still serves becomes status.previousId, released once consumers have had the successor for
+// the overlap (predecessor.go). lastRotationTime is set when the Secret holds the successor.
+func (r *Reconciler) promoteSuccessor(ctx context.Context, p *pass, predecessor string, current, successor *browserbase.Session) {
+	bs := p.bs
+	if successor.ID == predecessor {
+		return
+	}
+	if current != nil && !current.Status.Ended() {
 		bs.Status.PreviousID = predecessor
+		p.predecessor = current
 	}
 	bs.Status.Revision = max(bs.Status.Revision, 1) + 1
-	now := metav1.NewTime(r.Now().UTC().Truncate(time.Second))
-	bs.Status.LastRotationTime = &now
+	bs.Status.LastRotationTime = nil
 	metrics.SessionsRenewed.Inc()
 	log.FromContext(ctx).Info("Renewed the Browserbase session", "sessionID", successor.ID, "previousID", predecessor, "revision", bs.Status.Revision)
 	r.Event(bs, corev1.EventTypeNormal, "SessionRenewed", "Renew", "Browserbase session %s replaces session %s (revision %d)",
 		successor.ID, predecessor, bs.Status.Revision)
-	return successor, nil
+}
+
+// reportEnded puts an ended (or forgotten) session's end into status, and Ready False: no live
+// session backs the Secret until the successor runs.
+func (r *Reconciler) reportEnded(bs *v1alpha1.BrowserSession, current *browserbase.Session) {
+	if current != nil {
+		copySessionToStatus(bs, current)
+	}
+	reconcile.MarkProgressing(bs, v1alpha1.ReasonRenewing, fmt.Sprintf(
+		"Browserbase session %s has ended (%s); spec.renewal replaces it", bs.Status.ID, bs.Status.SessionStatus))
 }
 
 // keepServing turns a failure to make a successor into a wait that leaves Ready as it is: the
-// predecessor still serves, and until it ends the renewal is tried again, at the wait Browserbase
-// asked for, or else at the next poll. A problem only a person can fix is a Warning event now,
-// and a Stalled condition if the predecessor ends before it is fixed.
-func (r *Reconciler) keepServing(bs *v1alpha1.BrowserSession, err error) error {
-	if wait, ok := errors.AsType[*reconcile.WaitError](err); ok {
-		wait.KeepReady = true
-		return wait
+// predecessor, current, still serves, and the renewal is tried again at the wait Browserbase
+// asked for, or else at the next poll, but no later than current's expiry, when Ready must turn
+// False if it has ended. Every failed try of a create call is a Warning event; a problem only a
+// person can fix becomes a Stalled condition if the predecessor ends before it is fixed.
+func (r *Reconciler) keepServing(p *pass, current *browserbase.Session, err error) error {
+	bs := p.bs
+	wait, isWait := errors.AsType[*reconcile.WaitError](err)
+	if !isWait || p.createCalled {
+		r.Event(bs, corev1.EventTypeWarning, "RenewalFailed", "Renew",
+			"Could not create the successor of Browserbase session %s, which keeps serving: %v", bs.Status.ID, err)
 	}
-	reason := v1alpha1.ReasonBrowserbaseUnavailable
-	if stall, ok := errors.AsType[*reconcile.StallError](err); ok {
-		reason = stall.Reason
+	if !isWait {
+		reason := v1alpha1.ReasonBrowserbaseUnavailable
+		if stall, ok := errors.AsType[*reconcile.StallError](err); ok {
+			reason = stall.Reason
+		}
+		wait = reconcile.Wait(reason, reconcile.Jitter(max(r.PollInterval, time.Second)),
+			"Could not create the successor of Browserbase session %s: %v", bs.Status.ID, err)
 	}
-	r.Event(bs, corev1.EventTypeWarning, "RenewalFailed", "Renew",
-		"Could not create the successor of Browserbase session %s, which keeps serving: %v", bs.Status.ID, err)
-	wait := reconcile.Wait(reason, reconcile.Jitter(max(r.PollInterval, time.Second)),
-		"Could not create the successor of Browserbase session %s: %v", bs.Status.ID, err)
 	wait.KeepReady = true
+	if !current.ExpiresAt.IsZero() {
+		// A second past expiry, so the answer is already TIMED_OUT.
+		wait.After = min(wait.After, max(current.ExpiresAt.Sub(r.Now())+time.Second, time.Second))
+	}
 	return wait
 }
 
@@ -120,9 +173,10 @@ func persistedContext(bs *v1alpha1.BrowserSession) string {
 // endForContext releases current, a session that persists into a context, at its renewal time:
 // its successor is made once it has ended and its state has had time to be saved. Ready turns
 // False for that gap; the README's renewal section explains the trade-off.
-func (r *Reconciler) endForContext(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive, current *browserbase.Session, ctxRef string) error {
-	if err := r.releaseSession(ctx, bs, apiKey, current.ID, releasedForContext(ctxRef)); err != nil {
-		return r.keepServing(bs, classify(bs, "release the session before its successor", err))
+func (r *Reconciler) endForContext(ctx context.Context, p *pass, current *browserbase.Session, ctxRef string) error {
+	bs := p.bs
+	if err := r.releaseSession(ctx, bs, p.apiKey, current.ID, releasedForContext(ctxRef)); err != nil {
+		return r.keepServing(p, current, classify(bs, "release the session before its successor", err))
 	}
 	now := metav1.NewTime(r.Now().UTC().Truncate(time.Second))
 	bs.Status.SessionStatus = string(browserbase.StatusCompleted)

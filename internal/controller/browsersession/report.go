@@ -66,7 +66,27 @@ func sessionEnded(bs *v1alpha1.BrowserSession) error {
 // report is the last step: it sets Ready from the session's status and decides when to look
 // again.
 func (r *Reconciler) report(p *pass) (ctrl.Result, error) {
+	if p.successorStarting() {
+		return r.reportSuccessorStarting(p)
+	}
 	return r.reportSession(p.bs, p.wakeUp)
+}
+
+// successorStartPoll is how often a successor that Browserbase has not started yet is looked at.
+const successorStartPoll = 2 * time.Second
+
+// reportSuccessorStarting keeps Ready True on the predecessor, which serves from the Secret while
+// its successor starts, and looks again soon, and no later than the predecessor's expiry.
+func (r *Reconciler) reportSuccessorStarting(p *pass) (ctrl.Result, error) {
+	bs := p.bs
+	reconcile.MarkReady(bs, v1alpha1.ReasonSessionRunning, fmt.Sprintf(
+		"Browserbase session %s is running; connectUrl and signingKey are in Secret %q; its successor %s is starting",
+		bs.Status.PreviousID, bs.Status.SecretName, bs.Status.ID))
+	next := successorStartPoll
+	if exp := p.predecessor.ExpiresAt; !exp.IsZero() {
+		next = min(next, max(exp.Sub(r.Now())+time.Second, time.Second))
+	}
+	return ctrl.Result{RequeueAfter: next}, nil
 }
 
 // reportSession sets Ready from the session's status and decides when to look again: at the

@@ -93,11 +93,14 @@ func checkOwned(bs *v1alpha1.BrowserSession, name string, secret *metav1.Partial
 // writeSecret is the step after ensureSession: the live session's credentials go into bs's
 // Secret. When no one has them any more, the session is released and a new one follows.
 func (r *Reconciler) writeSecret(ctx context.Context, p *pass) error {
-	if !p.live() {
+	if !p.live() || p.successorStarting() {
 		return nil
 	}
 	secret, err := p.secret.get()
 	if err != nil {
+		return err
+	}
+	if err := r.recordSession(ctx, p); err != nil {
 		return err
 	}
 	err = r.reconcileSecret(ctx, p.bs, p.sess, secret)
@@ -110,6 +113,34 @@ func (r *Reconciler) writeSecret(ctx context.Context, p *pass) error {
 		return err
 	}
 	r.pending.Forget(p.bs.UID)
+	p.secretWritten = true
+	return nil
+}
+
+// recordSession writes status before the Secret when the pass made or adopted a session. That
+// write, with the resourceVersion the pass read as its precondition, is the fence that makes the
+// session the resource's own: a manager working from a stale copy (an old leader that was paused)
+// fails there, releases its session, and never writes the Secret, which keeps the credentials of
+// the session another manager recorded.
+func (r *Reconciler) recordSession(ctx context.Context, p *pass) error {
+	bs, before := p.bs, p.before
+	if bs.Status.ID == before.Status.ID {
+		return nil
+	}
+	base := bs.DeepCopy()
+	base.Status = before.Status
+	err := r.Status().Patch(ctx, bs, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), operator.FieldOwner)
+	if apierrors.IsConflict(err) {
+		err = r.onStatusConflict(before, bs)(ctx, err)
+	}
+	if err != nil {
+		if _, elsewhere := errors.AsType[*recordedElsewhereError](err); elsewhere {
+			// Released: the status this pass would write is no one's.
+			bs.Status = *before.Status.DeepCopy()
+		}
+		return err
+	}
+	*before = *bs.DeepCopy()
 	return nil
 }
 
@@ -240,6 +271,10 @@ func (r *Reconciler) replaceUnusableSession(ctx context.Context, bs *v1alpha1.Br
 	st := &bs.Status
 	st.ID, st.SessionStatus, st.ConnectURL = "", "", ""
 	st.ExpiresAt, st.StartedAt, st.EndedAt = nil, nil, nil
+	// Every new session is a new revision: restart targets and env-var consumers move off the
+	// released one.
+	st.Revision = max(st.Revision, 1) + 1
+	st.LastRotationTime = nil
 	reconcile.MarkProgressing(bs, v1alpha1.ReasonConnectDetailsUnavailable,
 		fmt.Sprintf("Released Browserbase session %s, whose connect details are lost; creating a new session", lost.sessionID))
 	return ctrl.Result{RequeueAfter: time.Second}, nil

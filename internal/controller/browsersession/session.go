@@ -20,10 +20,23 @@ func (r *Reconciler) ensureSession(ctx context.Context, p *pass) error {
 	if sess.ConnectURL == "" {
 		r.fillPending(p.bs, sess)
 	}
+	if p.predecessor == nil && p.bs.Status.PreviousID != "" && sess.Status == browserbase.StatusPending {
+		// A successor still starting: the predecessor serves if it is still live.
+		p.predecessor = r.observePredecessor(ctx, p)
+	}
 	copySessionToStatus(p.bs, sess)
 	r.recordRenewalTime(p.bs, sess)
 	p.sess = sess
 	return nil
+}
+
+// observePredecessor reads the session a renewal replaced, nil when it cannot be read.
+func (r *Reconciler) observePredecessor(ctx context.Context, p *pass) *browserbase.Session {
+	prev, err := r.Browserbase.GetSession(ctx, p.apiKey, p.bs.Status.PreviousID)
+	if err != nil {
+		return nil
+	}
+	return prev
 }
 
 // sessionOf returns bs's session: created, observed, or renewed.
@@ -44,6 +57,11 @@ func (r *Reconciler) sessionOf(ctx context.Context, p *pass) (*browserbase.Sessi
 	}
 	if r.renewalDue(bs, current) {
 		return r.renewSession(ctx, p, current)
+	}
+	if unfinishedCreate(bs) {
+		// spec.renewal was turned off while a successor's create was unfinished: what it made is
+		// resolved, and nothing is made anew.
+		return r.resolveAbandonedRenewal(ctx, p, current)
 	}
 	if !current.Status.Ended() {
 		r.sweepLeaks(ctx, bs, p.apiKey)

@@ -53,7 +53,12 @@ func (r *Reconciler) patchNewSessionOntoFreshCopy(ctx context.Context, before, b
 	}
 	base := fresh.DeepCopy()
 	fresh.Status = bs.Status
-	return r.Status().Patch(ctx, fresh, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), operator.FieldOwner)
+	if err := r.Status().Patch(ctx, fresh, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), operator.FieldOwner); err != nil {
+		return err
+	}
+	// The pass goes on from the copy now stored (its writes carry its resourceVersion).
+	bs.ObjectMeta = fresh.ObjectMeta
+	return nil
 }
 
 // A recordedElsewhereError is a status write that found another session recorded: two managers
