@@ -105,8 +105,26 @@ dev: envtest | $(LOCALBIN) ## Run it all locally: control plane, emulator (or th
 	$(LOCALBIN)/dev
 
 .PHONY: lint
-lint: golangci-lint ## Run golangci-lint.
+lint: golangci-lint ## Run golangci-lint (.golangci.yml) on every package.
 	$(GOLANGCI_LINT) run
+
+.PHONY: lint-fix
+lint-fix: golangci-lint ## Format imports (gci, goimports, gofmt) and apply golangci-lint's automatic fixes.
+	$(GOLANGCI_LINT) fmt
+	$(GOLANGCI_LINT) run --fix
+
+.PHONY: verify-mod
+verify-mod: ## Fail when go.mod or go.sum is not tidy (prints the diff 'go mod tidy' would make).
+	go mod tidy -diff
+
+# The fast loop: every test that needs no control plane, no browser and no envtest. Left out:
+# test/e2e and test/faults (control plane, browsers), and, by name, the envtest suites (the
+# Ginkgo TestController of the controller packages, whose plain tests run) and the tests that
+# start Chromium or chromedriver. A new test of either kind belongs in UNIT_SKIP.
+UNIT_SKIP = ^(TestController|TestBrowserLifecycle|TestBrowserCap|TestBrowsersDieWithTheEmulator|TestConnectWithChromedp|TestConnectKeepAliveAndBrowserClose|TestConnectSelenium|TestPageTitleThroughTheEmulatorsBrowser)$$
+.PHONY: test-unit
+test-unit: ## Run the unit tests only (no control plane, browser or envtest): seconds, not minutes.
+	go test $$(go list ./... | grep -v -e /test/e2e -e /test/faults) -skip '$(UNIT_SKIP)'
 
 ##@ Build
 

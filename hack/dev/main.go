@@ -17,6 +17,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -292,7 +293,8 @@ func runWorkload(ctx context.Context, env *localenv.Env, root, workDir, secret s
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr string
-		if exit, ok := err.(*exec.ExitError); ok {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
 			stderr = strings.TrimSpace(string(exit.Stderr))
 		}
 		return fmt.Errorf("the example workload failed: %w: %s", err, stderr)

@@ -14,8 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/browserbase/session-operator/internal/emulator"
 	"golang.org/x/net/websocket"
+
+	"github.com/browserbase/session-operator/internal/emulator"
 )
 
 // fakeBrowser is a CDP endpoint that accepts one signing key at a time, as a Browserbase

@@ -90,7 +90,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 	if killed, err := KillStale(opts.WorkDir, etcdBin, apiserverBin, e.managerBin); err != nil {
 		return nil, fmt.Errorf("cleaning up after an earlier run: %w", err)
 	} else if len(killed) > 0 {
-		fmt.Fprintf(opts.ManagerOutput, "localenv: killed %d processes an earlier run in %s left behind: %v\n", len(killed), opts.WorkDir, killed)
+		_, _ = fmt.Fprintf(opts.ManagerOutput, "localenv: killed %d processes an earlier run in %s left behind: %v\n", len(killed), opts.WorkDir, killed)
 	}
 	etcdWrapper, apiserverWrapper := filepath.Join(opts.WorkDir, "etcd"), filepath.Join(opts.WorkDir, "kube-apiserver")
 	if err := PdeathsigWrapper(etcdWrapper, etcdBin, e.pids.path); err != nil {
