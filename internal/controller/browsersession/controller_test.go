@@ -701,7 +701,9 @@ var _ = Describe("BrowserSession", func() {
 		first := waitForCondition(ctx, bs, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSessionRunning)
 		Expect(first.Status.Revision).To(BeEquivalentTo(1))
 		Expect(first.Status.RenewalTime).NotTo(BeNil())
-		Expect(first.Status.RenewalTime.Time).To(BeTemporally("~", first.Status.ExpiresAt.Add(-3580*time.Second), time.Second))
+		// renewBefore before expiry, spread later by at most the jitter.
+		Expect(first.Status.RenewalTime.Time).To(BeTemporally(">=", first.Status.ExpiresAt.Add(-3580*time.Second).Add(-time.Second)))
+		Expect(first.Status.RenewalTime.Time).To(BeTemporally("<=", first.Status.ExpiresAt.Add(-3580*time.Second).Add(maxJitter+time.Second)))
 
 		By("watching every observation until the successor is current and the predecessor released")
 		var got *v1alpha1.BrowserSession

@@ -67,7 +67,7 @@ func (r *Reconciler) createOnce(ctx context.Context, p *pass) (*browserbase.Sess
 	if err != nil {
 		return nil, err
 	}
-	if wait := r.CreateGate.admit(apiKey); wait != nil {
+	if wait := r.CreateGate.admit(apiKey, bs.Status.ID != ""); wait != nil {
 		return nil, wait
 	}
 	// The Secret read and this write run at once: both must be done before the create call.

@@ -52,8 +52,12 @@ func (g *CreateGate) gate(key browserbase.Sensitive) *keyGate {
 	return kg
 }
 
-// admit takes a create slot for the key, or returns the wait before asking again.
-func (g *CreateGate) admit(key browserbase.Sensitive) *reconcile.WaitError {
+// admit takes a create slot for the key, or returns the wait before asking again. A renewal
+// (its predecessor expires on its own schedule, and its consumers lose their browser then) goes
+// before first sessions: it takes the next slot even when none is free yet, so that the creates
+// waiting behind it wait longer instead. A gate closed by a 429 holds renewals too: Browserbase
+// would refuse them.
+func (g *CreateGate) admit(key browserbase.Sensitive, renewal bool) *reconcile.WaitError {
 	if g == nil {
 		return nil
 	}
@@ -65,7 +69,7 @@ func (g *CreateGate) admit(key browserbase.Sensitive) *reconcile.WaitError {
 		return &reconcile.WaitError{Reason: kg.closedBy.Reason, Message: kg.closedBy.Message, After: reconcile.Jitter(wait)}
 	}
 	r := kg.bucket.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
+	if d := r.DelayFrom(now); d > 0 && !renewal {
 		r.CancelAt(now)
 		return reconcile.Wait(v1alpha1.ReasonRateLimited, reconcile.Jitter(d),
 			"Spacing creates to at most %g per minute for this API key (--creates-per-minute)", g.perMinute)

@@ -151,6 +151,11 @@ func (r *Reconciler) keepServing(p *pass, current *browserbase.Session, err erro
 			"Could not create the successor of Browserbase session %s: %v", bs.Status.ID, err)
 	}
 	wait.KeepReady = true
+	if unfinishedCreate(bs) {
+		// A create whose outcome is unknown is resolved once its grace period is over, not a
+		// poll interval later: a short renewBefore has no time to lose.
+		wait.After = min(wait.After, max(r.createGraceLeft(bs)+time.Second, time.Second))
+	}
 	if !current.ExpiresAt.IsZero() {
 		// A second past expiry, so the answer is already TIMED_OUT.
 		wait.After = min(wait.After, max(current.ExpiresAt.Sub(r.Now())+time.Second, time.Second))

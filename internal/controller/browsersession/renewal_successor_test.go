@@ -102,3 +102,34 @@ func TestPendingSuccessorTakesTheSecretOnceRunning(t *testing.T) {
 		t.Fatalf("predecessor %s before its overlap, counted from the Secret write", got)
 	}
 }
+
+// Item: a short renewBefore survives one interrupted renewal. With the reconciler's own policy,
+// a renewal starts early enough (two grace periods and a margin before expiry) that a lost
+// create answer, resolved after the grace period, still puts the successor into the Secret
+// before the predecessor expires.
+func TestShortRenewBeforeSurvivesALostCreateAnswer(t *testing.T) {
+	f := newRenewalFixture(t, beforeExpiry(10*time.Second, time.Minute))
+	f.r.RenewalPolicy = nil // the reconciler's policy, with its lead for the grace period of 10s
+	res := f.reconcile()
+	expiry := f.get().Status.ExpiresAt.Time
+	for f.created < 2 {
+		f.clk.Step(res.RequeueAfter)
+		if !f.clk.Now().Before(expiry) {
+			t.Fatal("no renewal before the predecessor expired")
+		}
+		if f.get().Status.RenewalTime != nil && !f.clk.Now().Before(f.get().Status.RenewalTime.Time) {
+			f.commitThenFail() // the renewal's create commits s2 and its answer is lost
+		}
+		res, _ = f.reconcileAny()
+	}
+	for string(f.secret().Data[SecretKeySessionID]) != "s2" {
+		f.clk.Step(max(res.RequeueAfter, time.Second))
+		if !f.clk.Now().Before(expiry) {
+			t.Fatalf("at the predecessor's expiry the Secret still holds %s", f.secret().Data[SecretKeySessionID])
+		}
+		res, _ = f.reconcileAny()
+	}
+	if f.created != 2 {
+		t.Fatalf("%d creates: the lost answer's session should have been adopted", f.created)
+	}
+}

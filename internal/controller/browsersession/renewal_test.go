@@ -117,7 +117,8 @@ func (f *renewalFixture) newReconciler() *Reconciler {
 	return &Reconciler{
 		Client: f.c, APIReader: f.c, Browserbase: f.bb, PollInterval: time.Minute,
 		Credentials: &reconcile.Credentials{Default: "key"}, CreateGracePeriod: 10 * time.Second,
-		Kit: reconcile.Kit{Recorder: f.events, Clock: f.clk},
+		Kit:           reconcile.Kit{Recorder: f.events, Clock: f.clk},
+		RenewalPolicy: DefaultRenewalPolicy,
 	}
 }
 

@@ -147,6 +147,12 @@ func (r *Reconciler) recordRenewalTime(bs *v1alpha1.BrowserSession, sess *browse
 	}
 	next := metaTime(&due)
 	if bs.Status.RenewalTime == nil || !bs.Status.RenewalTime.Equal(next) {
+		if lead := renewalLead(r.CreateGracePeriod); r.RenewalPolicy == nil && leadTooLong(bs, sess, lead) {
+			r.Event(bs, corev1.EventTypeWarning, "RenewalAtRisk", "Renew",
+				"Session %s lives %s: too short to survive one interrupted renewal, which needs %s before its expiry "+
+					"(the create grace period twice and a margin); set a longer spec.timeout",
+				sess.ID, lifetime(bs, sess).Round(time.Second), lead)
+		}
 		if before, tooLong := renewBefore(bs, sess); tooLong {
 			r.Event(bs, corev1.EventTypeWarning, "RenewBeforeTooLong", "Renew",
 				"spec.renewal.renewBefore (%s) leaves session %s less than %s of use; renewing %s before its expiry instead",
