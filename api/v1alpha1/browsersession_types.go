@@ -176,6 +176,11 @@ type Renewal struct {
 	// variables, and so must restart to see a new session: each new session (revision) sets the
 	// annotation browserbase.io/session-revision on their pod template, once. Workloads that
 	// mount the Secret as a volume see the new values without a restart.
+	// Each workload must opt in with the annotation browserbase.io/restart-on-renewal naming this
+	// BrowserSession (a comma-separated list of names); others are refused with a Warning event.
+	// The operator needs get and patch on Deployments and StatefulSets, which the default install
+	// does not grant: enable restartTargets.enabled in the Helm chart, or the kustomize component
+	// config/components/restart-targets.
 	// +optional
 	// +kubebuilder:validation:MaxItems=16
 	// +listType=atomic

@@ -102,8 +102,11 @@ const (
 	// AnnotationSessionRevision is status.revision, on the credentials Secret and on the pod
 	// templates of spec.renewal.restartTargets: a change of it means a new session.
 	AnnotationSessionRevision = "browserbase.io/session-revision"
-	// AnnotationRestartOnRenewal, on a Deployment or StatefulSet, names the BrowserSessions
-	// (comma-separated) whose renewals may restart it: a restart target without it is not patched.
+	// AnnotationRestartOnRenewal, on a Deployment or StatefulSet, names the BrowserSessions (a
+	// comma-separated list of names in the workload's namespace) that may restart it through
+	// spec.renewal.restartTargets. A workload without it, or that names other BrowserSessions, is
+	// not restarted: whoever may create a BrowserSession must not be able to roll any workload
+	// of the namespace.
 	AnnotationRestartOnRenewal = "browserbase.io/restart-on-renewal"
 )
 

@@ -227,6 +227,77 @@ var _ = Describe("The install bundles", Ordered, ContinueOnFailure, func() {
 		expectSelects(svc, dep)
 	})
 
+	// spec.renewal.restartTargets patches workloads; whoever may create a BrowserSession must not
+	// get that power over a namespace unless its owner installed it (and each workload opts in).
+	It("grants no rights on workloads by default; the restart-targets component and chart value add get and patch", func(ctx SpecContext) {
+		wantRules := []rbacv1.PolicyRule{{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets"}, Verbs: []string{"get", "patch"}}}
+
+		By("leaving them out of config/rbac/role.yaml and config/default")
+		raw, err := os.ReadFile(filepath.Join(repo, "config", "rbac", "role.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(workloadRoles([]manifest{{Kind: "ClusterRole", Name: "manager-role", raw: raw}})).To(BeEmpty())
+		Expect(workloadRoles(kustomized)).To(BeEmpty())
+
+		By("adding a ClusterRole and its binding with the component config/default names in a comment")
+		dir := filepath.Join(workDir, "restart-targets")
+		Expect(os.CopyFS(filepath.Join(dir, "config"), os.DirFS(filepath.Join(repo, "config")))).To(Succeed())
+		kustomization := filepath.Join(dir, "config", "default", "kustomization.yaml")
+		raw, err = os.ReadFile(kustomization)
+		Expect(err).NotTo(HaveOccurred())
+		const commented = "#components:\n#- ../components/restart-targets\n"
+		Expect(string(raw)).To(ContainSubstring(commented), "config/default tells how to enable the component")
+		Expect(os.WriteFile(kustomization, []byte(strings.Replace(string(raw), commented, "components:\n- ../components/restart-targets\n", 1)), 0o600)).To(Succeed())
+		kustomize, err := repoTool(ctx, "kustomize")
+		Expect(err).NotTo(HaveOccurred())
+		out, err := run(ctx, kustomize, "build", filepath.Join(dir, "config", "default"))
+		Expect(err).NotTo(HaveOccurred())
+		withComponent := parseManifests(out)
+		Expect(workloadRoles(withComponent)).To(ConsistOf("ClusterRole/" + kustomizePrefix + "restart-targets-role"))
+		role := find(withComponent, "ClusterRole", kustomizePrefix+"restart-targets-role")
+		Expect(decode[rbacv1.ClusterRole](role).Rules).To(Equal(wantRules))
+		binding := find(withComponent, "ClusterRoleBinding", kustomizePrefix+"restart-targets-rolebinding")
+		b := decode[rbacv1.ClusterRoleBinding](binding)
+		Expect(b.RoleRef).To(Equal(rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: kustomizePrefix + "restart-targets-role"}))
+		dep := decode[appsv1.Deployment](find(withComponent, "Deployment", kustomizePrefix+"controller-manager"))
+		Expect(b.Subjects).To(Equal([]rbacv1.Subject{{Kind: "ServiceAccount", Name: dep.Spec.Template.Spec.ServiceAccountName, Namespace: dep.Namespace}}))
+		dryRunApply(ctx, "install-kustomize-restart-targets.yaml", []manifest{role, binding})
+
+		requireHelm()
+		By("leaving them out of the chart's default render")
+		Expect(workloadRoles(mustRender(ctx))).To(BeEmpty())
+
+		By("granting them cluster-wide with restartTargets.enabled")
+		objs := mustRender(ctx, "restartTargets.enabled=true")
+		dryRunApply(ctx, "install-chart-restart-targets.yaml", objs)
+		Expect(workloadRoles(objs)).To(ConsistOf("ClusterRole/" + chartName("restart-targets-role")))
+		Expect(decode[rbacv1.ClusterRole](find(objs, "ClusterRole", chartName("restart-targets-role"))).Rules).To(Equal(wantRules))
+		b = decode[rbacv1.ClusterRoleBinding](find(objs, "ClusterRoleBinding", chartName("restart-targets-rolebinding")))
+		Expect(b.RoleRef).To(Equal(rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: chartName("restart-targets-role")}))
+		Expect(b.Subjects).To(Equal([]rbacv1.Subject{{Kind: "ServiceAccount", Name: chartName("controller-manager"), Namespace: ns}}))
+
+		By("granting them only in the watched namespaces, with manager.watchNamespaces")
+		objs = mustRender(ctx, "restartTargets.enabled=true", "manager.watchNamespaces={"+ns+",default}")
+		dryRunApply(ctx, "install-chart-restart-targets-namespaced.yaml", objs)
+		Expect(workloadRoles(objs)).To(ConsistOf("Role/"+chartName("restart-targets-role"), "Role/"+chartName("restart-targets-role")))
+		var roleNamespaces, bindingNamespaces []string
+		for _, o := range objs {
+			switch {
+			case o.Kind == "Role" && o.Name == chartName("restart-targets-role"):
+				r := decode[rbacv1.Role](o)
+				Expect(r.Rules).To(Equal(wantRules))
+				roleNamespaces = append(roleNamespaces, r.Namespace)
+			case o.Kind == "RoleBinding" && o.Name == chartName("restart-targets-rolebinding"):
+				rb := decode[rbacv1.RoleBinding](o)
+				Expect(rb.RoleRef).To(Equal(rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: chartName("restart-targets-role")}))
+				Expect(rb.Subjects).To(Equal([]rbacv1.Subject{{Kind: "ServiceAccount", Name: chartName("controller-manager"), Namespace: ns}}))
+				bindingNamespaces = append(bindingNamespaces, rb.Namespace)
+			}
+		}
+		Expect(roleNamespaces).To(ConsistOf(ns, "default"))
+		Expect(bindingNamespaces).To(ConsistOf(ns, "default"))
+		Expect(names(objs)).NotTo(ContainElement("ClusterRoleBinding/" + chartName("restart-targets-rolebinding")))
+	})
+
 	It("passes the defaults of the manager's own flags, and only flags the manager has", func(ctx SpecContext) {
 		requireHelm()
 		help := managerHelp(ctx)
@@ -490,6 +561,33 @@ func expectSelects(svc corev1.Service, dep appsv1.Deployment) {
 	for _, p := range svc.Spec.Ports {
 		Expect(manager(dep).Ports).To(ContainElement(HaveField("ContainerPort", int32(p.TargetPort.IntValue()))))
 	}
+}
+
+// workloadRoles returns the Roles and ClusterRoles (as Kind/name) with a rule on Deployments or
+// StatefulSets.
+func workloadRoles(objs []manifest) []string {
+	GinkgoHelper()
+	var out []string
+	for _, o := range objs {
+		if o.Kind != "Role" && o.Kind != "ClusterRole" {
+			continue
+		}
+		var role struct {
+			Rules []rbacv1.PolicyRule `json:"rules"`
+		}
+		Expect(yaml.Unmarshal(o.raw, &role)).To(Succeed(), "%s %s", o.Kind, o.Name)
+		for _, rule := range role.Rules {
+			group := slices.Contains(rule.APIGroups, "apps") || slices.Contains(rule.APIGroups, "*")
+			resource := slices.ContainsFunc(rule.Resources, func(r string) bool {
+				return r == "*" || strings.HasPrefix(r, "deployments") || strings.HasPrefix(r, "statefulsets")
+			})
+			if group && resource {
+				out = append(out, o.Kind+"/"+o.Name)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // aggregation returns the labels that aggregate a ClusterRole into the built-in ones.

@@ -54,3 +54,10 @@ control-plane: controller-manager
 {{- fail "metrics.port cannot be 8081: the health probes listen there" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The rules of the optional restart-targets role (restart-targets-rbac.yaml). */}}
+{{- define "browserbase-operator.restartTargetsRules" -}}
+- apiGroups: [apps]
+  resources: [deployments, statefulsets]
+  verbs: [get, patch]
+{{- end -}}

@@ -68,15 +68,12 @@ type Reconciler struct {
 // what lets the Secret's owner reference block its owner's deletion. Secrets are listed and
 // watched cluster-wide unless --watch-namespaces narrows the cache (see operator.CacheOptions);
 // the namespaces one is for the cluster's identity (the kube-system namespace's UID).
-// Deployments and StatefulSets are only patched, with one pod-template annotation, when
-// spec.renewal names them as restart targets.
 // +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions/status,verbs=get;patch
 // +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions/finalizers,verbs=update
 // +kubebuilder:rbac:groups=browserbase.io,resources=browsercontexts,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves a BrowserSession one step towards a running Browserbase session with its

@@ -679,7 +679,7 @@ var _ = Describe("BrowserSession", func() {
 	})
 	It("renews before expiry: Ready throughout, one successor in the Secret, the predecessor released after its overlap, restart targets restarted", func(ctx SpecContext) {
 		reader := &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "reader"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "reader", Annotations: map[string]string{v1alpha1.AnnotationRestartOnRenewal: "renewing"}},
 			Spec: appsv1.DeploymentSpec{
 				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "reader"}},
 				Template: corev1.PodTemplateSpec{

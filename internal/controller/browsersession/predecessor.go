@@ -27,7 +27,9 @@ func (r *Reconciler) markRotated(_ context.Context, p *pass) error {
 		return nil
 	}
 	if bs.Spec.Renewal != nil && len(bs.Spec.Renewal.RestartTargets) > 0 {
-		if done, _ := r.restarted.Get(bs.UID); done != bs.Status.Revision {
+		// Restarted, or refused and reported (restart.go): either way consumers have what they
+		// will get.
+		if done, _ := r.restarted.Get(bs.UID); done != bs.Status.Revision && done != -bs.Status.Revision {
 			return nil
 		}
 	}

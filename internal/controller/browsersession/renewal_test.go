@@ -375,7 +375,8 @@ func TestRenewalWithAPersistedContext(t *testing.T) {
 // Restart targets get the revision on their pod template once per renewal, not for the first
 // session, and a missing one does not hold the renewal.
 func TestRestartTargets(t *testing.T) {
-	deploy := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "reader"}}
+	deploy := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "reader",
+		Annotations: map[string]string{v1alpha1.AnnotationRestartOnRenewal: "bs"}}}
 	renewal := beforeExpiry(10*time.Minute, time.Minute)
 	renewal.RestartTargets = []v1alpha1.RestartTarget{{Kind: "Deployment", Name: "reader"}, {Kind: "StatefulSet", Name: "missing"}}
 	f := newRenewalFixture(t, renewal, deploy)
