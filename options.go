@@ -30,9 +30,7 @@ func (o *options) bindFlags(fs *flag.FlagSet) {
 	o.log.BindFlags(fs)
 }
 
-// validate reports a combination of flags the manager must not run with. Single settings out of
-// range are left to client-go and controller-runtime, which reject them when the manager is built
-// or started, naming them.
+// validate reports a combination of flags the manager must not run with, naming the flags.
 func (o *options) validate() error {
 	return o.browserbase.validate()
 }
