@@ -9,8 +9,10 @@
 //   - observe.go: reading the context from Browserbase now and then, copying it into status,
 //     and Ready; the redaction of the id in everything but the Secret.
 //   - delete.go: deleting the context on delete, once no BrowserSession refers to it.
-//   - index.go: the field index of BrowserSessions by the BrowserContext they name, and the
-//     watch that brings a BrowserContext back when a BrowserSession naming it changes.
+//   - index.go: the watch that brings a BrowserContext back when a BrowserSession naming it
+//     changes. The field index of BrowserSessions by the BrowserContext they name, which
+//     delete.go lists, is internal/controller/sessionindex, shared with the BrowserSession
+//     controller.
 //   - status.go: the one status patch per pass (finalizeStatus), and its events.
 //
 // Outcome machinery shared with other kinds (stall and wait errors, conditions, classification
