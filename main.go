@@ -138,7 +138,7 @@ func newBrowserbaseClients(o *browserbaseOptions) (*browserbaseClients, error) {
 	return &browserbaseClients{
 		baseURL:  bb.BaseURL(),
 		sessions: limiter.Client(metrics.InstrumentClient(bb)),
-		contexts: limiter.ContextClient(instrumentContexts(bb)),
+		contexts: limiter.ContextClient(metrics.InstrumentContextClient(bb)),
 	}, nil
 }
 

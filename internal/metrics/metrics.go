@@ -22,7 +22,7 @@ var (
 	// APIRequests counts Browserbase API calls by endpoint and answer ("error" when none came).
 	APIRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "browserbase_api_requests_total",
-		Help: "Browserbase API calls, by endpoint (create, get, list, release) and HTTP status code, or \"error\" when no answer came.",
+		Help: "Browserbase API calls, by endpoint (create, get, list, release; context_create, context_get, context_delete) and HTTP status code, or \"error\" when no answer came.",
 	}, []string{"endpoint", "code"})
 
 	// APIRequestDuration is the latency of Browserbase API calls.
@@ -161,4 +161,34 @@ func (c *SessionCollector) Collect(ch chan<- prometheus.Metric) {
 	for k, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(n), k.status, k.ready)
 	}
+}
+
+// InstrumentContextClient counts and times context calls in the metrics session calls go to
+// (browserbase_api_requests_total, browserbase_api_request_duration_seconds), under endpoints of
+// their own: context_create, context_get and context_delete.
+func InstrumentContextClient(c browserbase.ContextClient) browserbase.ContextClient {
+	return instrumentedContexts{c}
+}
+
+type instrumentedContexts struct{ next browserbase.ContextClient }
+
+func (i instrumentedContexts) CreateContext(ctx context.Context, key browserbase.Sensitive, projectID string) (*browserbase.Context, error) {
+	start := time.Now()
+	c, err := i.next.CreateContext(ctx, key, projectID)
+	observe("context_create", start, err, 201)
+	return c, err
+}
+
+func (i instrumentedContexts) GetContext(ctx context.Context, key browserbase.Sensitive, id string) (*browserbase.Context, error) {
+	start := time.Now()
+	c, err := i.next.GetContext(ctx, key, id)
+	observe("context_get", start, err, 200)
+	return c, err
+}
+
+func (i instrumentedContexts) DeleteContext(ctx context.Context, key browserbase.Sensitive, id string) error {
+	start := time.Now()
+	err := i.next.DeleteContext(ctx, key, id)
+	observe("context_delete", start, err, 204)
+	return err
 }
