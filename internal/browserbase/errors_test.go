@@ -175,3 +175,23 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+func TestRefused(t *testing.T) {
+	cases := []struct {
+		err  error
+		want bool
+	}{
+		{&APIError{StatusCode: 400}, true},
+		{&APIError{StatusCode: 401}, true},
+		{&APIError{StatusCode: 429}, true},
+		{&APIError{StatusCode: 408}, false},
+		{&APIError{StatusCode: 500}, false},
+		{&CallError{Err: context.DeadlineExceeded}, false},
+		{nil, false},
+	}
+	for _, tc := range cases {
+		if got := Refused(tc.err); got != tc.want {
+			t.Errorf("Refused(%v) = %t, want %t", tc.err, got, tc.want)
+		}
+	}
+}
