@@ -47,6 +47,22 @@ func (b *browser) pid() int {
 	return b.cmd.Process.Pid
 }
 
+// chromiumArgs are Chromium's flags for a browser with its profile in dir.
+func chromiumArgs(dir string) []string {
+	args := []string{
+		"--headless", "--disable-gpu", "--disable-dev-shm-usage",
+		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+		"--user-data-dir=" + dir,
+		"--no-first-run", "--no-default-browser-check", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--disable-quic", "--disable-breakpad",
+		"--metrics-recording-only", "--mute-audio",
+	}
+	if os.Geteuid() == 0 {
+		args = append(args, "--no-sandbox")
+	}
+	return append(args, "about:blank")
+}
+
 // launch starts Chromium. Its own process group (so that stop kills its helpers too) and SIGKILL
 // when the emulator dies; flags as measured in the project's notes on a local browser: headless,
 // no sandbox as root, bound to loopback on a port it picks, a fresh profile, and no background
@@ -62,19 +78,7 @@ func launch(opts *BrowserOptions, sessionID string, onExit func(*browser)) *brow
 		return b
 	}
 	b.profileDir = dir
-	args := []string{
-		"--headless", "--disable-gpu", "--disable-dev-shm-usage",
-		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-		"--user-data-dir=" + dir,
-		"--no-first-run", "--no-default-browser-check", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--disable-quic", "--disable-breakpad",
-		"--metrics-recording-only", "--mute-audio",
-	}
-	if os.Geteuid() == 0 {
-		args = append(args, "--no-sandbox")
-	}
-	args = append(args, "about:blank")
-	b.cmd = exec.Command(opts.Chromium, args...)
+	b.cmd = exec.Command(opts.Chromium, chromiumArgs(dir)...)
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	// Stderr is a pipe of our own, not one exec.Cmd copies: Chromium's helpers inherit it and
 	// hold it open after the browser has exited, and Wait would wait for them too.
@@ -103,20 +107,7 @@ func launch(opts *BrowserOptions, sessionID string, onExit func(*browser)) *brow
 		close(stderrDone)
 	}()
 	waited := make(chan struct{})
-	go func() {
-		_ = b.cmd.Wait()
-		close(waited)
-		// The session ends first: reaping takes a while, and a client that reconnected meanwhile
-		// would be sent to a browser that is gone.
-		if onExit != nil {
-			onExit(b)
-		}
-		b.closeDriver()
-		// Helpers of a browser that exited by itself may linger in its group.
-		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
-		_ = os.RemoveAll(dir)
-		close(b.exited)
-	}()
+	go b.reap(dir, waited, onExit)
 	go func() {
 		ws, err := waitDevToolsActivePort(dir, waited, opts.StartTimeout)
 		if err != nil {
@@ -240,4 +231,21 @@ func (w *limitedWriter) String() string {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], " | ")
+}
+
+// reap waits for the browser process to exit, closes waited, ends the session (onExit) before
+// anything slower, then stops its chromedriver and helpers and removes its profile in dir.
+func (b *browser) reap(dir string, waited chan struct{}, onExit func(*browser)) {
+	_ = b.cmd.Wait()
+	close(waited)
+	// The session ends first: reaping takes a while, and a client that reconnected meanwhile
+	// would be sent to a browser that is gone.
+	if onExit != nil {
+		onExit(b)
+	}
+	b.closeDriver()
+	// Helpers of a browser that exited by itself may linger in its group.
+	_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
+	_ = os.RemoveAll(dir)
+	close(b.exited)
 }

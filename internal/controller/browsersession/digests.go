@@ -31,7 +31,7 @@ func digest(data map[string][]byte, keys []string) [sha256.Size]byte {
 		if !ok {
 			continue
 		}
-		fmt.Fprintf(h, "%d:%s%d:", len(k), k, len(v))
+		_, _ = fmt.Fprintf(h, "%d:%s%d:", len(k), k, len(v))
 		h.Write(v)
 	}
 	var out [sha256.Size]byte

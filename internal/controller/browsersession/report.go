@@ -125,7 +125,7 @@ func (r *Reconciler) reportSession(bs *v1alpha1.BrowserSession, wakeUp time.Dura
 	}
 	if exp := bs.Status.ExpiresAt; exp != nil {
 		// A second past expiry, so the answer is already TIMED_OUT.
-		if untilExpiry := exp.Time.Sub(r.Now()) + time.Second; untilExpiry < next {
+		if untilExpiry := exp.Sub(r.Now()) + time.Second; untilExpiry < next {
 			next = max(untilExpiry, time.Second)
 		}
 	}

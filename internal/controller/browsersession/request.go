@@ -1,11 +1,10 @@
 package browsersession
 
 import (
-	"strings"
-
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"unicode/utf16"
 
 	"k8s.io/apimachinery/pkg/util/validation"
