@@ -27,8 +27,8 @@ type RenewalPolicyFunc func(bs *v1alpha1.BrowserSession, sess *browserbase.Sessi
 //   - never less than lead before it (when the session's life allows): one interrupted create
 //     (a lost answer, a manager killed) costs a grace period before it is resolved, and a retry,
 //     so a renewal must start early enough to survive one (lead: 2 grace periods and a margin);
-//   - when jittered, spread later inside the renewal window by up to maxJitter (and never
-//     leaving less than lead), fixed per session (a hash of its id), so that renewals due at
+//   - when jittered, spread later inside the renewal window by up to maxJitter (a tenth of the
+//     window, a quarter of the use before it, and never leaving less than lead), fixed per session (a hash of its id), so that renewals due at
 //     once (after an outage, or of resources made together) do not all fire in the same second,
 //     and the same on every pass and every manager;
 //   - never before the session has served: a successor is due no sooner than minUsefulLife
@@ -105,8 +105,9 @@ func renewalTimeWithLead(bs *v1alpha1.BrowserSession, sess *browserbase.Session,
 	if !jittered {
 		return sess.ExpiresAt.Add(-before)
 	}
-	// Later by up to a tenth of the window (maxJitter at most), never leaving less than lead.
-	spread := min(before/10, maxJitter, max(before-lead, 0))
+	// Later by up to a tenth of the window and a quarter of the use before it (maxJitter at
+	// most), never leaving less than lead.
+	spread := min(before/10, max(lifetime(bs, sess)-before, 0)/4, maxJitter, max(before-lead, 0))
 	return sess.ExpiresAt.Add(-before + jitter(sess.ID, spread))
 }
 

@@ -100,10 +100,11 @@ func (r *Reconciler) writeSecret(ctx context.Context, p *pass) error {
 	if err != nil {
 		return err
 	}
-	if err := r.recordSession(ctx, p); err != nil {
-		return err
-	}
-	err = r.reconcileSecret(ctx, p.bs, p.sess, secret)
+	// A pass that made or adopted a session writes the Secret only if no one else wrote it since
+	// the pass read it, before its create: the fence against a stale manager (a paused old
+	// leader), whose status write then conflicts too, and which then releases its session.
+	fenced := p.bs.Status.ID != p.before.Status.ID
+	err = r.reconcileSecret(ctx, p.bs, p.sess, secret, fenced)
 	if lost, ok := errors.AsType[*connectDetailsLostError](err); ok {
 		result, err := r.replaceUnusableSession(ctx, p.bs, p.apiKey, lost)
 		p.finish(result)
@@ -117,32 +118,6 @@ func (r *Reconciler) writeSecret(ctx context.Context, p *pass) error {
 	return nil
 }
 
-// recordSession writes status before the Secret when the pass made or adopted a session. That
-// write, with the resourceVersion the pass read as its precondition, is the fence that makes the
-// session the resource's own: a manager working from a stale copy (an old leader that was paused)
-// fails there, releases its session, and never writes the Secret, which keeps the credentials of
-// the session another manager recorded.
-func (r *Reconciler) recordSession(ctx context.Context, p *pass) error {
-	bs, before := p.bs, p.before
-	if bs.Status.ID == before.Status.ID {
-		return nil
-	}
-	base := bs.DeepCopy()
-	base.Status = before.Status
-	err := r.Status().Patch(ctx, bs, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), operator.FieldOwner)
-	if apierrors.IsConflict(err) {
-		err = r.onStatusConflict(before, bs)(ctx, err)
-	}
-	if err != nil {
-		if _, elsewhere := errors.AsType[*recordedElsewhereError](err); elsewhere {
-			// Released: the status this pass would write is no one's.
-			bs.Status = *before.Status.DeepCopy()
-		}
-		return err
-	}
-	*before = *bs.DeepCopy()
-	return nil
-}
 
 // reconcileSecret writes the session's credentials into bs's Secret (found, as startOwnedSecretRead
 // found its metadata earlier in the pass, or nil): created if missing, updated only when the data
@@ -154,7 +129,11 @@ func (r *Reconciler) recordSession(ctx context.Context, p *pass) error {
 // wrote or read at the resourceVersion the cache shows holds what it remembers (as digests), so
 // a pass with nothing new reads nothing. A change by anyone else moves the resourceVersion, and
 // the next pass reads the Secret and puts the credentials back.
-func (r *Reconciler) reconcileSecret(ctx context.Context, bs *v1alpha1.BrowserSession, sess *browserbase.Session, found *metav1.PartialObjectMetadata) error {
+//
+// fenced asks for the Secret to be written only as found: a Secret made since fails to be
+// created, and one changed since is not updated (both are conflicts, for the next pass).
+func (r *Reconciler) reconcileSecret(ctx context.Context, bs *v1alpha1.BrowserSession, sess *browserbase.Session,
+	found *metav1.PartialObjectMetadata, fenced bool) error {
 	bs.Status.SecretName = secretName(bs)
 	key := types.NamespacedName{Namespace: bs.Namespace, Name: secretName(bs)}
 	data := map[string][]byte{
@@ -189,6 +168,10 @@ func (r *Reconciler) reconcileSecret(ctx context.Context, bs *v1alpha1.BrowserSe
 		return fmt.Errorf("reading Secret %q: %w", key.Name, err)
 	}
 	r.rememberDigests(bs, existing.ResourceVersion, existing.Data)
+	if fenced && existing.ResourceVersion != found.ResourceVersion {
+		return apierrors.NewConflict(corev1.Resource("secrets"), key.Name,
+			fmt.Errorf("written by someone else since this pass read it, before its create"))
+	}
 	if !hasConnect {
 		// The stored connect details are kept only if they are this session's.
 		if len(existing.Data[SecretKeyConnectURL]) == 0 || string(existing.Data[SecretKeySessionID]) != sess.ID {

@@ -119,7 +119,7 @@ func TestReconcileSecret(t *testing.T) {
 
 	t.Run("a missing Secret is created with the credentials", func(t *testing.T) {
 		f := newSecretFixture(t, nil)
-		if err := f.r.reconcileSecret(context.Background(), f.bs, sess, nil); err != nil {
+		if err := f.r.reconcileSecret(context.Background(), f.bs, sess, nil, false); err != nil {
 			t.Fatal(err)
 		}
 		if got := f.read(t); got[SecretKeyConnectURL] != full[SecretKeyConnectURL] || got[SecretKeySigningKey] != full[SecretKeySigningKey] {
@@ -130,7 +130,7 @@ func TestReconcileSecret(t *testing.T) {
 	t.Run("a digest hit writes and reads nothing", func(t *testing.T) {
 		f := newSecretFixture(t, nil)
 		ctx := context.Background()
-		if err := f.r.reconcileSecret(ctx, f.bs, sess, nil); err != nil {
+		if err := f.r.reconcileSecret(ctx, f.bs, sess, nil, false); err != nil {
 			t.Fatal(err)
 		}
 		found, err := f.r.startOwnedSecretRead(ctx, f.bs).get()
@@ -138,7 +138,7 @@ func TestReconcileSecret(t *testing.T) {
 			t.Fatalf("the owned Secret is not found: %v", err)
 		}
 		before := f.writes.Load()
-		if err := f.r.reconcileSecret(ctx, f.bs, sess, found); err != nil {
+		if err := f.r.reconcileSecret(ctx, f.bs, sess, found, false); err != nil {
 			t.Fatal(err)
 		}
 		if n := f.writes.Load() - before; n != 0 {
@@ -150,7 +150,7 @@ func TestReconcileSecret(t *testing.T) {
 		f := newSecretFixture(t, nil)
 		ctx := context.Background()
 		found := f.store(t, full, func(s *corev1.Secret) { s.Data[SecretKeySessionID] = []byte("an-older-session") })
-		err := f.r.reconcileSecret(ctx, f.bs, &withoutConnect, found)
+		err := f.r.reconcileSecret(ctx, f.bs, &withoutConnect, found, false)
 		if _, ok := errors.AsType[*connectDetailsLostError](err); !ok {
 			t.Fatalf("error = %v, want the connect details lost", err)
 		}
@@ -160,7 +160,7 @@ func TestReconcileSecret(t *testing.T) {
 		f := newSecretFixture(t, nil)
 		ctx := context.Background()
 		found := f.store(t, full, func(s *corev1.Secret) { s.Data[SecretKeyExpiresAt] = []byte("an older expiry") })
-		if err := f.r.reconcileSecret(ctx, f.bs, &withoutConnect, found); err != nil {
+		if err := f.r.reconcileSecret(ctx, f.bs, &withoutConnect, found, false); err != nil {
 			t.Fatal(err)
 		}
 		got := f.read(t)
@@ -174,7 +174,7 @@ func TestReconcileSecret(t *testing.T) {
 
 	t.Run("no connect details anywhere: the session is lost", func(t *testing.T) {
 		f := newSecretFixture(t, nil)
-		err := f.r.reconcileSecret(context.Background(), f.bs, &withoutConnect, nil)
+		err := f.r.reconcileSecret(context.Background(), f.bs, &withoutConnect, nil, false)
 		if _, ok := errors.AsType[*connectDetailsLostError](err); !ok {
 			t.Fatalf("error = %v, want the connect details lost", err)
 		}
