@@ -118,7 +118,6 @@ func (r *Reconciler) writeSecret(ctx context.Context, p *pass) error {
 	return nil
 }
 
-
 // reconcileSecret writes the session's credentials into bs's Secret (found, as startOwnedSecretRead
 // found its metadata earlier in the pass, or nil): created if missing, updated only when the data
 // differs. Workloads read connectUrl from it. The connect fields come from the create answer, or
