@@ -157,7 +157,10 @@ type Renewal struct {
 	// example 10m; at least 10s. It must leave the session at least 20s of use: with timeout
 	// 3600, renewBefore must be at most 59m40s. Defaults to a third of the session's lifetime,
 	// which is also used (with a warning event) when the project's default timeout is shorter
-	// than renewBefore plus 20s.
+	// than renewBefore plus 20s. The operator starts a renewal earlier when renewBefore leaves
+	// too little time to survive one interrupted create (two create grace periods and a margin,
+	// 65s by default; a RenewalAtRisk event when the session is too short even for that), and
+	// spreads renewals by up to 2m (a tenth of renewBefore) later, fixed per session.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
@@ -165,7 +168,9 @@ type Renewal struct {
 	RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
 
 	// overlap is how long the predecessor keeps running after its successor's credentials are in
-	// the Secret, so that connected workloads can reconnect. Defaults to 1m; at most 1h.
+	// the Secret (and, with restartTargets, after their rollout started), so that connected
+	// workloads can reconnect. Defaults to 2m, longer than the kubelet's sync of Secret volumes;
+	// at most 1h.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
