@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -169,4 +170,47 @@ func assertNoID(t *testing.T, id string, bc *v1alpha1.BrowserContext, events *co
 	if err != nil && strings.Contains(err.Error(), id) {
 		t.Errorf("error holds the context id: %v", err)
 	}
+}
+
+// writeLog records the writes made through a fake client, in order, as "VERB Kind[/status]".
+type writeLog struct {
+	mu     sync.Mutex
+	writes []string
+}
+
+func (w *writeLog) add(s string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes = append(w.writes, s)
+}
+
+func kindOf(obj client.Object) string {
+	switch obj.(type) {
+	case *corev1.Secret:
+		return "Secret"
+	case *v1alpha1.BrowserContext:
+		return "BrowserContext"
+	}
+	return "?"
+}
+
+func (w *writeLog) funcs() interceptor.Funcs {
+	return interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			w.add("CREATE " + kindOf(obj))
+			return c.Create(ctx, obj, opts...)
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			w.add("PATCH " + kindOf(obj))
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+			w.add("PATCH " + kindOf(obj) + "/" + sub)
+			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+		},
+	}
+}
+
+func condition(bc *v1alpha1.BrowserContext, typ string) *metav1.Condition {
+	return meta.FindStatusCondition(bc.Status.Conditions, typ)
 }

@@ -1,5 +1,7 @@
 // Package controllertest holds what the controllers' tests share: an event recorder that keeps
-// what it is given, and where the envtest control-plane binaries are.
+// what it is given (controllertest.go), the envtest control plane with a manager and a
+// Browserbase emulator (env.go), and the Ginkgo suites' defaults and per-spec namespaces
+// (ginkgo.go).
 package controllertest
 
 import (
