@@ -97,9 +97,9 @@ func (r *Reconciler) reconcileContext(ctx context.Context, bc *v1alpha1.BrowserC
 		return ctrl.Result{}, err
 	}
 
-	id := contextIDOf(secret)
-	if id == "" {
-		id = r.pendingID(bc)
+	id, err := r.contextID(ctx, bc, secret)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	created := false
 	if id == "" {
@@ -115,8 +115,10 @@ func (r *Reconciler) reconcileContext(ctx context.Context, bc *v1alpha1.BrowserC
 		return ctrl.Result{}, err
 	}
 	r.pending.Forget(bc.UID)
-	bc.Status.RedactedID = redactID(id)
-	if err := secretBeingDeleted(secret, id); err != nil {
+	if err := r.recordID(ctx, bc, id); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := secretBeingDeleted(bc, secret, id); err != nil {
 		return ctrl.Result{}, err
 	}
 	return r.observeContext(ctx, bc, apiKey, id, created)
@@ -136,11 +138,15 @@ func (r *Reconciler) pollInterval() time.Duration {
 	return r.PollInterval
 }
 
-// SetupWithManager registers the reconciler and the BrowserSession field index it lists by.
-// Reconciles are triggered by spec changes and annotations a person sets, by changes to or the
-// deletion of the owned Secret, and by BrowserSessions that start or stop naming the resource.
+// SetupWithManager registers the reconciler and the field indexes it lists by (BrowserSessions
+// by context name and id, BrowserContexts by id digest). Reconciles are triggered by spec changes
+// and annotations a person sets, by changes to or the deletion of the owned Secret, and by
+// BrowserSessions that start or stop using the resource's context.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := sessionindex.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.BrowserContext{}, digestField, digestIndex); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
@@ -149,7 +155,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// Metadata only, as the BrowserSession controller watches them: the cache never holds the
 		// data of the operator's Secrets.
 		Owns(&corev1.Secret{}, builder.OnlyMetadata, builder.WithPredicates(reconcile.IgnoreCreates)).
-		Watches(&v1alpha1.BrowserSession{}, enqueueNamedContexts()).
+		Watches(&v1alpha1.BrowserSession{}, enqueueUsedContexts(mgr.GetClient())).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: r.MaxConcurrentReconciles,
 			RateLimiter:             reconcile.NewRateLimiter(),

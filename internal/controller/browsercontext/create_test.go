@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,7 +63,7 @@ func TestCreateWritesSecretThenStatus(t *testing.T) {
 	if ready := condition(bc, v1alpha1.ConditionReady); ready == nil || ready.Status != metav1.ConditionTrue {
 		t.Errorf("Ready = %+v, want True", ready)
 	}
-	want := v1alpha1.BrowserContextStatus{ObservedGeneration: 1, RedactedID: id[:4] + "…", SecretName: "profile-browserbase-context"}
+	want := v1alpha1.BrowserContextStatus{ObservedGeneration: 1, RedactedID: id[:4] + "…", SecretName: "profile-browserbase-context", IDDigest: idDigest(id)}
 	got := bc.Status
 	got.Conditions = nil
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -181,4 +182,71 @@ func TestCreateErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// After a successful create, the attempt annotation is cleared once the id's digest is in
+// status, and a Secret lost afterwards does not make a new, empty context: the resource stalls,
+// keeping the old context's redacted id and saying how to recover, and no ContextMayHaveLeaked
+// warning is given (nothing leaked).
+func TestSecretLostAfterCreateDoesNotCreateAgain(t *testing.T) {
+	bc := newBrowserContext("profile")
+	c := newFakeClient(interceptor.Funcs{}, bc)
+	bb := newContextStore().client()
+	r, events := newReconciler(c, bb)
+	if _, err := reconcileOnce(t, r, bc); err != nil {
+		t.Fatal(err)
+	}
+	secret := ownedSecret(bc, "")
+	mustGet(t, c, secret)
+	id := string(secret.Data[SecretKeyContextID])
+	mustGet(t, c, bc)
+	if bc.Status.IDDigest != idDigest(id) {
+		t.Fatalf("status.idDigest = %q, want the digest of the created id", bc.Status.IDDigest)
+	}
+
+	// The next pass finds the digest recorded, and clears the attempt.
+	r.Clock.(interface{ Step(time.Duration) }).Step(afterCreate)
+	if _, err := reconcileOnce(t, r, bc); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, c, bc)
+	if at, ok := bc.Annotations[v1alpha1.AnnotationContextCreateAttemptedAt]; ok {
+		t.Fatalf("create-attempt annotation %q still there after the id was recorded", at)
+	}
+
+	// Someone removes the Secret's finalizer and deletes it.
+	secret.Finalizers = nil
+	if err := c.Update(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	result, err := reconcileOnce(t, r, bc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, c, bc)
+	if n := len(bb.CallsTo(browserbasetest.CreateContext)); n != 1 {
+		t.Errorf("%d creates, want the first only", n)
+	}
+	if slices.Contains(events.Reasons(), "ContextMayHaveLeaked") {
+		t.Errorf("events = %v, want no ContextMayHaveLeaked: the create's answer was not lost", events.Reasons())
+	}
+	stalled := condition(bc, v1alpha1.ConditionStalled)
+	if stalled == nil || stalled.Status != metav1.ConditionTrue || stalled.Reason != v1alpha1.ReasonContextSecretLost {
+		t.Fatalf("Stalled = %+v, want True with reason %s", stalled, v1alpha1.ReasonContextSecretLost)
+	}
+	for _, want := range []string{"re-create the Secret", v1alpha1.AnnotationForgetContext + "=" + idDigest(id), id[:4] + "…"} {
+		if !strings.Contains(stalled.Message, want) {
+			t.Errorf("Stalled message %q does not say %q", stalled.Message, want)
+		}
+	}
+	if bc.Status.RedactedID != id[:4]+"…" || bc.Status.IDDigest != idDigest(id) {
+		t.Errorf("status = %+v, want the lost context's redacted id and digest kept", bc.Status)
+	}
+	if result.RequeueAfter != DefaultPollInterval {
+		t.Errorf("result = %+v, want a look again at the poll interval", result)
+	}
+	assertNoID(t, id, bc, events, err)
 }

@@ -37,11 +37,13 @@ const (
 )
 
 // newFakeClient is controller-runtime's fake client with the operator's scheme, the status
-// subresource, the BrowserSession index, and funcs intercepting its calls, holding objs.
+// subresource, the field indexes, and funcs intercepting its calls, holding objs.
 func newFakeClient(funcs interceptor.Funcs, objs ...client.Object) client.WithWatch {
 	return fake.NewClientBuilder().WithScheme(scheme.New()).
 		WithStatusSubresource(&v1alpha1.BrowserContext{}).
 		WithIndex(&v1alpha1.BrowserSession{}, sessionindex.ContextName, sessionindex.IndexFunc).
+		WithIndex(&v1alpha1.BrowserSession{}, sessionindex.ContextID, sessionindex.IDIndexFunc).
+		WithIndex(&v1alpha1.BrowserContext{}, digestField, digestIndex).
 		WithInterceptorFuncs(funcs).
 		WithObjects(objs...).Build()
 }
@@ -135,12 +137,27 @@ func ownedSecret(bc *v1alpha1.BrowserContext, id string) *corev1.Secret {
 
 // namingSession is a BrowserSession that names the BrowserContext contextName.
 func namingSession(name, contextName string) *v1alpha1.BrowserSession {
+	return sessionUsing(name, v1alpha1.ContextReference{Name: contextName})
+}
+
+// idSession is a BrowserSession that gives the context id directly.
+func idSession(name, id string) *v1alpha1.BrowserSession {
+	return sessionUsing(name, v1alpha1.ContextReference{ID: id})
+}
+
+func sessionUsing(name string, ref v1alpha1.ContextReference) *v1alpha1.BrowserSession {
 	return &v1alpha1.BrowserSession{
 		ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name},
-		Spec: v1alpha1.BrowserSessionSpec{BrowserSettings: &v1alpha1.BrowserSettings{
-			Context: &v1alpha1.ContextReference{Name: contextName},
-		}},
+		Spec:       v1alpha1.BrowserSessionSpec{BrowserSettings: &v1alpha1.BrowserSettings{Context: &ref}},
 	}
+}
+
+// recorded is bc as the operator leaves it once its context, id, is created and recorded: the
+// finalizer, and the id's digest and redaction in status.
+func recorded(bc *v1alpha1.BrowserContext, id string) *v1alpha1.BrowserContext {
+	bc.Finalizers = []string{v1alpha1.ContextFinalizer}
+	bc.Status.IDDigest, bc.Status.RedactedID = idDigest(id), redactID(id)
+	return bc
 }
 
 func reconcileOnce(t *testing.T, r *Reconciler, bc *v1alpha1.BrowserContext) (ctrl.Result, error) {

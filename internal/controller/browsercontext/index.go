@@ -8,30 +8,64 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	ctrlreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/controller/sessionindex"
 )
 
-// enqueueNamedContexts maps BrowserSession events to the BrowserContexts they name: a session
-// that stops naming one (deleted, or changed to another) may be what its deletion waits for.
-// Status changes of a session, the most frequent updates, enqueue nothing.
-func enqueueNamedContexts() handler.EventHandler {
+// digestField indexes BrowserContexts by status.idDigest, so that a BrowserSession that gives a
+// context id finds the BrowserContext that made it without reading any Secret.
+const digestField = "status.idDigest"
+
+// digestIndex is the index function of digestField.
+func digestIndex(obj client.Object) []string {
+	if bc, ok := obj.(*v1alpha1.BrowserContext); ok && bc.Status.IDDigest != "" {
+		return []string{bc.Status.IDDigest}
+	}
+	return nil
+}
+
+// enqueueUsedContexts maps BrowserSession events to the BrowserContexts whose context they use,
+// by name or by id: a session that stops using one (deleted, or changed to another) may be what
+// its deletion waits for. Status changes of a session, the most frequent updates, enqueue nothing.
+func enqueueUsedContexts(c client.Reader) handler.EventHandler {
 	type queue = workqueue.TypedRateLimitingInterface[ctrlreconcile.Request]
-	add := func(q queue, obj client.Object) {
+	add := func(ctx context.Context, q queue, obj client.Object) {
+		key := func(name string) ctrlreconcile.Request {
+			return ctrlreconcile.Request{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}
+		}
 		if name := sessionindex.NamedContext(obj); name != "" {
-			q.Add(ctrlreconcile.Request{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}})
+			q.Add(key(name))
+		}
+		id := sessionindex.ContextIDOf(obj)
+		if id == "" {
+			return
+		}
+		list := &v1alpha1.BrowserContextList{}
+		if err := c.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{digestField: idDigest(id)}); err != nil {
+			// The wait for the sessions looks again every inUseRecheck anyway.
+			log.FromContext(ctx).Error(err, "Could not list the BrowserContexts a BrowserSession uses", "browserSession", obj.GetName())
+			return
+		}
+		for _, bc := range list.Items {
+			q.Add(key(bc.Name))
 		}
 	}
+	changed := func(e event.UpdateEvent) bool {
+		return sessionindex.NamedContext(e.ObjectOld) != sessionindex.NamedContext(e.ObjectNew) ||
+			sessionindex.ContextIDOf(e.ObjectOld) != sessionindex.ContextIDOf(e.ObjectNew)
+	}
 	return handler.Funcs{
-		CreateFunc: func(_ context.Context, e event.CreateEvent, q queue) { add(q, e.Object) },
-		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q queue) {
-			if sessionindex.NamedContext(e.ObjectOld) != sessionindex.NamedContext(e.ObjectNew) {
-				add(q, e.ObjectOld)
-				add(q, e.ObjectNew)
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q queue) { add(ctx, q, e.Object) },
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q queue) {
+			if changed(e) {
+				add(ctx, q, e.ObjectOld)
+				add(ctx, q, e.ObjectNew)
 			}
 		},
-		DeleteFunc:  func(_ context.Context, e event.DeleteEvent, q queue) { add(q, e.Object) },
-		GenericFunc: func(_ context.Context, e event.GenericEvent, q queue) { add(q, e.Object) },
+		DeleteFunc:  func(ctx context.Context, e event.DeleteEvent, q queue) { add(ctx, q, e.Object) },
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q queue) { add(ctx, q, e.Object) },
 	}
 }

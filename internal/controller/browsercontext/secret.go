@@ -31,7 +31,8 @@ func SecretName(bc *v1alpha1.BrowserContext) string {
 // readSecret reads bc's Secret from the API server (the cache holds only the metadata of the
 // operator's Secrets, never their data): nil when there is none. A Secret of that name that bc
 // does not control is someone else's: it is never overwritten, and the resource stalls with a
-// message saying so.
+// message saying so. Except a Secret that no one controls holding the very id status records: a
+// person re-created the lost Secret (see contextID), and writeSecret adopts it.
 func (r *Reconciler) readSecret(ctx context.Context, bc *v1alpha1.BrowserContext) (*corev1.Secret, error) {
 	secret := &corev1.Secret{}
 	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: bc.Namespace, Name: SecretName(bc)}, secret)
@@ -41,12 +42,19 @@ func (r *Reconciler) readSecret(ctx context.Context, bc *v1alpha1.BrowserContext
 	if err != nil {
 		return nil, fmt.Errorf("reading Secret %q: %w", SecretName(bc), err)
 	}
-	if !metav1.IsControlledBy(secret, bc) {
+	if !metav1.IsControlledBy(secret, bc) && !restored(bc, secret) {
 		return nil, reconcile.Stalled(v1alpha1.ReasonSecretConflict,
 			"Secret %q already exists and is not owned by this BrowserContext; the operator will not overwrite it. "+
 				"Delete or rename that Secret, or re-create this BrowserContext with another spec.secretName", secret.Name)
 	}
 	return secret, nil
+}
+
+// restored tells whether secret, which bc does not control, is bc's lost Secret re-created by a
+// person: no one controls it, and it holds the id status records.
+func restored(bc *v1alpha1.BrowserContext, secret *corev1.Secret) bool {
+	id := contextIDOf(secret)
+	return bc.Status.IDDigest != "" && id != "" && matchesRecord(bc, id) && metav1.GetControllerOf(secret) == nil
 }
 
 // contextIDOf is the context id secret holds, "" for none.
@@ -64,7 +72,7 @@ func (r *Reconciler) writeSecret(ctx context.Context, bc *v1alpha1.BrowserContex
 	if found == nil {
 		return r.createSecret(ctx, bc, id)
 	}
-	if contextIDOf(found) == id && found.Labels[operator.ManagedByLabel] == operator.ManagedByValue &&
+	if contextIDOf(found) == id && found.Labels[operator.ManagedByLabel] == operator.ManagedByValue && metav1.IsControlledBy(found, bc) &&
 		(controllerutil.ContainsFinalizer(found, v1alpha1.ContextFinalizer) || !found.DeletionTimestamp.IsZero()) {
 		return nil
 	}
@@ -80,6 +88,12 @@ func (r *Reconciler) writeSecret(ctx context.Context, bc *v1alpha1.BrowserContex
 	if found.DeletionTimestamp.IsZero() {
 		// A finalizer cannot be added to an object being deleted.
 		controllerutil.AddFinalizer(found, v1alpha1.ContextFinalizer)
+	}
+	if !metav1.IsControlledBy(found, bc) {
+		// A restored Secret (see readSecret): garbage collection deletes it with bc again.
+		if err := controllerutil.SetControllerReference(bc, found, r.Scheme()); err != nil {
+			return err
+		}
 	}
 	if err := r.Patch(ctx, found, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), operator.FieldOwner); err != nil {
 		return fmt.Errorf("updating Secret %q: %w", found.Name, err)
@@ -134,12 +148,13 @@ func (r *Reconciler) releaseSecret(ctx context.Context, secret *corev1.Secret) e
 // secretBeingDeleted stalls a resource whose Secret someone deletes while the resource stays:
 // the Secret is the only record of the context id, so the finalizer keeps it, and a person must
 // choose between deleting the context (delete the resource) and forgetting it.
-func secretBeingDeleted(secret *corev1.Secret, id string) error {
+func secretBeingDeleted(bc *v1alpha1.BrowserContext, secret *corev1.Secret, id string) error {
 	if secret == nil || secret.DeletionTimestamp.IsZero() {
 		return nil
 	}
 	return reconcile.Stalled(v1alpha1.ReasonSecretDeleting,
 		"Secret %q is being deleted, but it is the only record of Browserbase context %s, so finalizer %s keeps it. "+
-			"Delete this BrowserContext to delete the context with it, or remove the finalizer from the Secret to forget the "+
-			"context (it is then left in Browserbase) and re-create this BrowserContext", secret.Name, redactID(id), v1alpha1.ContextFinalizer)
+			"Delete this BrowserContext to delete the context with it; or, to start over with a new, empty context and leave "+
+			"this one in Browserbase, remove the finalizer from the Secret and run: kubectl annotate browsercontext %s %s=%s",
+		secret.Name, redactID(id), v1alpha1.ContextFinalizer, bc.Name, v1alpha1.AnnotationForgetContext, idDigest(id))
 }
