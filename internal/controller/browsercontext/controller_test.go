@@ -25,6 +25,9 @@ var _ = Describe("BrowserContext", func() {
 			g.Expect(bc.Status.ObservedGeneration).To(Equal(bc.Generation))
 			g.Expect(meta.IsStatusConditionTrue(bc.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue(), "%+v", bc.Status.Conditions)
 			g.Expect(bc.Status.CreatedAt).NotTo(BeNil())
+			// Once status records the id, the create is no longer in doubt.
+			g.Expect(bc.Status.IDDigest).NotTo(BeEmpty())
+			g.Expect(bc.Annotations).NotTo(HaveKey(v1alpha1.AnnotationContextCreateAttemptedAt))
 		}).Should(Succeed())
 		secret := &corev1.Secret{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "profile-browserbase-context"}, secret)).To(Succeed())
@@ -35,6 +38,22 @@ var _ = Describe("BrowserContext", func() {
 		Expect(bc.Status.SecretName).To(Equal(secret.Name))
 		Expect(bc.Status.ProjectID).To(Equal("proj-default"))
 		return bc, id
+	}
+	// stalled waits until bc is Stalled with reason and a message containing says, and returns
+	// the message.
+	stalled := func(ctx SpecContext, bc *v1alpha1.BrowserContext, reason, says string) string {
+		GinkgoHelper()
+		var message string
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bc), bc)).To(Succeed())
+			cond := meta.FindStatusCondition(bc.Status.Conditions, v1alpha1.ConditionStalled)
+			g.Expect(cond).NotTo(BeNil())
+			g.Expect(cond.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(cond.Reason).To(Equal(reason))
+			g.Expect(cond.Message).To(ContainSubstring(says))
+			message = cond.Message
+		}).Should(Succeed())
+		return message
 	}
 	contextExists := func(ctx SpecContext, id string) bool {
 		GinkgoHelper()
@@ -109,5 +128,97 @@ var _ = Describe("BrowserContext", func() {
 		Expect(k8sClient.Delete(ctx, bs)).To(Succeed())
 		deleted(ctx, bc)
 		Expect(contextExists(ctx, id)).To(BeFalse())
+	})
+
+	It("waits to delete the context until no BrowserSession gives its id", func(ctx SpecContext) {
+		ns := newNamespace(ctx, "context-in-use-by-id-")
+		bc, id := readyContext(ctx, ns, v1alpha1.BrowserContextSpec{})
+		bs := &v1alpha1.BrowserSession{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "by-id"},
+			Spec: v1alpha1.BrowserSessionSpec{BrowserSettings: &v1alpha1.BrowserSettings{
+				Context: &v1alpha1.ContextReference{ID: id},
+			}},
+		}
+		Expect(k8sClient.Create(ctx, bs)).To(Succeed())
+
+		Expect(k8sClient.Delete(ctx, bc)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bc), bc)).To(Succeed())
+			reconciling := meta.FindStatusCondition(bc.Status.Conditions, v1alpha1.ConditionReconciling)
+			g.Expect(reconciling).NotTo(BeNil())
+			g.Expect(reconciling.Reason).To(Equal(v1alpha1.ReasonContextInUse))
+			g.Expect(reconciling.Message).To(ContainSubstring("by-id"))
+			g.Expect(reconciling.Message).NotTo(ContainSubstring(id))
+		}).Should(Succeed())
+		Consistently(func() bool { return contextExists(ctx, id) }).Should(BeTrue())
+
+		// The session's deletion wakes the BrowserContext (through its id's digest): well before
+		// the minute after which a waiting deletion looks again by itself.
+		Expect(k8sClient.Delete(ctx, bs)).To(Succeed())
+		deleted(ctx, bc)
+		Expect(contextExists(ctx, id)).To(BeFalse())
+	})
+
+	It("does not make a new context when the Secret is lost, and takes the Secret back when a person re-creates it", func(ctx SpecContext) {
+		ns := newNamespace(ctx, "context-secret-lost-")
+		bc, id := readyContext(ctx, ns, v1alpha1.BrowserContextSpec{})
+		secret := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: SecretName(bc)}, secret)).To(Succeed())
+		base := secret.DeepCopy()
+		secret.Finalizers = nil
+		Expect(k8sClient.Patch(ctx, secret, client.MergeFrom(base))).To(Succeed())
+		Expect(k8sClient.Delete(ctx, secret)).To(Succeed())
+
+		message := stalled(ctx, bc, v1alpha1.ReasonContextSecretLost, v1alpha1.AnnotationForgetContext+"="+bc.Status.IDDigest)
+		Expect(message).NotTo(ContainSubstring(id))
+		Expect(bc.Status.RedactedID).To(Equal(id[:4] + "…"))
+		// No new context, so no new Secret.
+		Consistently(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: SecretName(bc)}, &corev1.Secret{}))
+		}).Should(BeTrue())
+
+		restored := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: SecretName(bc)},
+			Data:       map[string][]byte{SecretKeyContextID: []byte(id)},
+		}
+		Expect(k8sClient.Create(ctx, restored)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bc), bc)).To(Succeed())
+			g.Expect(meta.IsStatusConditionTrue(bc.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue(), "%+v", bc.Status.Conditions)
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(restored), restored)).To(Succeed())
+			g.Expect(metav1.IsControlledBy(restored, bc)).To(BeTrue())
+			g.Expect(restored.Finalizers).To(ContainElement(v1alpha1.ContextFinalizer))
+		}).Should(Succeed())
+
+		Expect(k8sClient.Delete(ctx, bc)).To(Succeed())
+		deleted(ctx, bc)
+		Expect(contextExists(ctx, id)).To(BeFalse())
+	})
+
+	It("never deletes a context whose id was swapped into the Secret", func(ctx SpecContext) {
+		ns := newNamespace(ctx, "context-swapped-")
+		bc, id := readyContext(ctx, ns, v1alpha1.BrowserContextSpec{})
+		other, err := bb.CreateContext(ctx, defaultKey, "")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx SpecContext) {
+			Expect(bb.DeleteContext(ctx, defaultKey, other.ID)).To(Succeed())
+			Expect(bb.DeleteContext(ctx, defaultKey, id)).To(Succeed())
+		})
+		secret := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: SecretName(bc)}, secret)).To(Succeed())
+		base := secret.DeepCopy()
+		secret.Data[SecretKeyContextID] = []byte(other.ID)
+		Expect(k8sClient.Patch(ctx, secret, client.MergeFrom(base))).To(Succeed())
+		Expect(stalled(ctx, bc, v1alpha1.ReasonContextIDMismatch, v1alpha1.AnnotationForgetContext)).NotTo(ContainSubstring(other.ID))
+
+		Expect(k8sClient.Delete(ctx, bc)).To(Succeed())
+		Expect(stalled(ctx, bc, v1alpha1.ReasonContextIDMismatch, v1alpha1.AnnotationSkipRelease)).NotTo(ContainSubstring(other.ID))
+		Consistently(func() bool { return contextExists(ctx, other.ID) && contextExists(ctx, id) }).Should(BeTrue())
+
+		skip := bc.DeepCopy()
+		skip.Annotations = map[string]string{v1alpha1.AnnotationSkipRelease: "true"}
+		Expect(k8sClient.Patch(ctx, skip, client.MergeFrom(bc))).To(Succeed())
+		deleted(ctx, bc)
+		Expect(contextExists(ctx, other.ID)).To(BeTrue())
 	})
 })
