@@ -5,16 +5,11 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
-	"github.com/browserbase/session-operator/internal/controller/sessionindex"
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
@@ -121,7 +116,8 @@ func (r *Reconciler) reconcileContext(ctx context.Context, bc *v1alpha1.BrowserC
 	if err := secretBeingDeleted(bc, secret, id); err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.observeContext(ctx, bc, apiKey, id, created)
+	after, err := r.observeContext(ctx, bc, apiKey, id, created)
+	return ctrl.Result{RequeueAfter: after}, err
 }
 
 // pendingID is the id of bc's context when it was created but is not in its Secret yet.
@@ -136,30 +132,4 @@ func (r *Reconciler) pollInterval() time.Duration {
 		return DefaultPollInterval
 	}
 	return r.PollInterval
-}
-
-// SetupWithManager registers the reconciler and the field indexes it lists by (BrowserSessions
-// by context name and id, BrowserContexts by id digest). Reconciles are triggered by spec changes
-// and annotations a person sets, by changes to or the deletion of the owned Secret, and by
-// BrowserSessions that start or stop using the resource's context.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := sessionindex.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
-		return err
-	}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.BrowserContext{}, digestField, digestIndex); err != nil {
-		return err
-	}
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.BrowserContext{}, builder.WithPredicates(
-			predicate.Or(predicate.GenerationChangedPredicate{}, reconcile.AnnotationsChangedExcept(v1alpha1.AnnotationContextCreateAttemptedAt)))).
-		// Metadata only, as the BrowserSession controller watches them: the cache never holds the
-		// data of the operator's Secrets.
-		Owns(&corev1.Secret{}, builder.OnlyMetadata, builder.WithPredicates(reconcile.IgnoreCreates)).
-		Watches(&v1alpha1.BrowserSession{}, enqueueUsedContexts(mgr.GetClient())).
-		WithOptions(controller.Options{
-			MaxConcurrentReconciles: r.MaxConcurrentReconciles,
-			RateLimiter:             reconcile.NewRateLimiter(),
-		}).
-		Named("browsercontext").
-		Complete(r)
 }

@@ -19,9 +19,9 @@ var _ = Describe("BrowserContext", func() {
 	readyContext := func(ctx SpecContext, namespace string, spec v1alpha1.BrowserContextSpec) (*v1alpha1.BrowserContext, string) {
 		GinkgoHelper()
 		bc := &v1alpha1.BrowserContext{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "profile"}, Spec: spec}
-		Expect(k8sClient.Create(ctx, bc)).To(Succeed())
+		Expect(env.Client.Create(ctx, bc)).To(Succeed())
 		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bc), bc)).To(Succeed())
+			g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(bc), bc)).To(Succeed())
 			g.Expect(bc.Status.ObservedGeneration).To(Equal(bc.Generation))
 			g.Expect(meta.IsStatusConditionTrue(bc.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue(), "%+v", bc.Status.Conditions)
 			g.Expect(bc.Status.CreatedAt).NotTo(BeNil())
@@ -30,7 +30,7 @@ var _ = Describe("BrowserContext", func() {
 			g.Expect(bc.Annotations).NotTo(HaveKey(v1alpha1.AnnotationContextCreateAttemptedAt))
 		}).Should(Succeed())
 		secret := &corev1.Secret{}
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "profile-browserbase-context"}, secret)).To(Succeed())
+		Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "profile-browserbase-context"}, secret)).To(Succeed())
 		id := string(secret.Data[SecretKeyContextID])
 		Expect(id).NotTo(BeEmpty())
 		Expect(metav1.IsControlledBy(secret, bc)).To(BeTrue())
@@ -45,7 +45,7 @@ var _ = Describe("BrowserContext", func() {
 		GinkgoHelper()
 		var message string
 		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bc), bc)).To(Succeed())
+			g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(bc), bc)).To(Succeed())
 			cond := meta.FindStatusCondition(bc.Status.Conditions, v1alpha1.ConditionStalled)
 			g.Expect(cond).NotTo(BeNil())
 			g.Expect(cond.Status).To(Equal(metav1.ConditionTrue))
@@ -57,7 +57,7 @@ var _ = Describe("BrowserContext", func() {
 	}
 	contextExists := func(ctx SpecContext, id string) bool {
 		GinkgoHelper()
-		_, err := bb.GetContext(ctx, defaultKey, id)
+		_, err := env.Browserbase.GetContext(ctx, defaultKey, id)
 		if browserbase.IsNotFound(err) {
 			return false
 		}
@@ -69,10 +69,10 @@ var _ = Describe("BrowserContext", func() {
 	deleted := func(ctx SpecContext, bc *v1alpha1.BrowserContext) {
 		GinkgoHelper()
 		Eventually(func() bool {
-			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(bc), &v1alpha1.BrowserContext{}))
+			return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(bc), &v1alpha1.BrowserContext{}))
 		}).Should(BeTrue())
 		secret := &corev1.Secret{}
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: bc.Namespace, Name: SecretName(bc)}, secret)).To(Succeed())
+		Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: bc.Namespace, Name: SecretName(bc)}, secret)).To(Succeed())
 		Expect(secret.Finalizers).NotTo(ContainElement(v1alpha1.ContextFinalizer))
 	}
 
@@ -81,7 +81,7 @@ var _ = Describe("BrowserContext", func() {
 		bc, id := readyContext(ctx, ns, v1alpha1.BrowserContextSpec{})
 		Expect(contextExists(ctx, id)).To(BeTrue())
 
-		Expect(k8sClient.Delete(ctx, bc)).To(Succeed())
+		Expect(env.Client.Delete(ctx, bc)).To(Succeed())
 		deleted(ctx, bc)
 		Expect(contextExists(ctx, id)).To(BeFalse())
 	})
@@ -91,16 +91,16 @@ var _ = Describe("BrowserContext", func() {
 		bc, id := readyContext(ctx, ns, v1alpha1.BrowserContextSpec{DeletionPolicy: v1alpha1.DeletionPolicyDelete})
 		base := bc.DeepCopy()
 		bc.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan
-		Expect(k8sClient.Patch(ctx, bc, client.MergeFrom(base))).To(Succeed())
+		Expect(env.Client.Patch(ctx, bc, client.MergeFrom(base))).To(Succeed())
 		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bc), bc)).To(Succeed())
+			g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(bc), bc)).To(Succeed())
 			g.Expect(bc.Status.ObservedGeneration).To(Equal(bc.Generation))
 		}).Should(Succeed())
 
-		Expect(k8sClient.Delete(ctx, bc)).To(Succeed())
+		Expect(env.Client.Delete(ctx, bc)).To(Succeed())
 		deleted(ctx, bc)
 		Expect(contextExists(ctx, id)).To(BeTrue())
-		Expect(bb.DeleteContext(ctx, defaultKey, id)).To(Succeed())
+		Expect(env.Browserbase.DeleteContext(ctx, defaultKey, id)).To(Succeed())
 	})
 
 	It("waits to delete the context until no BrowserSession names it", func(ctx SpecContext) {
@@ -112,11 +112,11 @@ var _ = Describe("BrowserContext", func() {
 				Context: &v1alpha1.ContextReference{Name: bc.Name},
 			}},
 		}
-		Expect(k8sClient.Create(ctx, bs)).To(Succeed())
+		Expect(env.Client.Create(ctx, bs)).To(Succeed())
 
-		Expect(k8sClient.Delete(ctx, bc)).To(Succeed())
+		Expect(env.Client.Delete(ctx, bc)).To(Succeed())
 		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bc), bc)).To(Succeed())
+			g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(bc), bc)).To(Succeed())
 			reconciling := meta.FindStatusCondition(bc.Status.Conditions, v1alpha1.ConditionReconciling)
 			g.Expect(reconciling).NotTo(BeNil())
 			g.Expect(reconciling.Reason).To(Equal(v1alpha1.ReasonContextInUse))
@@ -125,7 +125,7 @@ var _ = Describe("BrowserContext", func() {
 		}).Should(Succeed())
 		Consistently(func() bool { return contextExists(ctx, id) }).Should(BeTrue())
 
-		Expect(k8sClient.Delete(ctx, bs)).To(Succeed())
+		Expect(env.Client.Delete(ctx, bs)).To(Succeed())
 		deleted(ctx, bc)
 		Expect(contextExists(ctx, id)).To(BeFalse())
 	})
@@ -139,11 +139,11 @@ var _ = Describe("BrowserContext", func() {
 				Context: &v1alpha1.ContextReference{ID: id},
 			}},
 		}
-		Expect(k8sClient.Create(ctx, bs)).To(Succeed())
+		Expect(env.Client.Create(ctx, bs)).To(Succeed())
 
-		Expect(k8sClient.Delete(ctx, bc)).To(Succeed())
+		Expect(env.Client.Delete(ctx, bc)).To(Succeed())
 		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bc), bc)).To(Succeed())
+			g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(bc), bc)).To(Succeed())
 			reconciling := meta.FindStatusCondition(bc.Status.Conditions, v1alpha1.ConditionReconciling)
 			g.Expect(reconciling).NotTo(BeNil())
 			g.Expect(reconciling.Reason).To(Equal(v1alpha1.ReasonContextInUse))
@@ -154,7 +154,7 @@ var _ = Describe("BrowserContext", func() {
 
 		// The session's deletion wakes the BrowserContext (through its id's digest): well before
 		// the minute after which a waiting deletion looks again by itself.
-		Expect(k8sClient.Delete(ctx, bs)).To(Succeed())
+		Expect(env.Client.Delete(ctx, bs)).To(Succeed())
 		deleted(ctx, bc)
 		Expect(contextExists(ctx, id)).To(BeFalse())
 	})
@@ -163,34 +163,34 @@ var _ = Describe("BrowserContext", func() {
 		ns := newNamespace(ctx, "context-secret-lost-")
 		bc, id := readyContext(ctx, ns, v1alpha1.BrowserContextSpec{})
 		secret := &corev1.Secret{}
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: SecretName(bc)}, secret)).To(Succeed())
+		Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: SecretName(bc)}, secret)).To(Succeed())
 		base := secret.DeepCopy()
 		secret.Finalizers = nil
-		Expect(k8sClient.Patch(ctx, secret, client.MergeFrom(base))).To(Succeed())
-		Expect(k8sClient.Delete(ctx, secret)).To(Succeed())
+		Expect(env.Client.Patch(ctx, secret, client.MergeFrom(base))).To(Succeed())
+		Expect(env.Client.Delete(ctx, secret)).To(Succeed())
 
 		message := stalled(ctx, bc, v1alpha1.ReasonContextSecretLost, v1alpha1.AnnotationForgetContext+"="+bc.Status.IDDigest)
 		Expect(message).NotTo(ContainSubstring(id))
 		Expect(bc.Status.RedactedID).To(Equal(id[:4] + "…"))
 		// No new context, so no new Secret.
 		Consistently(func() bool {
-			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: SecretName(bc)}, &corev1.Secret{}))
+			return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: SecretName(bc)}, &corev1.Secret{}))
 		}).Should(BeTrue())
 
 		restored := &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: SecretName(bc)},
 			Data:       map[string][]byte{SecretKeyContextID: []byte(id)},
 		}
-		Expect(k8sClient.Create(ctx, restored)).To(Succeed())
+		Expect(env.Client.Create(ctx, restored)).To(Succeed())
 		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bc), bc)).To(Succeed())
+			g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(bc), bc)).To(Succeed())
 			g.Expect(meta.IsStatusConditionTrue(bc.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue(), "%+v", bc.Status.Conditions)
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(restored), restored)).To(Succeed())
+			g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(restored), restored)).To(Succeed())
 			g.Expect(metav1.IsControlledBy(restored, bc)).To(BeTrue())
 			g.Expect(restored.Finalizers).To(ContainElement(v1alpha1.ContextFinalizer))
 		}).Should(Succeed())
 
-		Expect(k8sClient.Delete(ctx, bc)).To(Succeed())
+		Expect(env.Client.Delete(ctx, bc)).To(Succeed())
 		deleted(ctx, bc)
 		Expect(contextExists(ctx, id)).To(BeFalse())
 	})
@@ -198,26 +198,26 @@ var _ = Describe("BrowserContext", func() {
 	It("never deletes a context whose id was swapped into the Secret", func(ctx SpecContext) {
 		ns := newNamespace(ctx, "context-swapped-")
 		bc, id := readyContext(ctx, ns, v1alpha1.BrowserContextSpec{})
-		other, err := bb.CreateContext(ctx, defaultKey, "")
+		other, err := env.Browserbase.CreateContext(ctx, defaultKey, "")
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx SpecContext) {
-			Expect(bb.DeleteContext(ctx, defaultKey, other.ID)).To(Succeed())
-			Expect(bb.DeleteContext(ctx, defaultKey, id)).To(Succeed())
+			Expect(env.Browserbase.DeleteContext(ctx, defaultKey, other.ID)).To(Succeed())
+			Expect(env.Browserbase.DeleteContext(ctx, defaultKey, id)).To(Succeed())
 		})
 		secret := &corev1.Secret{}
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: SecretName(bc)}, secret)).To(Succeed())
+		Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: SecretName(bc)}, secret)).To(Succeed())
 		base := secret.DeepCopy()
 		secret.Data[SecretKeyContextID] = []byte(other.ID)
-		Expect(k8sClient.Patch(ctx, secret, client.MergeFrom(base))).To(Succeed())
+		Expect(env.Client.Patch(ctx, secret, client.MergeFrom(base))).To(Succeed())
 		Expect(stalled(ctx, bc, v1alpha1.ReasonContextIDMismatch, v1alpha1.AnnotationForgetContext)).NotTo(ContainSubstring(other.ID))
 
-		Expect(k8sClient.Delete(ctx, bc)).To(Succeed())
+		Expect(env.Client.Delete(ctx, bc)).To(Succeed())
 		Expect(stalled(ctx, bc, v1alpha1.ReasonContextIDMismatch, v1alpha1.AnnotationSkipRelease)).NotTo(ContainSubstring(other.ID))
 		Consistently(func() bool { return contextExists(ctx, other.ID) && contextExists(ctx, id) }).Should(BeTrue())
 
 		skip := bc.DeepCopy()
 		skip.Annotations = map[string]string{v1alpha1.AnnotationSkipRelease: "true"}
-		Expect(k8sClient.Patch(ctx, skip, client.MergeFrom(bc))).To(Succeed())
+		Expect(env.Client.Patch(ctx, skip, client.MergeFrom(bc))).To(Succeed())
 		deleted(ctx, bc)
 		Expect(contextExists(ctx, other.ID)).To(BeTrue())
 	})

@@ -2,18 +2,19 @@
 // table of contents; each step lives in a file named after it, its tests in <file>_test.go (the
 // envtest specs in controller_test.go):
 //
-//   - controller.go: the Reconciler, Reconcile, the finalizer, SetupWithManager and its
-//     predicates.
+//   - controller.go: the Reconciler and Reconcile.
 //   - secret.go: the Secret that holds the context id (key contextId), the only record of it:
 //     the ownership check and its writes.
 //   - record.go: what status records of the context (status.idDigest), the checks of the
-//     Secret's id against it, and the forget-context annotation.
+//     Secret's id against it, the forget-context annotation, and the redaction of the id in
+//     everything but the Secret.
 //   - create.go: createOnce, creating the context once, and what a lost create answer means.
 //   - observe.go: reading the context from Browserbase now and then, copying it into status,
-//     and Ready; the redaction of the id in everything but the Secret.
+//     and Ready.
 //   - delete.go: deleting the context on delete, once no BrowserSession uses it.
-//   - index.go: the index of BrowserContexts by id digest, and the watch that brings a
-//     BrowserContext back when a BrowserSession that uses it (by name or id) changes.
+//   - watch.go: SetupWithManager: what triggers a reconcile (its predicates, the watch that
+//     brings a BrowserContext back when a BrowserSession that uses it, by name or id, changes)
+//     and the index of BrowserContexts by id digest.
 //
 // Outcome machinery shared with other kinds (stall and wait errors, conditions, classification
 // of Browserbase errors, API-key resolution, the status patch) is in internal/reconcile; the

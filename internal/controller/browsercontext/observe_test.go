@@ -2,7 +2,6 @@ package browsercontext
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -70,24 +69,5 @@ func TestObserve(t *testing.T) {
 			}
 			assertNoID(t, id, bc, events, err)
 		})
-	}
-}
-
-func TestRedactID(t *testing.T) {
-	for id, want := range map[string]string{
-		"0d1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b": "0d1f…",
-		"short":                                "…",
-		"":                                     "…",
-	} {
-		if got := redactID(id); got != want {
-			t.Errorf("redactID(%q) = %q, want %q", id, got, want)
-		}
-	}
-	err := redactErr(&browserbase.APIError{Method: "GET", Path: "/v1/contexts/0d1f2a3b-4c5d", StatusCode: 404}, "0d1f2a3b-4c5d")
-	if strings.Contains(err.Error(), "2a3b") || !browserbase.IsNotFound(err) {
-		t.Errorf("redactErr = %v, want the id hidden and the status kept", err)
-	}
-	if !errors.Is(err, errors.Unwrap(err)) {
-		t.Error("redactErr does not keep the error in the chain")
 	}
 }

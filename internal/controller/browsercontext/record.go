@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -90,3 +91,31 @@ func (r *Reconciler) recordID(ctx context.Context, bc *v1alpha1.BrowserContext, 
 	}
 	return r.clearCreateAttempt(ctx, bc)
 }
+
+// redactID hides all but the first four characters of a context id: enough to tell contexts
+// apart, not to open one. Short ids are hidden entirely.
+func redactID(id string) string {
+	if len(id) <= 8 {
+		return "…"
+	}
+	return id[:4] + "…"
+}
+
+// redactErr hides id in err's text (a Browserbase error names the path, /v1/contexts/{id}), and
+// keeps err in the chain, so that its status code and Retry-After are still read.
+func redactErr(err error, id string) error {
+	if err == nil || id == "" {
+		return err
+	}
+	return &redactedError{err: err, id: id}
+}
+
+type redactedError struct {
+	err error
+	id  string
+}
+
+func (e *redactedError) Error() string {
+	return strings.ReplaceAll(e.err.Error(), e.id, redactID(e.id))
+}
+func (e *redactedError) Unwrap() error { return e.err }

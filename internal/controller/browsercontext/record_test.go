@@ -1,9 +1,12 @@
 package browsercontext
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/browserbase/session-operator/internal/browserbase"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -140,5 +143,24 @@ func TestRecordedContext(t *testing.T) {
 				t.Errorf("Secret metadata = %+v, want it controlled by the BrowserContext, labelled, with the finalizer", secret.ObjectMeta)
 			}
 		})
+	}
+}
+
+func TestRedactID(t *testing.T) {
+	for id, want := range map[string]string{
+		"0d1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b": "0d1f…",
+		"short":                                "…",
+		"":                                     "…",
+	} {
+		if got := redactID(id); got != want {
+			t.Errorf("redactID(%q) = %q, want %q", id, got, want)
+		}
+	}
+	err := redactErr(&browserbase.APIError{Method: "GET", Path: "/v1/contexts/0d1f2a3b-4c5d", StatusCode: 404}, "0d1f2a3b-4c5d")
+	if strings.Contains(err.Error(), "2a3b") || !browserbase.IsNotFound(err) {
+		t.Errorf("redactErr = %v, want the id hidden and the status kept", err)
+	}
+	if !errors.Is(err, errors.Unwrap(err)) {
+		t.Error("redactErr does not keep the error in the chain")
 	}
 }

@@ -6,21 +6,17 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
-	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/controller/controllertest"
 )
 
 // The API key the emulator accepts, for its own project.
 const defaultKey = controllertest.DefaultKey
 
-var (
-	env       *controllertest.Env
-	k8sClient client.Client // cache-less, so assertions see the API server, not a lagging cache
-	bb        *browserbase.HTTPClient
-)
+// env is the control plane, the manager and the emulator; env.Client is cache-less, so
+// assertions see the API server, not a lagging cache.
+var env *controllertest.Env
 
 func TestController(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -34,16 +30,10 @@ var _ = BeforeSuite(func() {
 	var err error
 	env, err = controllertest.StartEnv(controllertest.EnvOptions{})
 	Expect(err).NotTo(HaveOccurred())
-	k8sClient, bb = env.Client, env.Browserbase
-	mgr := env.Manager
-	Expect((&Reconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		Browserbase:  bb,
-		Credentials:  env.Credentials(),
-		PollInterval: time.Second,
-		Kit:          env.Kit(),
-	}).SetupWithManager(mgr)).To(Succeed())
+	// Wired as main.go does, but read from Browserbase every second rather than ten minutes.
+	r := &Reconciler{Browserbase: env.Browserbase, Credentials: env.Credentials(), Kit: env.Kit(), PollInterval: time.Second}
+	r.Client, r.APIReader = env.Manager.GetClient(), env.Manager.GetAPIReader()
+	Expect(r.SetupWithManager(env.Manager)).To(Succeed())
 	env.Run()
 })
 
@@ -57,5 +47,5 @@ var _ = AfterSuite(func() {
 // BrowserContexts are deleted and waited for.
 func newNamespace(ctx SpecContext, prefix string) string {
 	GinkgoHelper()
-	return controllertest.Namespace(ctx, k8sClient, prefix, &v1alpha1.BrowserSessionList{}, &v1alpha1.BrowserContextList{})
+	return controllertest.Namespace(ctx, env.Client, prefix, &v1alpha1.BrowserSessionList{}, &v1alpha1.BrowserContextList{})
 }
