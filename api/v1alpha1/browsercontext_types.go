@@ -67,6 +67,14 @@ type BrowserContextStatus struct {
 	// secretName is the Secret that holds the context id (key contextId).
 	// +optional
 	SecretName string `json:"secretName,omitempty"`
+
+	// idDigest is "sha256:" and the hex SHA-256 digest of the id of the context the operator
+	// created (or first found in the Secret), set once the id is in the Secret. It tells, without
+	// revealing the id, whether the Secret still holds that id: a Secret that lost it, or holds
+	// another, stalls the resource instead of a new context being made or another one deleted.
+	// +optional
+	// +kubebuilder:validation:MaxLength=71
+	IDDigest string `json:"idDigest,omitempty"`
 }
 
 // BrowserContext is a Browserbase context: a persisted browser profile that BrowserSessions

@@ -5,16 +5,11 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
-	"github.com/browserbase/session-operator/internal/controller/sessionindex"
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
@@ -97,9 +92,9 @@ func (r *Reconciler) reconcileContext(ctx context.Context, bc *v1alpha1.BrowserC
 		return ctrl.Result{}, err
 	}
 
-	id := contextIDOf(secret)
-	if id == "" {
-		id = r.pendingID(bc)
+	id, err := r.contextID(ctx, bc, secret)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	created := false
 	if id == "" {
@@ -115,11 +110,14 @@ func (r *Reconciler) reconcileContext(ctx context.Context, bc *v1alpha1.BrowserC
 		return ctrl.Result{}, err
 	}
 	r.pending.Forget(bc.UID)
-	bc.Status.RedactedID = redactID(id)
-	if err := secretBeingDeleted(secret, id); err != nil {
+	if err := r.recordID(ctx, bc, id); err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.observeContext(ctx, bc, apiKey, id, created)
+	if err := secretBeingDeleted(bc, secret, id); err != nil {
+		return ctrl.Result{}, err
+	}
+	after, err := r.observeContext(ctx, bc, apiKey, id, created)
+	return ctrl.Result{RequeueAfter: after}, err
 }
 
 // pendingID is the id of bc's context when it was created but is not in its Secret yet.
@@ -134,26 +132,4 @@ func (r *Reconciler) pollInterval() time.Duration {
 		return DefaultPollInterval
 	}
 	return r.PollInterval
-}
-
-// SetupWithManager registers the reconciler and the BrowserSession field index it lists by.
-// Reconciles are triggered by spec changes and annotations a person sets, by changes to or the
-// deletion of the owned Secret, and by BrowserSessions that start or stop naming the resource.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := sessionindex.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
-		return err
-	}
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.BrowserContext{}, builder.WithPredicates(
-			predicate.Or(predicate.GenerationChangedPredicate{}, reconcile.AnnotationsChangedExcept(v1alpha1.AnnotationContextCreateAttemptedAt)))).
-		// Metadata only, as the BrowserSession controller watches them: the cache never holds the
-		// data of the operator's Secrets.
-		Owns(&corev1.Secret{}, builder.OnlyMetadata, builder.WithPredicates(reconcile.IgnoreCreates)).
-		Watches(&v1alpha1.BrowserSession{}, enqueueNamedContexts()).
-		WithOptions(controller.Options{
-			MaxConcurrentReconciles: r.MaxConcurrentReconciles,
-			RateLimiter:             reconcile.NewRateLimiter(),
-		}).
-		Named("browsercontext").
-		Complete(r)
 }

@@ -54,16 +54,22 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, bc *v1alpha1.BrowserCo
 }
 
 // deleteContext deletes the context with id, unless there is nothing to delete (no context was
-// recorded), the policy is Orphan, or the skip-release annotation lets it go. It waits while a
-// BrowserSession in the namespace refers to the resource by name: deleting a context under a
-// running session would lose what it persists. A context Browserbase no longer knows counts as
-// deleted.
+// recorded, or its id was lost with the Secret), the policy is Orphan, or the skip-release
+// annotation lets it go. An id other than the one status records is not deleted: whoever can
+// edit the Secret could otherwise have the operator delete another context of the project. It
+// waits while a BrowserSession in the namespace uses the context, by the resource's name or by
+// the id: deleting a context under a running session would lose what it persists. A context
+// Browserbase no longer knows counts as deleted.
 func (r *Reconciler) deleteContext(ctx context.Context, bc *v1alpha1.BrowserContext, id string) error {
 	switch {
 	case id == "":
 		if at, ok := bc.Annotations[v1alpha1.AnnotationContextCreateAttemptedAt]; ok {
 			log.FromContext(ctx).Info("No context id was recorded after a create; any context it made cannot be found and is left in Browserbase",
 				"attemptedAt", at)
+		} else if bc.Status.IDDigest != "" && bc.Spec.DeletionPolicy != v1alpha1.DeletionPolicyOrphan {
+			log.FromContext(ctx).Info("The context id was lost with its Secret; the context is left in Browserbase", "contextID", bc.Status.RedactedID)
+			r.Event(bc, corev1.EventTypeWarning, "ContextLeft", "Delete",
+				"Left Browserbase context %s in place: its id was lost with Secret %q", bc.Status.RedactedID, SecretName(bc))
 		}
 		return nil
 	case bc.Spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan:
@@ -76,15 +82,21 @@ func (r *Reconciler) deleteContext(ctx context.Context, bc *v1alpha1.BrowserCont
 		r.Event(bc, corev1.EventTypeWarning, "DeleteSkipped", "Delete",
 			"Left Browserbase context %s in place (annotation %s)", redactID(id), v1alpha1.AnnotationSkipRelease)
 		return nil
+	case !matchesRecord(bc, id):
+		return r.explainDeleteFailure(bc, id, &reconcile.StallError{
+			Reason: v1alpha1.ReasonContextIDMismatch,
+			Message: fmt.Sprintf("Secret %q holds it, but this resource created context %s, so the operator does not delete another "+
+				"context than its own; put that id back under key %s to delete it", SecretName(bc), bc.Status.RedactedID, SecretKeyContextID),
+		})
 	}
 
-	users, err := r.sessionsNaming(ctx, bc)
+	users, err := r.sessionsUsing(ctx, bc, id)
 	if err != nil {
 		return err
 	}
 	if len(users) > 0 {
 		return reconcile.Wait(v1alpha1.ReasonContextInUse, inUseRecheck,
-			"Waiting to delete Browserbase context %s until no BrowserSession refers to it: %s. "+
+			"Waiting to delete Browserbase context %s until no BrowserSession uses it: %s. "+
 				"Delete them, or set deletionPolicy Orphan to keep the context", redactID(id), listNames(users))
 	}
 
@@ -129,19 +141,24 @@ func (r *Reconciler) explainDeleteFailure(bc *v1alpha1.BrowserContext, id string
 	return err
 }
 
-// sessionsNaming returns the names of the BrowserSessions in bc's namespace that name it in
-// spec.browserSettings.context.name, sorted, from the cache (through the field index).
-func (r *Reconciler) sessionsNaming(ctx context.Context, bc *v1alpha1.BrowserContext) ([]string, error) {
-	list := &v1alpha1.BrowserSessionList{}
-	if err := r.List(ctx, list, client.InNamespace(bc.Namespace), client.MatchingFields{sessionindex.ContextName: bc.Name}); err != nil {
-		return nil, fmt.Errorf("listing the BrowserSessions that use this context: %w", err)
-	}
-	names := make([]string, 0, len(list.Items))
-	for _, bs := range list.Items {
-		names = append(names, bs.Name)
+// sessionsUsing returns the names of the BrowserSessions in bc's namespace that use its
+// context, id: those that name bc (spec.browserSettings.context.name) and those that give id
+// (context.id), sorted, from the cache (through the field indexes). Browserbase sessions whose
+// BrowserSession is gone (deletionPolicy Orphan) or that were made outside the cluster are not
+// counted: nothing in the cluster records them, and Browserbase cannot list sessions by context.
+func (r *Reconciler) sessionsUsing(ctx context.Context, bc *v1alpha1.BrowserContext, id string) ([]string, error) {
+	var names []string
+	for field, value := range map[string]string{sessionindex.ContextName: bc.Name, sessionindex.ContextID: id} {
+		list := &v1alpha1.BrowserSessionList{}
+		if err := r.List(ctx, list, client.InNamespace(bc.Namespace), client.MatchingFields{field: value}); err != nil {
+			return nil, fmt.Errorf("listing the BrowserSessions that use this context: %w", err)
+		}
+		for _, bs := range list.Items {
+			names = append(names, bs.Name)
+		}
 	}
 	slices.Sort(names)
-	return names, nil
+	return slices.Compact(names), nil
 }
 
 // maxNamesShown bounds the names in a message, which must stay short.

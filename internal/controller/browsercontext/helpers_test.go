@@ -3,100 +3,36 @@ package browsercontext
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
-	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
-	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
 	"github.com/browserbase/session-operator/internal/controller/controllertest"
-	"github.com/browserbase/session-operator/internal/controller/sessionindex"
 	"github.com/browserbase/session-operator/internal/reconcile"
-	"github.com/browserbase/session-operator/internal/scheme"
 )
 
 // testNow is the fake clock's start: tests run at a fixed time, not the wall clock.
-var testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+var testNow = controllertest.Now
 
-const (
-	testNamespace = "ns"
-	testKey       = "bb_test_default_key_0123456789"
-)
+const testNamespace = "ns"
 
-// newFakeClient is controller-runtime's fake client with the operator's scheme, the status
-// subresource, the BrowserSession index, and funcs intercepting its calls, holding objs.
+var mustGet = controllertest.MustGet
+
+// newFakeClient is a fake client set up as the manager's, with this controller's index too, and
+// funcs intercepting its calls, holding objs.
 func newFakeClient(funcs interceptor.Funcs, objs ...client.Object) client.WithWatch {
-	return fake.NewClientBuilder().WithScheme(scheme.New()).
-		WithStatusSubresource(&v1alpha1.BrowserContext{}).
-		WithIndex(&v1alpha1.BrowserSession{}, sessionindex.ContextName, sessionindex.IndexFunc).
-		WithInterceptorFuncs(funcs).
-		WithObjects(objs...).Build()
-}
-
-// contextStore backs a browserbasetest.ContextClient with contexts by id.
-type contextStore struct {
-	mu       sync.Mutex
-	next     int
-	contexts map[string]*browserbase.Context
-}
-
-func newContextStore(ids ...string) *contextStore {
-	s := &contextStore{contexts: map[string]*browserbase.Context{}}
-	for _, id := range ids {
-		s.contexts[id] = &browserbase.Context{ID: id, CreatedAt: testNow.Add(-time.Hour), ProjectID: "proj-default"}
-	}
-	return s
-}
-
-func (s *contextStore) has(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.contexts[id]
-	return ok
-}
-
-// client returns a fake whose create, get and delete use the store.
-func (s *contextStore) client() *browserbasetest.ContextClient {
-	return &browserbasetest.ContextClient{
-		CreateContextFn: func(context.Context, browserbase.Sensitive, string) (*browserbase.Context, error) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			s.next++
-			c := &browserbase.Context{ID: fmt.Sprintf("ctx%04d-secret-id-0000", s.next), CreatedAt: testNow, ProjectID: "proj-default"}
-			s.contexts[c.ID] = c
-			return &browserbase.Context{ID: c.ID, UploadURL: "https://upload.example/" + browserbase.Sensitive(c.ID)}, nil
-		},
-		GetContextFn: func(_ context.Context, _ browserbase.Sensitive, id string) (*browserbase.Context, error) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if c, ok := s.contexts[id]; ok {
-				cp := *c
-				return &cp, nil
-			}
-			return nil, browserbasetest.ContextNotFound("GET", id)
-		},
-		DeleteContextFn: func(_ context.Context, _ browserbase.Sensitive, id string) error {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if _, ok := s.contexts[id]; !ok {
-				return browserbasetest.ContextNotFound("DELETE", id)
-			}
-			delete(s.contexts, id)
-			return nil
-		},
-	}
+	return controllertest.FakeClientBuilder(funcs).WithIndex(&v1alpha1.BrowserContext{}, digestField, digestIndex).WithObjects(objs...).Build()
 }
 
 // newReconciler is a Reconciler on c and bb, with the default key and a fake clock.
@@ -106,8 +42,8 @@ func newReconciler(c client.Client, bb browserbase.ContextClient) (*Reconciler, 
 		Client:      c,
 		APIReader:   c,
 		Browserbase: bb,
-		Credentials: &reconcile.Credentials{Reader: c, Default: testKey, RecheckInterval: time.Minute},
-		Kit:         reconcile.Kit{Recorder: events, Clock: clocktesting.NewFakeClock(testNow)},
+		Credentials: &reconcile.Credentials{Reader: c, Default: controllertest.DefaultKey, RecheckInterval: time.Minute},
+		Kit:         reconcile.Kit{Recorder: events, Clock: controllertest.FakeClock()},
 	}, events
 }
 
@@ -134,24 +70,32 @@ func ownedSecret(bc *v1alpha1.BrowserContext, id string) *corev1.Secret {
 
 // namingSession is a BrowserSession that names the BrowserContext contextName.
 func namingSession(name, contextName string) *v1alpha1.BrowserSession {
+	return sessionUsing(name, v1alpha1.ContextReference{Name: contextName})
+}
+
+// idSession is a BrowserSession that gives the context id directly.
+func idSession(name, id string) *v1alpha1.BrowserSession {
+	return sessionUsing(name, v1alpha1.ContextReference{ID: id})
+}
+
+func sessionUsing(name string, ref v1alpha1.ContextReference) *v1alpha1.BrowserSession {
 	return &v1alpha1.BrowserSession{
 		ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name},
-		Spec: v1alpha1.BrowserSessionSpec{BrowserSettings: &v1alpha1.BrowserSettings{
-			Context: &v1alpha1.ContextReference{Name: contextName},
-		}},
+		Spec:       v1alpha1.BrowserSessionSpec{BrowserSettings: &v1alpha1.BrowserSettings{Context: &ref}},
 	}
+}
+
+// recorded is bc as the operator leaves it once its context, id, is created and recorded: the
+// finalizer, and the id's digest and redaction in status.
+func recorded(bc *v1alpha1.BrowserContext, id string) *v1alpha1.BrowserContext {
+	bc.Finalizers = []string{v1alpha1.ContextFinalizer}
+	bc.Status.IDDigest, bc.Status.RedactedID = idDigest(id), redactID(id)
+	return bc
 }
 
 func reconcileOnce(t *testing.T, r *Reconciler, bc *v1alpha1.BrowserContext) (ctrl.Result, error) {
 	t.Helper()
 	return r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(bc)})
-}
-
-func mustGet(t *testing.T, c client.Client, obj client.Object) {
-	t.Helper()
-	if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // assertNoID fails if id appears in bc's status, in an event, or in err.
@@ -169,4 +113,47 @@ func assertNoID(t *testing.T, id string, bc *v1alpha1.BrowserContext, events *co
 	if err != nil && strings.Contains(err.Error(), id) {
 		t.Errorf("error holds the context id: %v", err)
 	}
+}
+
+// writeLog records the writes made through a fake client, in order, as "VERB Kind[/status]".
+type writeLog struct {
+	mu     sync.Mutex
+	writes []string
+}
+
+func (w *writeLog) add(s string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes = append(w.writes, s)
+}
+
+func kindOf(obj client.Object) string {
+	switch obj.(type) {
+	case *corev1.Secret:
+		return "Secret"
+	case *v1alpha1.BrowserContext:
+		return "BrowserContext"
+	}
+	return "?"
+}
+
+func (w *writeLog) funcs() interceptor.Funcs {
+	return interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			w.add("CREATE " + kindOf(obj))
+			return c.Create(ctx, obj, opts...)
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			w.add("PATCH " + kindOf(obj))
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+			w.add("PATCH " + kindOf(obj) + "/" + sub)
+			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+		},
+	}
+}
+
+func condition(bc *v1alpha1.BrowserContext, typ string) *metav1.Condition {
+	return meta.FindStatusCondition(bc.Status.Conditions, typ)
 }

@@ -3,11 +3,9 @@ package browsercontext
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
@@ -18,7 +16,8 @@ import (
 // Secret write must not wait on another call.
 const afterCreate = 2 * time.Second
 
-// observeContext reads the context from Browserbase when its poll is due (contexts do not change
+// observeContext reads the context from Browserbase when its poll is due, and returns when to
+// look again (contexts do not change
 // on their own: the read fills projectId and createdAt, and notices a context deleted outside
 // the operator), and reports Ready.
 //
@@ -27,7 +26,7 @@ const afterCreate = 2 * time.Second
 // and a 404 also comes from an API key that now belongs to another project, where a new context
 // would be made in the wrong place. The read is repeated at the poll interval, so a key put back
 // heals by itself.
-func (r *Reconciler) observeContext(ctx context.Context, bc *v1alpha1.BrowserContext, apiKey browserbase.Sensitive, id string, created bool) (ctrl.Result, error) {
+func (r *Reconciler) observeContext(ctx context.Context, bc *v1alpha1.BrowserContext, apiKey browserbase.Sensitive, id string, created bool) (time.Duration, error) {
 	now := r.Now()
 	if created {
 		r.polls.Set(bc.UID, now.Add(afterCreate))
@@ -40,7 +39,7 @@ func (r *Reconciler) observeContext(ctx context.Context, bc *v1alpha1.BrowserCon
 	c, err := r.Browserbase.GetContext(ctx, apiKey, id)
 	if browserbase.IsNotFound(err) {
 		r.polls.Forget(bc.UID)
-		return ctrl.Result{}, &reconcile.StallError{
+		return 0, &reconcile.StallError{
 			Reason: v1alpha1.ReasonContextNotFound,
 			Message: fmt.Sprintf("Browserbase has no context %s (the id in Secret %q) for the API key from %s: it was deleted outside "+
 				"the operator, or the key now belongs to another project. Delete and re-create this BrowserContext to make a new, "+
@@ -49,7 +48,7 @@ func (r *Reconciler) observeContext(ctx context.Context, bc *v1alpha1.BrowserCon
 		}
 	}
 	if err != nil {
-		return ctrl.Result{}, reconcile.ClassifyRead(reconcile.KeySource(bc.Spec.APIKeySecretRef), "read the Browserbase context",
+		return 0, reconcile.ClassifyRead(reconcile.KeySource(bc.Spec.APIKeySecretRef), "read the Browserbase context",
 			redactErr(err, id), r.pollInterval())
 	}
 	bc.Status.ProjectID = c.ProjectID
@@ -61,37 +60,9 @@ func (r *Reconciler) observeContext(ctx context.Context, bc *v1alpha1.BrowserCon
 	return r.reportReady(bc, after)
 }
 
-// reportReady marks bc Ready and asks to be reconciled again after after.
-func (r *Reconciler) reportReady(bc *v1alpha1.BrowserContext, after time.Duration) (ctrl.Result, error) {
+// reportReady marks bc Ready, to be looked at again after after.
+func (r *Reconciler) reportReady(bc *v1alpha1.BrowserContext, after time.Duration) (time.Duration, error) {
 	reconcile.MarkReady(bc, v1alpha1.ReasonContextReady, fmt.Sprintf("Browserbase context %s is ready; its id is in Secret %q, key %s",
 		bc.Status.RedactedID, SecretName(bc), SecretKeyContextID))
-	return ctrl.Result{RequeueAfter: after}, nil
+	return after, nil
 }
-
-// redactID hides all but the first four characters of a context id: enough to tell contexts
-// apart, not to open one. Short ids are hidden entirely.
-func redactID(id string) string {
-	if len(id) <= 8 {
-		return "…"
-	}
-	return id[:4] + "…"
-}
-
-// redactErr hides id in err's text (a Browserbase error names the path, /v1/contexts/{id}), and
-// keeps err in the chain, so that its status code and Retry-After are still read.
-func redactErr(err error, id string) error {
-	if err == nil || id == "" {
-		return err
-	}
-	return &redactedError{err: err, id: id}
-}
-
-type redactedError struct {
-	err error
-	id  string
-}
-
-func (e *redactedError) Error() string {
-	return strings.ReplaceAll(e.err.Error(), e.id, redactID(e.id))
-}
-func (e *redactedError) Unwrap() error { return e.err }

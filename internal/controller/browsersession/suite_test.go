@@ -1,10 +1,7 @@
 package browsersession
 
 import (
-	"context"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,29 +10,17 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
-	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/controller/controllertest"
 	"github.com/browserbase/session-operator/internal/emulator"
-	"github.com/browserbase/session-operator/internal/operator"
-	"github.com/browserbase/session-operator/internal/reconcile"
-	"github.com/browserbase/session-operator/internal/scheme"
 )
 
 // API keys the emulator accepts, each for its own project.
 const (
-	defaultKey = "bb_test_default_key_0123456789"
+	defaultKey = controllertest.DefaultKey
 	teamKey    = "bb_test_team_key_0123456789"
 	limitedKey = "bb_test_limited_key_0123456789"
 	westKey    = "bb_test_west_only_key_0123456789"
@@ -45,10 +30,9 @@ const (
 )
 
 var (
-	testEnv   *envtest.Environment
+	env       *controllertest.Env
 	k8sClient client.Client // cache-less, so assertions see the API server, not a lagging cache
 	emu       *emulator.Server
-	cancel    context.CancelFunc
 )
 
 func TestController(t *testing.T) {
@@ -57,26 +41,8 @@ func TestController(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	SetDefaultEventuallyTimeout(30 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	SetDefaultConsistentlyDuration(3 * time.Second)
-	SetDefaultConsistentlyPollingInterval(200 * time.Millisecond)
-
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: controllertest.EnvtestAssets(),
-	}
-	cfg, err := testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-
-	scheme := scheme.New()
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
-
+	controllertest.SuiteDefaults()
 	emu = emulator.New()
-	emu.AddKey(defaultKey, emulator.Project{ID: "proj-default", Name: "default"})
 	emu.AddKey(teamKey, emulator.Project{ID: "proj-team", Name: "team"})
 	emu.AddKey(limitedKey, emulator.Project{ID: "proj-limited", Name: "limited", Concurrency: 1})
 	emu.AddKey(oneSlotKey, emulator.Project{ID: "proj-one-slot", Name: "one-slot", Concurrency: 1})
@@ -84,39 +50,25 @@ var _ = BeforeSuite(func() {
 	// As the real API allows (its document marks them optional): a get without the connect URL
 	// and signing key, which only the create answer then carries.
 	emu.SetGetReturnsConnect(false)
-	server := httptest.NewServer(emu)
-	DeferCleanup(server.Close)
-	bb, err := browserbase.NewHTTPClient(server.URL, browserbase.WithTimeout(5*time.Second))
-	Expect(err).NotTo(HaveOccurred())
 
 	// The manager's requests go through apiWrites, so that specs can count its writes.
-	mgrConfig := rest.CopyConfig(cfg)
-	mgrConfig.Wrap(apiWrites.wrap)
-	mgr, err := ctrl.NewManager(mgrConfig, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Cache:                  operator.CacheOptions(),
-	})
+	var err error
+	env, err = controllertest.StartEnv(controllertest.EnvOptions{Emulator: emu, WrapTransport: apiWrites.wrap})
 	Expect(err).NotTo(HaveOccurred())
+	k8sClient = env.Client
+	mgr := env.Manager
 	Expect((&Reconciler{
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
-		Browserbase:             bb,
-		Credentials:             &reconcile.Credentials{Reader: mgr.GetAPIReader(), Default: defaultKey, RecheckInterval: time.Second},
+		Browserbase:             env.Browserbase,
+		Credentials:             env.Credentials(),
 		PollInterval:            time.Second,
 		MaxConcurrentReconciles: 4,
 		CreateGate:              NewCreateGate(clock.RealClock{}, 600, 20),
 		CreateGracePeriod:       time.Second,
-		Kit:                     reconcile.Kit{Recorder: mgr.GetEventRecorder("browserbase-session-operator")},
+		Kit:                     env.Kit(),
 	}).SetupWithManager(mgr)).To(Succeed())
-
-	var ctx context.Context
-	ctx, cancel = context.WithCancel(context.Background())
-	go func() {
-		defer GinkgoRecover()
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
+	env.Run()
 })
 
 // apiWrites records every write the manager makes to the API server.
@@ -169,28 +121,14 @@ type roundTripperFunc func(*http.Request) (*http.Response, error)
 func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 var _ = AfterSuite(func() {
-	if cancel != nil {
-		cancel()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
+	if env != nil {
+		Expect(env.Stop()).To(Succeed())
 	}
 })
 
-// testNamespace creates a namespace for one spec. When the spec ends, its BrowserSessions are
-// deleted and waited for: envtest runs no namespace controller, and no session of one spec may
-// keep polling the emulator during the next.
+// testNamespace creates a namespace for one spec; when the spec ends, its BrowserSessions are
+// deleted and waited for.
 func testNamespace(ctx SpecContext, prefix string) string {
 	GinkgoHelper()
-	namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix}}
-	Expect(k8sClient.Create(ctx, namespace)).To(Succeed())
-	DeferCleanup(func(ctx SpecContext) {
-		Expect(k8sClient.DeleteAllOf(ctx, &v1alpha1.BrowserSession{}, client.InNamespace(namespace.Name))).To(Succeed())
-		Eventually(func(g Gomega) {
-			list := &v1alpha1.BrowserSessionList{}
-			g.Expect(k8sClient.List(ctx, list, client.InNamespace(namespace.Name))).To(Succeed())
-			g.Expect(list.Items).To(BeEmpty())
-		}).Should(Succeed())
-	})
-	return namespace.Name
+	return controllertest.Namespace(ctx, k8sClient, prefix, &v1alpha1.BrowserSessionList{})
 }

@@ -1,5 +1,7 @@
 // Package controllertest holds what the controllers' tests share: an event recorder that keeps
-// what it is given, and where the envtest control-plane binaries are.
+// what it is given and a fixed clock (controllertest.go), a fake client set up as the manager's
+// (fake.go), the envtest control plane with a manager and a Browserbase emulator (env.go), and
+// the Ginkgo suites' defaults and per-spec namespaces (ginkgo.go).
 package controllertest
 
 import (
@@ -7,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
 )
 
 // Event is one recorded event, its note formatted.
@@ -45,6 +49,12 @@ func (e *Events) Reasons() []string {
 	}
 	return out
 }
+
+// Now is where a fake clock starts: unit tests run at a fixed time, not the wall clock.
+var Now = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// FakeClock is a fake clock at Now.
+func FakeClock() *clocktesting.FakeClock { return clocktesting.NewFakeClock(Now) }
 
 // EnvtestAssets finds the control-plane binaries that hack/envtest-binaries.sh builds, for runs
 // without KUBEBUILDER_ASSETS (an editor's test button; make test sets it): "" when it is set,

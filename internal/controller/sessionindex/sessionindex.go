@@ -1,7 +1,8 @@
-// Package sessionindex is the cache index of BrowserSessions by the BrowserContext they name,
-// which both controllers use: a BrowserContext that turns Ready wakes the sessions waiting for it,
-// and one being deleted finds the sessions that still use it. A manager accepts each index once,
-// so Register registers it once per manager, whichever controller is set up first.
+// Package sessionindex holds the cache indexes of BrowserSessions by the context they use, which
+// both controllers use: a BrowserContext that turns Ready wakes the sessions that name it, and
+// one being deleted finds the sessions that still use it, by its name or by its id. A manager
+// accepts each index once, so Register registers them once per manager, whichever controller is
+// set up first.
 package sessionindex
 
 import (
@@ -13,8 +14,14 @@ import (
 	"github.com/browserbase/session-operator/api/v1alpha1"
 )
 
-// ContextName is the index field: spec.browserSettings.context.name.
-const ContextName = "spec.browserSettings.context.name"
+// The index fields.
+const (
+	// ContextName indexes spec.browserSettings.context.name: the BrowserContext a session names.
+	ContextName = "spec.browserSettings.context.name"
+	// ContextID indexes spec.browserSettings.context.id: the Browserbase context id a session
+	// gives directly. The index lives in the manager's memory, as the sessions it indexes do.
+	ContextID = "spec.browserSettings.context.id"
+)
 
 var registered sync.Map // client.FieldIndexer → *registration
 
@@ -23,29 +30,54 @@ type registration struct {
 	err  error
 }
 
-// Register adds the ContextName index to indexer (a manager's GetFieldIndexer), once.
+// Register adds the ContextName and ContextID indexes to indexer (a manager's
+// GetFieldIndexer), once.
 func Register(ctx context.Context, indexer client.FieldIndexer) error {
 	v, _ := registered.LoadOrStore(indexer, &registration{})
 	reg := v.(*registration)
 	reg.once.Do(func() {
-		reg.err = indexer.IndexField(ctx, &v1alpha1.BrowserSession{}, ContextName, IndexFunc)
+		if reg.err = indexer.IndexField(ctx, &v1alpha1.BrowserSession{}, ContextName, IndexFunc); reg.err != nil {
+			return
+		}
+		reg.err = indexer.IndexField(ctx, &v1alpha1.BrowserSession{}, ContextID, IDIndexFunc)
 	})
 	return reg.err
 }
 
 // IndexFunc is the index function of ContextName, for fake clients' WithIndex too.
-func IndexFunc(obj client.Object) []string {
-	if name := NamedContext(obj); name != "" {
-		return []string{name}
-	}
-	return nil
-}
+func IndexFunc(obj client.Object) []string { return nonEmpty(NamedContext(obj)) }
+
+// IDIndexFunc is the index function of ContextID, for fake clients' WithIndex too.
+func IDIndexFunc(obj client.Object) []string { return nonEmpty(ContextIDOf(obj)) }
 
 // NamedContext is the BrowserContext a BrowserSession names, "" for none (or another object).
 func NamedContext(obj client.Object) string {
-	bs, ok := obj.(*v1alpha1.BrowserSession)
-	if !ok || bs.Spec.BrowserSettings == nil || bs.Spec.BrowserSettings.Context == nil {
-		return ""
+	if ref := contextRef(obj); ref != nil {
+		return ref.Name
 	}
-	return bs.Spec.BrowserSettings.Context.Name
+	return ""
+}
+
+// ContextIDOf is the context id a BrowserSession gives directly, "" for none (or another
+// object).
+func ContextIDOf(obj client.Object) string {
+	if ref := contextRef(obj); ref != nil {
+		return ref.ID
+	}
+	return ""
+}
+
+func contextRef(obj client.Object) *v1alpha1.ContextReference {
+	bs, ok := obj.(*v1alpha1.BrowserSession)
+	if !ok || bs.Spec.BrowserSettings == nil {
+		return nil
+	}
+	return bs.Spec.BrowserSettings.Context
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
 }

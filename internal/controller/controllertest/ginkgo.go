@@ -1,0 +1,60 @@
+package controllertest
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+)
+
+// SuiteDefaults sends controller-runtime's logs to Ginkgo's writer (shown for failed specs) and
+// sets the waits of Eventually and Consistently the suites share.
+func SuiteDefaults() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	SetDefaultConsistentlyDuration(3 * time.Second)
+	SetDefaultConsistentlyPollingInterval(200 * time.Millisecond)
+}
+
+// Namespace creates a namespace for one spec, named from prefix. When the spec ends, the
+// objects of each kind in lists (BrowserSessionList, …) are deleted from it, in order, each
+// waited for until gone: envtest runs no namespace controller, and nothing of one spec may keep
+// calling the emulator during the next.
+func Namespace(ctx SpecContext, c client.Client, prefix string, lists ...client.ObjectList) string {
+	GinkgoHelper()
+	namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix}}
+	Expect(c.Create(ctx, namespace)).To(Succeed())
+	DeferCleanup(func(ctx SpecContext) {
+		for _, list := range lists {
+			item, err := itemOf(c, list)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(c.DeleteAllOf(ctx, item, client.InNamespace(namespace.Name))).To(Succeed())
+			Eventually(func(g Gomega) {
+				g.Expect(c.List(ctx, list, client.InNamespace(namespace.Name))).To(Succeed())
+				g.Expect(meta.LenList(list)).To(BeZero())
+			}).Should(Succeed())
+		}
+	})
+	return namespace.Name
+}
+
+// itemOf is an empty object of the kind list holds, from the client's scheme.
+func itemOf(c client.Client, list client.ObjectList) (client.Object, error) {
+	gvk, err := c.GroupVersionKindFor(list)
+	if err != nil {
+		return nil, err
+	}
+	gvk.Kind = gvk.Kind[:len(gvk.Kind)-len("List")]
+	obj, err := c.Scheme().New(gvk)
+	if err != nil {
+		return nil, err
+	}
+	return obj.(client.Object), nil
+}
