@@ -1,8 +1,13 @@
 // Package faults is the fault-injection suite: many BrowserSessions at once, the manager binary
 // killed with SIGKILL at random moments, and an emulator that answers slowly, with 5xx, with
 // concurrency and creation-rate 429s, and with creates that commit and then fail or drop the
-// answer. At the end, every resource that exists has exactly one session, every deleted one's
-// session is released, and no session runs without an owner.
+// answer. Beside the plain sessions (phase main) run sessions renewed when they end (onend),
+// sessions that renew into a persisted BrowserContext (persist), BrowserContexts created and
+// deleted (contexts), and, once the chaos is over, three aimed scenarios: a delete right after
+// the predecessor expired while its successor's create is unfinished (expiry), a switch to
+// renewal policy Never at that moment (never), and a stale manager that resumes after another
+// took over (stale). Every figure is counted from the emulator and the API server, never from
+// the operator's log (count_test.go says how), and each phase reports its own in the summary.
 package faults
 
 import (
@@ -13,7 +18,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -35,12 +39,33 @@ import (
 	"github.com/browserbase/session-operator/internal/localenv"
 )
 
+// One API key, so one emulator project, per phase: the phases' creates do not queue behind each
+// other's limits, the front door aims a fault at one phase, and contexts (which carry no tag) are
+// counted by project.
 const (
-	defaultKey = "bb_faults_default_key_0123456789"
-	limitedKey = "bb_faults_limited_key_0123456789"
-	renewKey   = "bb_faults_renewing_key_012345678"
-	namespace  = "faults"
+	defaultKey  = "bb_faults_default_key_0123456789"
+	limitedKey  = "bb_faults_limited_key_0123456789"
+	renewKey    = "bb_faults_renewing_key_012345678"
+	onEndKey    = "bb_faults_onend_key_0123456789ab"
+	persistKey  = "bb_faults_persist_key_0123456789"
+	contextsKey = "bb_faults_contexts_key_012345678"
+	expiryKey   = "bb_faults_expiry_key_0123456789a"
+	neverKey    = "bb_faults_never_key_0123456789ab"
+	staleKey    = "bb_faults_stale_key_0123456789ab"
+
+	namespace = "faults"
+	// staleNamespace is the stale phase's: only its own two managers watch it.
+	staleNamespace = "faults-stale"
+
+	onEndCount   = 8
+	persistCount = 3
 )
+
+// keySecrets are the API-key Secrets, by name, in namespace (stale's is in staleNamespace).
+var keySecrets = map[string]string{
+	"limited": limitedKey, "renewing": renewKey, "onend": onEndKey, "persist": persistKey,
+	"contexts": contextsKey, "expiry": expiryKey, "never": neverKey,
+}
 
 func TestFaults(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -67,23 +92,35 @@ var _ = Describe("Under faults and crashes", func() {
 		// The renewing resources' own project, so that their renewals are not queued behind the
 		// others' creation-rate 429s.
 		emu.AddKey(renewKey, emulator.Project{ID: "faults-renewing", Concurrency: 100})
+		for key, project := range map[string]string{
+			onEndKey: "faults-onend", persistKey: "faults-persist", contextsKey: "faults-contexts",
+			expiryKey: "faults-expiry", neverKey: "faults-never", staleKey: "faults-stale",
+		} {
+			emu.AddKey(key, emulator.Project{ID: project, Concurrency: 100})
+		}
 		emu.SetConcurrencyRetryAfter(3 * time.Second)
 		// As the real API allows: a get without the connect URL and signing key, which only the
 		// create answer then carries.
 		emu.SetGetReturnsConnect(false)
-		server := httptest.NewServer(emu)
+		front := newFrontDoor(emu)
+		server := httptest.NewServer(front)
 		DeferCleanup(server.Close)
 		managerLog, err := os.Create(filepath.Join(workDir, "manager.log"))
 		Expect(err).NotTo(HaveOccurred())
+		managerArgs := []string{
+			"--session-poll-interval=3s", "--credentials-recheck-interval=2s",
+			"--creates-per-minute=300", "--create-burst=20", "--max-concurrent-reconciles=8",
+			"--sweep-interval=20s",
+		}
 		env, err := localenv.Start(ctx, localenv.Options{
 			RepoRoot: repo, AssetsDir: assets, WorkDir: workDir,
 			BrowserbaseURL: server.URL, APIKey: defaultKey, ManagerOutput: managerLog,
-			ManagerArgs: []string{
-				"--session-poll-interval=3s", "--create-grace-period=5s", "--credentials-recheck-interval=2s",
-				"--creates-per-minute=300", "--create-burst=20", "--max-concurrent-reconciles=8",
-				"--browserbase-timeout=5s", "--sweep-interval=20s",
+			ManagerArgs: append([]string{
+				"--browserbase-timeout=5s", "--create-grace-period=5s",
 				"--leader-election-lease-duration=4s", "--leader-election-renew-deadline=3s", "--leader-election-retry-period=1s",
-			},
+				// The stale phase's namespace is its own managers'.
+				"--watch-namespaces=" + namespace,
+			}, managerArgs...),
 		})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() { _ = env.Stop() })
@@ -92,17 +129,29 @@ var _ = Describe("Under faults and crashes", func() {
 		scheme := runtime.NewScheme()
 		Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
 		Expect(v1alpha1.AddToScheme(scheme)).To(Succeed())
-		k8s, err := client.New(env.AdminConfig, client.Options{Scheme: scheme})
+		k8s, err := client.NewWithWatch(env.AdminConfig, client.Options{Scheme: scheme})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
+		hist := newHistory()
+		watchCtx, stopWatching := context.WithCancel(context.Background())
+		DeferCleanup(stopWatching)
+		hist.start(watchCtx, k8s)
+		for _, ns := range []string{namespace, staleNamespace} {
+			Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		}
+		for name, key := range keySecrets {
+			Expect(k8s.Create(ctx, &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, StringData: map[string]string{"apiKey": key},
+			})).To(Succeed())
+		}
 		Expect(k8s.Create(ctx, &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "limited"},
-			StringData: map[string]string{"apiKey": limitedKey},
+			ObjectMeta: metav1.ObjectMeta{Namespace: staleNamespace, Name: "stale"}, StringData: map[string]string{"apiKey": staleKey},
 		})).To(Succeed())
-		Expect(k8s.Create(ctx, &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "renewing"},
-			StringData: map[string]string{"apiKey": renewKey},
-		})).To(Succeed())
+
+		r := &run{
+			k8s: k8s, emu: emu, front: front, env: env, workDir: workDir, url: server.URL, managerArgs: managerArgs,
+		}
+		DeferCleanup(r.stopAll)
+		counter := &counter{k8s: k8s, emu: emu, front: front, hist: hist}
 
 		// Lost create answers whose sessions Browserbase commits up to 3 s later (within the 5 s call
 		// timeout), and a session list that lags 1 s behind.
@@ -112,31 +161,7 @@ var _ = Describe("Under faults and crashes", func() {
 		}
 		emu.SetFaults(faults)
 
-		var mu sync.Mutex
-		uids := map[types.UID]string{} // every resource ever created, by UID
 		deleted := map[string]bool{}
-		create := func(name string, limited bool, renewal *v1alpha1.Renewal) {
-			defer GinkgoRecover()
-			bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
-			bs.Spec.Timeout = ptr(int32(3600))
-			if limited {
-				bs.Spec.APIKeySecretRef = &v1alpha1.APIKeySecretReference{Name: "limited"}
-			}
-			bs.Spec.Renewal = renewal
-			if renewal != nil {
-				bs.Spec.APIKeySecretRef = &v1alpha1.APIKeySecretReference{Name: "renewing"}
-			}
-			Expect(k8s.Create(ctx, bs)).To(Succeed())
-			mu.Lock()
-			uids[bs.UID] = name
-			mu.Unlock()
-		}
-
-		By("creating 100 BrowserSessions, 30 of them on a key with 20 concurrent slots, and 10 renewed every 20 s")
-		// First, so that their sessions come before the creation-rate limit queues the rest: hour-long
-		// sessions renewed 3580 s before they expire, a rotation every 20 s while the
-		// manager is killed around it. After the chaos renewBefore goes to 10m, so that the end
-		// state is still.
 		renewing := func(renewBefore string) *v1alpha1.Renewal {
 			d, err := time.ParseDuration(renewBefore)
 			Expect(err).NotTo(HaveOccurred())
@@ -144,149 +169,129 @@ var _ = Describe("Under faults and crashes", func() {
 				Policy: v1alpha1.RenewalBeforeExpiry, RenewBefore: &metav1.Duration{Duration: d}, Overlap: &metav1.Duration{Duration: 5 * time.Second},
 			}
 		}
+		onEnd := &v1alpha1.Renewal{Policy: v1alpha1.RenewalOnEnd}
+
+		By("creating the phases' resources: 10 renewed every 20 s, 8 renewed when they end, 3 renewed into persisted contexts, 6 contexts, 100 plain sessions")
+		// The manager that goes stale watches its own namespace from the start, and brings its
+		// resource up under the chaos's faults.
+		r.staleA = r.startStandalone("stale-a", "--browserbase-timeout=30s", "--create-grace-period=30s")
+		Expect(r.createSession(ctx, staleNamespace, "stale-00", "stale", 600, onEnd, nil)).To(Succeed())
+		// First the renewing ones, so that their sessions come before the creation-rate limit
+		// queues the rest: hour-long sessions renewed 3580 s before they expire, a rotation
+		// every 20 s while the manager is killed around it. After the chaos renewBefore goes to
+		// 10m, so that the end state is still.
 		for i := range 10 {
-			create(fmt.Sprintf("r-%02d", i), false, renewing("3580s"))
+			Expect(r.createSession(ctx, namespace, fmt.Sprintf("r-%02d", i), "renewing", 3600, renewing("3580s"), nil)).To(Succeed())
 		}
+		// Renewed when they end: by their 60 s timeout, and by the chaos, which ends one at
+		// every kill (as if its timeout elapsed).
+		for i := range onEndCount {
+			Expect(r.createSession(ctx, namespace, fmt.Sprintf("o-%02d", i), "onend", 60, onEnd, nil)).To(Succeed())
+		}
+		// Renewed every 25 s into their own persisted context: the predecessor is released and
+		// its state saved before the successor is made.
+		for i := range persistCount {
+			Expect(r.createContext(ctx, fmt.Sprintf("pc-%d", i), "persist")).To(Succeed())
+			settings := &v1alpha1.BrowserSettings{Context: &v1alpha1.ContextReference{Name: fmt.Sprintf("pc-%d", i), Persist: ptr(true)}}
+			Expect(r.createSession(ctx, namespace, fmt.Sprintf("p-%d", i), "persist", 3600, renewing("3575s"), settings)).To(Succeed())
+		}
+		var contextsToDelete []string
+		for i := range 6 {
+			name := fmt.Sprintf("c-%02d", i)
+			Expect(r.createContext(ctx, name, "contexts")).To(Succeed())
+			contextsToDelete = append(contextsToDelete, name)
+		}
+		rng.Shuffle(len(contextsToDelete), func(i, j int) {
+			contextsToDelete[i], contextsToDelete[j] = contextsToDelete[j], contextsToDelete[i]
+		})
+		contextsToDelete = contextsToDelete[:4]
+		// The aimed phases' resources, brought up now. x-00's session ends by its own 60 s
+		// timeout, so its phase runs beside the chaos; the others' faults come after it.
+		Expect(r.createSession(ctx, namespace, "x-00", "expiry", 60, onEnd, nil)).To(Succeed())
+		Expect(r.createSession(ctx, namespace, "n-00", "never", 600, onEnd, nil)).To(Succeed())
 		for i := range 100 {
-			create(fmt.Sprintf("s-%03d", i), i%10 < 3, nil)
+			key := ""
+			if i%10 < 3 {
+				key = "limited"
+			}
+			Expect(r.createSession(ctx, namespace, fmt.Sprintf("s-%03d", i), key, 3600, nil, nil)).To(Succeed())
 		}
 
-		kills := 0
+		var phases sync.WaitGroup
+		resultsCh := make(chan phaseResult, 3)
+		runPhase := func(phase func(context.Context) phaseResult) {
+			phases.Go(func() {
+				defer GinkgoRecover()
+				resultsCh <- phase(ctx)
+			})
+		}
+		// If a wait below fails, the phases end (with the spec's context) before the cleanup.
+		DeferCleanup(phases.Wait)
+		runPhase(r.expiryPhase)
+
+		kills, forcedEnds := 0, 0
 		chaos := 45 * time.Second
 		if d, err := time.ParseDuration(os.Getenv("FAULTS_DURATION")); err == nil {
 			chaos = d
 		}
-		// summarize counts sessions against resources, and requests by kind and status.
-		summarize := func() (summary string, duplicates, leaked, orphans int) {
-			list := &v1alpha1.BrowserSessionList{}
-			Expect(k8s.List(context.Background(), list, client.InNamespace(namespace))).To(Succeed())
-			existing := map[types.UID]v1alpha1.BrowserSession{}
-			for _, bs := range list.Items {
-				existing[bs.UID] = bs
-			}
-			created := map[types.UID]int{}
-			unusable := map[types.UID]int{} // sessions whose connect details only a lost answer carried
-			live := map[types.UID][]string{}
-			for _, s := range emu.Sessions() {
-				tag, _ := s.UserMetadata["k8s"].(map[string]any)
-				uid := types.UID(fmt.Sprint(tag["uid"]))
-				mu.Lock()
-				_, ours := uids[uid]
-				mu.Unlock()
-				if !ours {
-					orphans++
-					continue
-				}
-				created[uid]++
-				if s.Status == "RUNNING" || s.Status == "PENDING" {
-					live[uid] = append(live[uid], s.ID)
-				}
-			}
-			// Not duplicates: a session no workload could use, which the operator releases before
-			// it makes another. Its create answer was lost (Browserbase's get does not return the
-			// connect details), or reached a manager that was killed before it wrote them anywhere
-			// (released after an unfinished create, or replaced with a SessionReplaced event). The
-			// manager logs each such release, with its reason, before the call, so a SIGKILL that
-			// loses the event (sent after the fact) leaves the log line. Nor a renewal's successor:
-			// status.revision counts the sessions a resource has had. Every release is checked by
-			// the leak count.
-			releasedUnusable := map[string]bool{}
-			managerLines := readManagerLog(filepath.Join(workDir, "manager.log"))
-			for _, line := range managerLines {
-				if why, _ := line["why"].(string); strings.Contains(why, "not usable") {
-					if id, ok := line["sessionID"].(string); ok {
-						releasedUnusable[id] = true
-					}
-				}
-			}
+		var results []phaseResult
+		summarize := func(t *tally) string {
 			replaced := 0
 			events := &eventsv1.EventList{}
-			Expect(k8s.List(context.Background(), events, client.InNamespace(namespace))).To(Succeed())
-			for _, e := range events.Items {
-				if e.Reason == "SessionReplaced" {
-					replaced++
-				}
-			}
-			for _, s := range emu.Sessions() {
-				if s.AnswerLost || releasedUnusable[s.ID] {
-					tag, _ := s.UserMetadata["k8s"].(map[string]any)
-					unusable[types.UID(fmt.Sprint(tag["uid"]))]++
-				}
-			}
-			renewed := 0
-			for uid, n := range created {
-				renewals := 0
-				if bs, ok := existing[uid]; ok && bs.Status.Revision > 1 {
-					renewals = int(bs.Status.Revision - 1)
-				}
-				renewed += renewals
-				if extra := max(n-1-unusable[uid]-renewals, 0); extra > 0 {
-					duplicates += extra
-					GinkgoWriter.Printf("%s: %d sessions, %d unusable, %d renewals\n", uids[uid], n, unusable[uid], renewals)
-					for _, s := range emu.Sessions() {
-						if tag, _ := s.UserMetadata["k8s"].(map[string]any); fmt.Sprint(tag["uid"]) == string(uid) {
-							GinkgoWriter.Printf("  session %s attempt %v status %s created %s ended %v answerLost %v\n",
-								s.ID, tag["attempt"], s.Status, s.CreatedAt.Format(time.StampMilli), s.EndedAt, s.AnswerLost)
-						}
-					}
-					for _, line := range managerLines {
-						if ref, _ := line["BrowserSession"].(map[string]any); ref != nil && ref["name"] == uids[uid] {
-							GinkgoWriter.Printf("  log %s %v %v %v\n", line["ts"], line["msg"], line["sessionID"], line["why"])
-						}
+			if k8s.List(context.Background(), events, client.InNamespace(namespace)) == nil {
+				for _, e := range events.Items {
+					if e.Reason == "SessionReplaced" {
+						replaced++
 					}
 				}
-				if _, exists := existing[uid]; !exists {
-					leaked += len(live[uid])
-				}
 			}
-			// A live session of an existing resource other than its recorded one is a leak too,
-			// except a renewal's predecessor during its overlap.
-			for uid, bs := range existing {
-				for _, id := range live[uid] {
-					if id != bs.Status.ID && id != bs.Status.PreviousID {
-						leaked++
+			total := t.total
+			line := fmt.Sprintf("faults summary: seed=%d chaos=%s commit_late=%s list_lag=%s get_connect=false kills=%d forced_ends=%d "+
+				"resources=%d existing=%d deleted=%d sessions_created=%d lost_answers=%d replaced=%d renewed=%d "+
+				"duplicates=%d leaked=%d wasted_creates=%d regressions=%d untagged=%d releases=%d requests[%s]",
+				seed, chaos, faults.CommitLate, faults.ListLag, kills, forcedEnds,
+				total.resources, total.existing, len(deleted), total.sessions, t.lostAnswers, replaced, total.renewed,
+				total.duplicates, total.leaked, total.wasted, total.regressions, t.orphans, t.releases, strings.Join(t.requests, " "))
+			for _, p := range phaseOrder {
+				line += fmt.Sprintf(" | phase=%s %s", p, t.phase(p))
+				for _, res := range results {
+					if res.name == p {
+						line += " " + res.String()
 					}
 				}
-				if len(live[uid]) != 1 || live[uid][0] != bs.Status.ID {
-					GinkgoWriter.Printf("%s: live sessions %v, recorded %q\n", bs.Name, live[uid], bs.Status.ID)
-				}
 			}
-			requests := map[string]int{}
-			releases := 0
-			for _, r := range emu.Requests() {
-				kind := r.Kind()
-				requests[fmt.Sprintf("%s:%d", kind, r.Status)]++
-				if kind == "release" && r.Status == 200 {
-					releases++
-				}
-			}
-			keys := make([]string, 0, len(requests))
-			for k := range requests {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			var byKind []string
-			for _, k := range keys {
-				byKind = append(byKind, fmt.Sprintf("%s=%d", k, requests[k]))
-			}
-			summary = fmt.Sprintf("faults summary: seed=%d chaos=%s commit_late=%s list_lag=%s get_connect=false resources=%d existing=%d deleted=%d kills=%d sessions_created=%d unusable_released=%d replaced=%d renewed=%d duplicates=%d leaked=%d untagged=%d releases=%d requests[%s]",
-				seed, chaos, faults.CommitLate, faults.ListLag, len(uids), len(existing), len(deleted), kills, sum(created), sum(unusable), replaced, renewed, duplicates, leaked, orphans, releases, strings.Join(byKind, " "))
-			return summary, duplicates, leaked, orphans
+			return line
 		}
+		printed := false
 		DeferCleanup(func() {
-			if CurrentSpecReport().Failed() {
-				// The manager's log outlives the run's temporary directory, for a look at what happened.
-				if dir := os.Getenv("FAULTS_ARTIFACTS"); dir != "" {
-					if raw, err := os.ReadFile(filepath.Join(workDir, "manager.log")); err == nil {
-						_ = os.WriteFile(filepath.Join(dir, "faults-manager.log"), raw, 0o644)
+			if !CurrentSpecReport().Failed() {
+				return
+			}
+			// The managers' logs outlive the run's temporary directory, for a look at what happened.
+			if dir := os.Getenv("FAULTS_ARTIFACTS"); dir != "" {
+				for _, name := range []string{"manager", "stale-a", "stale-b"} {
+					if raw, err := os.ReadFile(filepath.Join(workDir, name+".log")); err == nil {
+						_ = os.WriteFile(filepath.Join(dir, "faults-"+name+".log"), raw, 0o644)
 					}
 				}
-				summary, _, _, _ := summarize()
-				fmt.Println(summary)
+			}
+			if !printed {
+				if t, err := counter.count(context.Background()); err == nil {
+					fmt.Println(summarize(t))
+				}
 			}
 		})
 
-		By("killing the manager at random moments while deleting and adding resources")
+		// expireOnEnd ends the session of a random onend resource, as its timeout would.
+		expireOnEnd := func() {
+			bs := &v1alpha1.BrowserSession{}
+			key := types.NamespacedName{Namespace: namespace, Name: fmt.Sprintf("o-%02d", rng.IntN(onEndCount))}
+			if k8s.Get(ctx, key, bs) == nil && bs.Status.ID != "" && emu.ExpireSession(bs.Status.ID) {
+				forcedEnds++
+			}
+		}
+
+		By("killing the manager at random moments while deleting and adding sessions and contexts, and ending sessions")
 		chaosEnd := time.Now().Add(chaos)
 		var limitedToDelete, defaultToDelete []string
 		for i := range 100 {
@@ -300,7 +305,7 @@ var _ = Describe("Under faults and crashes", func() {
 		rng.Shuffle(len(defaultToDelete), func(i, j int) { defaultToDelete[i], defaultToDelete[j] = defaultToDelete[j], defaultToDelete[i] })
 		toDelete := append(limitedToDelete[:12], defaultToDelete[:20]...)
 		rng.Shuffle(len(toDelete), func(i, j int) { toDelete[i], toDelete[j] = toDelete[j], toDelete[i] })
-		added := 0
+		added, contextsAdded := 0, 0
 		for time.Now().Before(chaosEnd) {
 			time.Sleep(time.Duration(2000+rng.IntN(4000)) * time.Millisecond) // a random moment, not a wait for state
 			env.KillManager()
@@ -314,14 +319,26 @@ var _ = Describe("Under faults and crashes", func() {
 				}
 			}
 			if added < 10 {
-				create(fmt.Sprintf("late-%02d", added), false, nil)
+				Expect(r.createSession(ctx, namespace, fmt.Sprintf("late-%02d", added), "", 3600, nil, nil)).To(Succeed())
 				added++
 			}
+			if len(contextsToDelete) > 0 {
+				Expect(k8s.Delete(ctx, &v1alpha1.BrowserContext{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: contextsToDelete[0]}})).To(Succeed())
+				contextsToDelete = contextsToDelete[1:]
+			}
+			if contextsAdded < 4 {
+				Expect(r.createContext(ctx, fmt.Sprintf("c-late-%02d", contextsAdded), "contexts")).To(Succeed())
+				contextsAdded++
+			}
+			expireOnEnd()
 			Expect(env.StartManager()).To(Succeed())
 		}
 		for _, name := range toDelete {
 			Expect(client.IgnoreNotFound(k8s.Delete(ctx, &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}))).To(Succeed())
 			deleted[name] = true
+		}
+		for _, name := range contextsToDelete {
+			Expect(k8s.Delete(ctx, &v1alpha1.BrowserContext{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}})).To(Succeed())
 		}
 
 		// The kills above come faster than a manager takes over the lease, so the renewing
@@ -334,77 +351,140 @@ var _ = Describe("Under faults and crashes", func() {
 			time.Sleep(time.Duration(6000+rng.IntN(4000)) * time.Millisecond)
 			env.KillManager()
 			kills++
+			expireOnEnd()
 			Expect(env.StartManager()).To(Succeed())
 		}
 
-		By("letting it settle without faults, renewals put off")
+		By("letting it settle without faults, renewals put off, while the aimed phases run")
 		emu.SetFaults(emulator.Faults{})
-		for i := range 10 {
-			bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: fmt.Sprintf("r-%02d", i)}}
-			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(bs), bs)).To(Succeed())
-			patch := client.MergeFrom(bs.DeepCopy())
-			bs.Spec.Renewal = renewing("10m")
-			Expect(k8s.Patch(ctx, bs, patch)).To(Succeed())
+		for _, name := range []string{"r-%02d", "p-%d"} {
+			n := 10
+			if name == "p-%d" {
+				n = persistCount
+			}
+			for i := range n {
+				bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: fmt.Sprintf(name, i)}}
+				Expect(k8s.Get(ctx, client.ObjectKeyFromObject(bs), bs)).To(Succeed())
+				patch := client.MergeFrom(bs.DeepCopy())
+				bs.Spec.Renewal = renewing("10m")
+				Expect(k8s.Patch(ctx, bs, patch)).To(Succeed())
+			}
 		}
+		runPhase(r.neverPhase)
+		runPhase(r.stalePhase)
 		Eventually(func(g Gomega) {
 			list := &v1alpha1.BrowserSessionList{}
 			g.Expect(k8s.List(ctx, list, client.InNamespace(namespace))).To(Succeed())
-			g.Expect(list.Items).To(HaveLen(120-len(deleted)), "deleted resources are gone")
-			notReady := 0
+			main, notReady := 0, []string{}
 			for _, bs := range list.Items {
-				if !meta.IsStatusConditionTrue(bs.Status.Conditions, v1alpha1.ConditionReady) {
-					notReady++
+				if phaseOf(bs.Name) == "main" {
+					main++
+				}
+				if chaosPhase(bs.Name) && !meta.IsStatusConditionTrue(bs.Status.Conditions, v1alpha1.ConditionReady) {
+					notReady = append(notReady, bs.Name)
 				}
 			}
-			g.Expect(notReady).To(BeZero(), "every remaining resource is Ready")
+			g.Expect(main).To(Equal(120-len(deleted)), "deleted resources are gone")
+			g.Expect(notReady).To(BeEmpty(), "every remaining resource of the chaos phases is Ready")
 		}, 4*time.Minute, time.Second).Should(Succeed())
 
-		By("waiting for the sweeps to release what late commits left (every 20 s per resource)")
-		Eventually(func(g Gomega) {
-			_, _, leaked, _ := summarize()
-			g.Expect(leaked).To(BeZero())
-		}, 2*time.Minute, 2*time.Second).Should(Succeed())
-
-		By("counting sessions against resources")
-		summary, duplicates, leaked, orphans := summarize()
-		fmt.Println(summary)
-		AddReportEntry("summary", summary)
-		list := &v1alpha1.BrowserSessionList{}
-		Expect(k8s.List(ctx, list, client.InNamespace(namespace))).To(Succeed())
-		for _, bs := range list.Items {
-			Expect(bs.Status.ID).NotTo(BeEmpty())
-			sess, ok := emu.Session(bs.Status.ID)
-			Expect(ok).To(BeTrue())
-			Expect(sess.Status).To(Equal("RUNNING"), "%s runs its recorded session", bs.Name)
+		phases.Wait()
+		close(resultsCh)
+		for res := range resultsCh {
+			GinkgoWriter.Printf("phase %s: %s %s\n", res.name, res, res.note)
+			results = append(results, res)
 		}
-		Expect(duplicates).To(BeZero())
-		Expect(leaked).To(BeZero())
-		Expect(summary).NotTo(ContainSubstring(" renewed=0 "), "no renewal happened under kills: the suite did not test one")
-		Expect(orphans).To(BeZero())
+
+		By("waiting for the sweeps to release what late commits left (every 20 s per resource), and counting")
+		// The chaos phases must come to a clean end: no duplicate, no leak, no stuck context, each
+		// resource Ready on a running session whose credentials its Secret holds. The aimed phases
+		// have had their own wait; their figures are what they are.
+		var final *tally
+		settled, why := within(ctx, 2*time.Minute, func(g Gomega) {
+			t, err := counter.count(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			final = t
+			for _, p := range []string{"main", "onend", "persist", "contexts"} {
+				f := t.phase(p)
+				g.Expect(f.duplicates+f.leaked+f.regressions+f.sharedContext+f.contextsLeaked+f.contextsStuck).To(BeZero(), "phase %s: %s", p, f)
+			}
+			g.Expect(r.unhealthy(ctx, t)).To(BeEmpty())
+		})
+		summary := summarize(final)
+		fmt.Println(summary)
+		printed = true
+		AddReportEntry("summary", summary)
+		for _, d := range final.diagnosis {
+			GinkgoWriter.Println(d)
+			name := strings.SplitN(d, " ", 2)[0]
+			for _, line := range readManagerLogs(workDir) {
+				if ref, _ := line["BrowserSession"].(map[string]any); ref != nil && ref["name"] == name {
+					GinkgoWriter.Printf("  log %s %v %v %v\n", line["ts"], line["msg"], line["sessionID"], line["why"])
+				}
+			}
+		}
+
+		var problems []string
+		if !settled {
+			problems = append(problems, "the chaos phases did not come to a clean end: "+why)
+		}
+		for _, p := range phaseOrder {
+			f := final.phase(p)
+			if f.duplicates > 0 || f.leaked > 0 || f.regressions > 0 || f.sharedContext > 0 || f.contextsLeaked > 0 || f.contextsStuck > 0 {
+				problems = append(problems, fmt.Sprintf("phase %s: %s", p, f))
+			}
+		}
+		for _, res := range results {
+			if !res.reached || !res.settled {
+				problems = append(problems, fmt.Sprintf("phase %s: %s: %s", res.name, res, res.note))
+			}
+		}
+		for _, p := range []string{"main", "onend", "persist"} {
+			if final.phase(p).renewed == 0 {
+				problems = append(problems, fmt.Sprintf("phase %s: no renewal happened, so the suite did not test one", p))
+			}
+		}
+		if final.orphans > 0 {
+			problems = append(problems, fmt.Sprintf("%d sessions are tagged with no resource of the suite", final.orphans))
+		}
+		Expect(problems).To(BeEmpty())
 	}, NodeTimeout(60*time.Minute))
 })
 
-func sum(m map[types.UID]int) int {
-	n := 0
-	for _, v := range m {
-		n += v
+// chaosPhase reports whether a resource belongs to a phase run under the chaos, which must end
+// with every resource Ready.
+func chaosPhase(name string) bool {
+	switch phaseOf(name) {
+	case "main", "onend", "persist", "contexts":
+		return true
 	}
-	return n
+	return false
+}
+
+// within polls f like Eventually, but reports the outcome (and the last failure) instead of
+// failing the spec: a phase that finds a bug leaves the others to run and the summary to print.
+func within(ctx context.Context, timeout time.Duration, f func(g Gomega)) (ok bool, lastFailure string) {
+	g := NewGomega(func(message string, _ ...int) { lastFailure = message })
+	ok = g.Eventually(ctx, f).WithTimeout(timeout).WithPolling(500 * time.Millisecond).Should(Succeed())
+	return ok, lastFailure
 }
 
 func ptr[T any](v T) *T { return &v }
 
-// readManagerLog parses the manager's JSON log lines; other lines are skipped.
-func readManagerLog(path string) []map[string]any {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
+// readManagerLogs parses the JSON log lines of every manager of the run; other lines are
+// skipped. For diagnosis only: nothing is counted from them.
+func readManagerLogs(workDir string) []map[string]any {
 	var out []map[string]any
-	for _, l := range strings.Split(string(raw), "\n") {
-		line := map[string]any{}
-		if json.Unmarshal([]byte(l), &line) == nil {
-			out = append(out, line)
+	for _, name := range []string{"manager", "stale-a", "stale-b"} {
+		raw, err := os.ReadFile(filepath.Join(workDir, name+".log"))
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(raw), "\n") {
+			line := map[string]any{}
+			if json.Unmarshal([]byte(l), &line) == nil {
+				out = append(out, line)
+			}
 		}
 	}
 	return out

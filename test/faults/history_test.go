@@ -1,0 +1,202 @@
+package faults
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/browserbase/session-operator/api/v1alpha1"
+)
+
+// history is what the API server showed of the suite's resources over the run, from watches:
+// the highest status.revision each BrowserSession reached (a deleted one's too), the session ids
+// its status and its Secret named in turn, and when each resource was gone. The counts need it
+// because the end state forgets deleted resources and every intermediate write.
+type history struct {
+	mu       sync.Mutex
+	sessions map[types.UID]*sessionRecord
+	contexts map[types.UID]*contextRecord
+	secrets  map[types.UID]*secretRecord // by the UID of the resource that controls the Secret
+}
+
+type sessionRecord struct {
+	namespace, name string
+	maxRevision     int64
+	ids             []string  // status.id values in the order written, without repeats or ""
+	goneAt          time.Time // when the watch saw it deleted (finalizer gone); zero while it exists
+}
+
+type contextRecord struct {
+	namespace, name string
+	goneAt          time.Time
+}
+
+type secretRecord struct {
+	ownerKind string
+	values    []string // sessionId (BrowserSession) or contextId (BrowserContext), in order, without repeats
+}
+
+func newHistory() *history {
+	return &history{
+		sessions: map[types.UID]*sessionRecord{},
+		contexts: map[types.UID]*contextRecord{},
+		secrets:  map[types.UID]*secretRecord{},
+	}
+}
+
+// start watches BrowserSessions, BrowserContexts and Secrets in every namespace until ctx ends.
+func (h *history) start(ctx context.Context, c client.WithWatch) {
+	go watchAll(ctx, c, &v1alpha1.BrowserSessionList{}, h.session)
+	go watchAll(ctx, c, &v1alpha1.BrowserContextList{}, h.context)
+	go watchAll(ctx, c, &corev1.SecretList{}, h.secret)
+}
+
+func ours(ns string) bool { return strings.HasPrefix(ns, namespace) }
+
+func (h *history) session(t watch.EventType, obj client.Object) {
+	bs, ok := obj.(*v1alpha1.BrowserSession)
+	if !ok || !ours(bs.Namespace) {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rec := h.sessions[bs.UID]
+	if rec == nil {
+		rec = &sessionRecord{namespace: bs.Namespace, name: bs.Name}
+		h.sessions[bs.UID] = rec
+	}
+	rec.maxRevision = max(rec.maxRevision, bs.Status.Revision)
+	if id := bs.Status.ID; id != "" && (len(rec.ids) == 0 || rec.ids[len(rec.ids)-1] != id) {
+		rec.ids = append(rec.ids, id)
+	}
+	if t == watch.Deleted && rec.goneAt.IsZero() {
+		rec.goneAt = time.Now()
+	}
+}
+
+func (h *history) context(t watch.EventType, obj client.Object) {
+	bc, ok := obj.(*v1alpha1.BrowserContext)
+	if !ok || !ours(bc.Namespace) {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rec := h.contexts[bc.UID]
+	if rec == nil {
+		rec = &contextRecord{namespace: bc.Namespace, name: bc.Name}
+		h.contexts[bc.UID] = rec
+	}
+	if t == watch.Deleted && rec.goneAt.IsZero() {
+		rec.goneAt = time.Now()
+	}
+}
+
+// secret records which session or context id each operator Secret held, in turn. The values stay
+// in this process's memory: nothing here prints them.
+func (h *history) secret(_ watch.EventType, obj client.Object) {
+	s, ok := obj.(*corev1.Secret)
+	if !ok || !ours(s.Namespace) {
+		return
+	}
+	owner := metav1.GetControllerOf(s)
+	if owner == nil {
+		return
+	}
+	var value string
+	switch owner.Kind {
+	case "BrowserSession":
+		value = string(s.Data["sessionId"])
+	case "BrowserContext":
+		value = string(s.Data[v1alpha1.ContextIDSecretKey])
+	default:
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rec := h.secrets[owner.UID]
+	if rec == nil {
+		rec = &secretRecord{ownerKind: owner.Kind}
+		h.secrets[owner.UID] = rec
+	}
+	if value != "" && (len(rec.values) == 0 || rec.values[len(rec.values)-1] != value) {
+		rec.values = append(rec.values, value)
+	}
+}
+
+// snapshot copies what is recorded, for counting without holding the lock.
+func (h *history) snapshot() (map[types.UID]sessionRecord, map[types.UID]contextRecord, map[types.UID]secretRecord) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	sessions := map[types.UID]sessionRecord{}
+	for uid, r := range h.sessions {
+		c := *r
+		c.ids = append([]string(nil), r.ids...)
+		sessions[uid] = c
+	}
+	contexts := map[types.UID]contextRecord{}
+	for uid, r := range h.contexts {
+		contexts[uid] = *r
+	}
+	secrets := map[types.UID]secretRecord{}
+	for uid, r := range h.secrets {
+		c := *r
+		c.values = append([]string(nil), r.values...)
+		secrets[uid] = c
+	}
+	return sessions, contexts, secrets
+}
+
+// watchAll lists, then watches from the list's resourceVersion, handing every object to handle,
+// until ctx ends. A watch that closes is resumed from the last version seen; one whose version
+// expired (410) lists again, which can skip intermediate writes (not expected within a run).
+func watchAll(ctx context.Context, c client.WithWatch, list client.ObjectList, handle func(watch.EventType, client.Object)) {
+	rv := ""
+	for ctx.Err() == nil {
+		if rv == "" {
+			l := list.DeepCopyObject().(client.ObjectList)
+			if err := c.List(ctx, l); err != nil {
+				time.Sleep(200 * time.Millisecond)
+				continue
+			}
+			items, _ := meta.ExtractList(l)
+			for _, o := range items {
+				if obj, ok := o.(client.Object); ok {
+					handle(watch.Added, obj)
+				}
+			}
+			rv = l.GetResourceVersion()
+		}
+		w, err := c.Watch(ctx, list.DeepCopyObject().(client.ObjectList),
+			&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true}})
+		if err != nil {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		for ev := range w.ResultChan() {
+			if ev.Type == watch.Error {
+				if err := apierrors.FromObject(ev.Object); apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+					rv = ""
+				}
+				break
+			}
+			obj, ok := ev.Object.(client.Object)
+			if !ok {
+				continue
+			}
+			rv = obj.GetResourceVersion()
+			if ev.Type != watch.Bookmark {
+				handle(ev.Type, obj)
+			}
+		}
+		w.Stop()
+	}
+}
