@@ -6,14 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/browserbase/session-operator/internal/browserbase"
-
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
 	"github.com/browserbase/session-operator/internal/operator"
 )
