@@ -2,8 +2,6 @@ package browsercontext
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -11,17 +9,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/operator"
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
-// digestPrefix names the hash of status.idDigest, so that another can follow.
-const digestPrefix = "sha256:"
-
-// idDigest is what status.idDigest records of id. Context ids are random UUIDs, so the digest
-// cannot be turned back into the id.
+// idDigest is what status.idDigest records of id (operator.ContextIDDigest).
 func idDigest(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return digestPrefix + hex.EncodeToString(sum[:])
+	return operator.ContextIDDigest(id)
 }
 
 // matchesRecord tells whether id is the id bc's status records, or bc records none yet (a

@@ -13,6 +13,7 @@ import (
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/controller/sessionindex"
+	"github.com/browserbase/session-operator/internal/operator"
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
@@ -46,6 +47,11 @@ func (r *Reconciler) contextID(ctx context.Context, bs *v1alpha1.BrowserSession)
 	id, err := r.Credentials.SecretValue(ctx, bs.Namespace, bc.Status.SecretName, v1alpha1.ContextIDSecretKey, "the context id")
 	if wait, ok := errors.AsType[*reconcile.WaitError](err); ok {
 		wait.Reason = v1alpha1.ReasonContextNotReady
+	}
+	if err == nil && bc.Status.IDDigest != "" && operator.ContextIDDigest(id) != bc.Status.IDDigest {
+		// Someone who may edit the context's Secret must not make sessions load another context.
+		return "", reconcile.Wait(v1alpha1.ReasonContextNotReady, contextRecheck,
+			"The id in Secret %q is not the context BrowserContext %q created; waiting for it to be restored", bc.Status.SecretName, ref.Name)
 	}
 	return id, err
 }

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/operator"
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
@@ -43,6 +44,12 @@ func TestContextID(t *testing.T) {
 		"a missing context is waited for":      {ref: v1alpha1.ContextReference{Name: "profile"}, wantWait: true},
 		"a context not yet observed is waited for": {
 			ref: v1alpha1.ContextReference{Name: "profile"}, objs: []client.Object{ready(2, 1), secret}, wantWait: true,
+		},
+		"a Ready context's id that matches its recorded digest": {
+			ref: v1alpha1.ContextReference{Name: "profile"}, objs: []client.Object{withDigest(ready(1, 1), "ctx-secret-id"), secret}, wantID: "ctx-secret-id",
+		},
+		"an id swapped into the context's Secret is not loaded": {
+			ref: v1alpha1.ContextReference{Name: "profile"}, objs: []client.Object{withDigest(ready(1, 1), "ctx-created"), secret}, wantWait: true,
 		},
 		"a Ready context whose Secret is gone is waited for": {
 			ref: v1alpha1.ContextReference{Name: "profile"}, objs: []client.Object{ready(1, 1)}, wantWait: true,
@@ -90,4 +97,10 @@ func TestContextID(t *testing.T) {
 			t.Errorf("request context %+v, want the Secret's id with persist", c)
 		}
 	})
+}
+
+// withDigest records id's digest in bc's status, as the BrowserContext controller does.
+func withDigest(bc *v1alpha1.BrowserContext, id string) *v1alpha1.BrowserContext {
+	bc.Status.IDDigest = operator.ContextIDDigest(id)
+	return bc
 }
