@@ -300,6 +300,7 @@ func runWorkload(ctx context.Context, env *localenv.Env, root, workDir, secret s
 		return fmt.Errorf("the example workload failed: %w: %s", err, stderr)
 	}
 	fmt.Printf("workload: page title %q\n", strings.TrimSpace(string(out)))
-	fmt.Println("(The sample has no keepAlive, so its session ended when the workload disconnected, as Browserbase's do.)")
+	fmt.Println("(The sample has no keepAlive, so its session ended when the workload disconnected, as Browserbase's do;\n" +
+		" its renewal policy OnEnd puts a new session into the same Secret, and the sample is Ready again.)")
 	return nil
 }

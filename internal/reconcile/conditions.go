@@ -35,6 +35,14 @@ func MarkStalled(obj Object, reason, message string) {
 	meta.RemoveStatusCondition(obj.GetConditions(), v1alpha1.ConditionReconciling)
 }
 
+// MarkDone says the resource has reached an end that is not a failure: not usable any more,
+// and nothing to do, for the operator or a person.
+func MarkDone(obj Object, reason, message string) {
+	SetCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
+	meta.RemoveStatusCondition(obj.GetConditions(), v1alpha1.ConditionReconciling)
+	meta.RemoveStatusCondition(obj.GetConditions(), v1alpha1.ConditionStalled)
+}
+
 // MarkStarted sets Ready Unknown and Reconciling True on a resource that has no Ready condition
 // yet: the operator has seen it and started working on it.
 func MarkStarted(obj Object) {

@@ -26,6 +26,21 @@ func Stalled(reason, format string, args ...any) *StallError {
 	return &StallError{Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
+// A DoneError ends a pass on a resource that has reached an end that is not a failure, the way
+// a Kubernetes Job completes: a session whose clients disconnected. It becomes Ready=False with
+// its reason, neither Reconciling nor Stalled (kstatus Current, Argo CD Healthy), and no requeue.
+type DoneError struct {
+	Reason  string
+	Message string
+}
+
+func (e *DoneError) Error() string { return e.Message }
+
+// Done returns a DoneError with a formatted message.
+func Done(reason, format string, args ...any) *DoneError {
+	return &DoneError{Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
 // A WaitError is a wait for something outside anyone's control, such as a rate limit that
 // clears on its own. It becomes Reconciling=True and Ready=False, and a requeue after the wait.
 type WaitError struct {

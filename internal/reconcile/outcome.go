@@ -21,6 +21,10 @@ func ApplyOutcome(obj Object, result ctrl.Result, err error) (ctrl.Result, error
 		MarkStalled(obj, stall.Reason, stall.Message)
 		return ctrl.Result{RequeueAfter: stall.Recheck}, nil
 	}
+	if done, ok := errors.AsType[*DoneError](err); ok {
+		MarkDone(obj, done.Reason, done.Message)
+		return ctrl.Result{}, nil
+	}
 	if wait, ok := errors.AsType[*WaitError](err); ok {
 		if wait.Reason == v1alpha1.ReasonRateLimited || wait.Reason == v1alpha1.ReasonConcurrencyLimitReached {
 			metrics.RateLimitWaits.WithLabelValues(wait.Reason).Inc()

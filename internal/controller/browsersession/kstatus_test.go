@@ -76,16 +76,34 @@ var _ = Describe("kstatus and Argo CD health", func() {
 		}
 	}
 
-	It("is Current when Ready, and Failed once the session has ended", func(ctx SpecContext) {
+	It("is Current when Ready, and Failed once the session has timed out", func(ctx SpecContext) {
 		bs := create(ctx, "running", nil)
 		visited(ctx, bs, v1alpha1.ConditionReady)
 		Expect(compute(ctx, bs)).To(Equal(status.CurrentStatus))
 
 		got := &v1alpha1.BrowserSession{}
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bs), got)).To(Succeed())
-		Expect(emu.SetSessionStatus(got.Status.ID, "COMPLETED")).To(BeTrue())
+		Expect(emu.SetSessionStatus(got.Status.ID, "TIMED_OUT")).To(BeTrue())
 		visited(ctx, bs, v1alpha1.ConditionStalled)
 		Expect(compute(ctx, bs)).To(Equal(status.FailedStatus))
+	})
+
+	// A session whose clients disconnected ended normally, the way a Job completes: Ready False
+	// with reason SessionCompleted, kstatus Current, not Failed.
+	It("is Current, not Failed, once its clients disconnected", func(ctx SpecContext) {
+		bs := create(ctx, "completed", nil)
+		visited(ctx, bs, v1alpha1.ConditionReady)
+		got := &v1alpha1.BrowserSession{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bs), got)).To(Succeed())
+		Expect(emu.SetSessionStatus(got.Status.ID, "COMPLETED")).To(BeTrue())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bs), got)).To(Succeed())
+			ready := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady)
+			g.Expect(ready).NotTo(BeNil())
+			g.Expect(ready.Reason).To(Equal(v1alpha1.ReasonSessionCompleted))
+		}).Should(Succeed())
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionStalled)).To(BeNil())
+		Expect(compute(ctx, bs)).To(Equal(status.CurrentStatus))
 	})
 
 	It("is never Current before it is Ready, from its creation on", func(ctx SpecContext) {

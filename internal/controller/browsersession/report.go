@@ -50,14 +50,20 @@ var endedReasons = map[browserbase.SessionStatus]string{
 	browserbase.StatusError:     v1alpha1.ReasonSessionErrored,
 }
 
-// sessionEnded returns a StallError when the recorded session has ended. An ended session is
-// final: Browserbase never restarts one, and the operator does not silently create another, so
-// the resource reports Stalled (kstatus Failed) rather than waiting forever.
+// sessionEnded returns the outcome of a recorded session that has ended. Browserbase never
+// restarts one, and without spec.renewal the operator does not silently create another. A
+// session whose clients disconnected (COMPLETED) ended normally, the way a Job completes: Ready
+// False with reason SessionCompleted, neither Reconciling nor Stalled (kstatus Current, Argo CD
+// Healthy). TIMED_OUT and ERROR are failures: Stalled (kstatus Failed, Argo CD Degraded).
 func sessionEnded(bs *v1alpha1.BrowserSession) error {
 	status := browserbase.SessionStatus(bs.Status.SessionStatus)
 	reason, ended := endedReasons[status]
 	if !ended {
 		return nil
+	}
+	if status == browserbase.StatusCompleted {
+		return reconcile.Done(reason, "Browserbase session %s has completed: its clients disconnected, or it was released. "+
+			"For a session again, delete and re-create the BrowserSession, or set spec.renewal.policy OnEnd", bs.Status.ID)
 	}
 	return reconcile.Stalled(reason, "Browserbase session %s has ended (%s); delete and re-create the BrowserSession to start a new one",
 		bs.Status.ID, status)

@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/reconcile"
@@ -46,12 +47,26 @@ func TestReportSessionRequeue(t *testing.T) {
 		})
 	}
 	for status, reason := range map[string]string{
-		"COMPLETED": v1alpha1.ReasonSessionCompleted, "TIMED_OUT": v1alpha1.ReasonSessionTimedOut, "ERROR": v1alpha1.ReasonSessionErrored,
+		"TIMED_OUT": v1alpha1.ReasonSessionTimedOut, "ERROR": v1alpha1.ReasonSessionErrored,
 	} {
 		bs := &v1alpha1.BrowserSession{Status: v1alpha1.BrowserSessionStatus{ID: "s", SessionStatus: status}}
 		_, err := r.reportSession(bs, 0)
 		if stall, ok := errors.AsType[*reconcile.StallError](err); !ok || stall.Reason != reason {
 			t.Errorf("%s: error = %v, want a stall with reason %s", status, err, reason)
+		}
+	}
+	// A session whose clients disconnected ended normally, as a Job completes: not a failure.
+	bs := &v1alpha1.BrowserSession{Status: v1alpha1.BrowserSessionStatus{ID: "s", SessionStatus: "COMPLETED"}}
+	_, err := r.reportSession(bs, 0)
+	if done, ok := errors.AsType[*reconcile.DoneError](err); !ok || done.Reason != v1alpha1.ReasonSessionCompleted {
+		t.Errorf("COMPLETED: error = %v, want done with reason %s", err, v1alpha1.ReasonSessionCompleted)
+	}
+	if _, err := reconcile.ApplyOutcome(bs, ctrl.Result{}, err); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{v1alpha1.ConditionStalled, v1alpha1.ConditionReconciling} {
+		if c := meta.FindStatusCondition(bs.Status.Conditions, typ); c != nil {
+			t.Errorf("COMPLETED: %s condition %+v, want none", typ, c)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 -- Argo CD health for browserbase.io/BrowserSession, read from the kstatus conditions the
--- operator writes. Stalled (an error a person must fix, or a session that has ended) is
--- Degraded; Ready is Healthy; anything else is Progressing, with the operator's message.
+-- operator writes. Stalled (an error a person must fix, or a session that timed out or failed)
+-- is Degraded; Ready is Healthy, and so is a session that completed (its clients disconnected,
+-- as a Job completes); anything else is Progressing, with the operator's message.
 -- Conditions are collected first and decided after, so their order does not matter.
 local hs = {status = "Progressing", message = "Waiting for the operator to observe the BrowserSession"}
 if obj.status == nil or obj.status.conditions == nil then
@@ -24,6 +25,10 @@ if stalled ~= nil and stalled.status == "True" then
   return {status = "Degraded", message = stalled.message}
 end
 if ready ~= nil and ready.status == "True" then
+  return {status = "Healthy", message = ready.message}
+end
+-- A session whose clients disconnected ended normally, the way a Job completes.
+if ready ~= nil and ready.reason == "SessionCompleted" and (reconciling == nil or reconciling.status ~= "True") then
   return {status = "Healthy", message = ready.message}
 end
 if reconciling ~= nil and reconciling.status == "True" and reconciling.message ~= nil then
