@@ -28,7 +28,7 @@ func Stalled(reason, format string, args ...any) *StallError {
 
 // A DoneError ends a pass on a resource that has reached an end that is not a failure, the way
 // a Kubernetes Job completes: a session whose clients disconnected. It becomes Ready=False with
-// its reason, neither Reconciling nor Stalled (kstatus Current, Argo CD Healthy), and no requeue.
+// its reason, neither Reconciling nor Stalled (never kstatus Failed; Argo CD Healthy), and no requeue.
 type DoneError struct {
 	Reason  string
 	Message string

@@ -89,8 +89,10 @@ var _ = Describe("kstatus and Argo CD health", func() {
 	})
 
 	// A session whose clients disconnected ended normally, the way a Job completes: Ready False
-	// with reason SessionCompleted, kstatus Current, not Failed.
-	It("is Current, not Failed, once its clients disconnected", func(ctx SpecContext) {
+	// with reason SessionCompleted, neither Stalled (kstatus Failed) nor Reconciling, and Argo CD
+	// Healthy. kstatus reads a Ready False without Reconciling or Stalled as InProgress: it has no
+	// state for "done and not usable" on a custom resource (docs/gitops.md).
+	It("is not Failed once its clients disconnected, and Argo CD Healthy", func(ctx SpecContext) {
 		bs := create(ctx, "completed", nil)
 		visited(ctx, bs, v1alpha1.ConditionReady)
 		got := &v1alpha1.BrowserSession{}
@@ -103,7 +105,14 @@ var _ = Describe("kstatus and Argo CD health", func() {
 			g.Expect(ready.Reason).To(Equal(v1alpha1.ReasonSessionCompleted))
 		}).Should(Succeed())
 		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionStalled)).To(BeNil())
-		Expect(compute(ctx, bs)).To(Equal(status.CurrentStatus))
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReconciling)).To(BeNil())
+		u := read(ctx, Default, bs)
+		result, err := status.Compute(u)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(result.Status).NotTo(Equal(status.FailedStatus))
+		health, err := argocd.Evaluate(u.Object)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(health.Status).To(Equal("Healthy"))
 	})
 
 	It("is never Current before it is Ready, from its creation on", func(ctx SpecContext) {

@@ -53,7 +53,7 @@ var endedReasons = map[browserbase.SessionStatus]string{
 // sessionEnded returns the outcome of a recorded session that has ended. Browserbase never
 // restarts one, and without spec.renewal the operator does not silently create another. A
 // session whose clients disconnected (COMPLETED) ended normally, the way a Job completes: Ready
-// False with reason SessionCompleted, neither Reconciling nor Stalled (kstatus Current, Argo CD
+// False with reason SessionCompleted, neither Reconciling nor Stalled (never kstatus Failed; Argo CD
 // Healthy). TIMED_OUT and ERROR are failures: Stalled (kstatus Failed, Argo CD Degraded).
 func sessionEnded(bs *v1alpha1.BrowserSession) error {
 	status := browserbase.SessionStatus(bs.Status.SessionStatus)
