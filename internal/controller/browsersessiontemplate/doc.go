@@ -3,8 +3,8 @@
 // it for each Pod that names it, and the admission webhook injects the session's Secret into the
 // Pod. This reconciler reports on it: Ready once the operator has seen the template, and how many
 // of its sessions are ready, pending and failed. Reconcile (controller.go) is the table of
-// contents; each step lives in the file named after it, its tests in <file>_test.go (the envtest
-// specs in controller_test.go):
+// contents; each step lives in the file named after it, its tests in <file>_test.go (Reconcile's
+// in count_test.go; the envtest specs, where the counts follow Pods' sessions, are podsession's):
 //
 //   - controller.go: the Reconciler and Reconcile.
 //   - count.go: the template's sessions by state, from the BrowserSessions labelled with it.

@@ -24,7 +24,9 @@ type Reconciler struct {
 
 // Pods are only read: the cache holds the opted-in ones (operator.CacheOptions), and events
 // about them go through events.k8s.io. BrowserSessions are created and deleted, never updated.
+// Secrets are read (their metadata, from the cache) only to wait for an earlier session's.
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=browserbase.io,resources=browsersessions,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=browserbase.io,resources=browsersessiontemplates,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

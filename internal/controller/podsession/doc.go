@@ -10,7 +10,8 @@
 //   - stale.go: the BrowserSessions made for a Pod name that no longer serve a running Pod
 //     (the Pod succeeded, failed, is being deleted or is gone, or was re-created under the same
 //     name), and their deletion.
-//   - session.go: the BrowserSession of a running Pod, made once from the template.
+//   - session.go: the BrowserSession of a running Pod, made once from the template (after the
+//     Secret of an earlier Pod's session of the same name is gone).
 //   - watch.go: SetupWithManager: what triggers a reconcile (Pod changes that matter, a Pod's
 //     BrowserSession deleted or changed by someone else, a template that appears), and the
 //     index of BrowserSessions by the Pod that owns them.

@@ -16,6 +16,10 @@ import (
 	"github.com/browserbase/session-operator/internal/operator"
 )
 
+// leftOverRecheck is how often a Pod waiting for an earlier session's Secret to go looks again:
+// the Secret's deletion brings back its owner, not the Pod.
+const leftOverRecheck = 5 * time.Second
+
 // takenRecheck is how often a Pod whose session name is held by someone else's BrowserSession
 // looks again: nothing the operator watches says when that one goes.
 const takenRecheck = time.Minute
@@ -55,6 +59,15 @@ func (r *Reconciler) ensureSession(ctx context.Context, pod *corev1.Pod, session
 		return ctrl.Result{}, err
 	}
 
+	if leftOver, err := r.secretLeftOver(ctx, pod.Namespace, name); err != nil || leftOver {
+		if leftOver {
+			r.Event(pod, corev1.EventTypeNormal, ReasonSecretLeftOver, "CreateSession",
+				"Secret %s of an earlier BrowserSession of that name is still there: the session is made once the garbage collector "+
+					"has deleted it", name)
+		}
+		return ctrl.Result{RequeueAfter: leftOverRecheck}, err
+	}
+
 	template := &v1alpha1.BrowserSessionTemplate{}
 	templateName := pod.Labels[v1alpha1.LabelSessionTemplate]
 	if err := r.getTemplate(ctx, pod.Namespace, templateName, template); apierrors.IsNotFound(err) {
@@ -68,6 +81,20 @@ func (r *Reconciler) ensureSession(ctx context.Context, pod *corev1.Pod, session
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{}, r.createSession(ctx, pod, newSession(pod, template, name))
+}
+
+// secretLeftOver says whether Secret name, in the cache, was written for a BrowserSession that is
+// gone: the earlier session of a Pod re-created under the same name, whose Secret the garbage
+// collector deletes after it. A new BrowserSession would find it taken (SecretConflict) and wait
+// for a person; the Pod waits instead. A Secret of anyone else is left to that conflict.
+func (r *Reconciler) secretLeftOver(ctx context.Context, namespace, name string) (bool, error) {
+	secret := &metav1.PartialObjectMetadata{}
+	secret.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, secret); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	owner := metav1.GetControllerOf(secret)
+	return owner != nil && owner.APIVersion == v1alpha1.GroupVersion.String() && owner.Kind == "BrowserSession", nil
 }
 
 // getTemplate reads the template name from the cache; an empty name is not found.

@@ -6,8 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -26,6 +28,14 @@ func TestEnsureSession(t *testing.T) {
 	oldPods := sessionFor(newPod("web-1", "uid-0", "web", "web-1-session"), template)
 	oldPods.Finalizers = []string{v1alpha1.Finalizer} // still releasing: the delete waits
 	mine := sessionFor(pod, newTemplate("web", 60))
+	isController := true
+	leftOver := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
+		Namespace: testNamespace, Name: "web-1-session",
+		OwnerReferences: []metav1.OwnerReference{{
+			APIVersion: v1alpha1.GroupVersion.String(), Kind: "BrowserSession", Name: "web-1-session", UID: "gone", Controller: &isController,
+		}},
+	}}
+	someonesSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "web-1-session"}}
 
 	tests := []struct {
 		name string
@@ -42,6 +52,11 @@ func TestEnsureSession(t *testing.T) {
 		{name: "no annotation: nothing created", objs: []client.Object{noAnnotation, template}, wantEvent: ReasonSecretNotAnnotated},
 		{name: "name taken by someone else's", objs: []client.Object{pod, template, othersSession}, wantEvent: ReasonSessionNameTaken,
 			othersKept: true},
+		{name: "an earlier session's Secret is still there: waits", objs: []client.Object{pod, template, leftOver},
+			wantEvent: ReasonSecretLeftOver},
+		// The BrowserSession controller reports that conflict, on the BrowserSession.
+		{name: "someone else's Secret under the name", objs: []client.Object{pod, template, someonesSecret},
+			wantTimeout: template.Spec.Template.Timeout, wantEvent: ReasonSessionCreated},
 		{name: "its own is kept as it is, not updated from the template", objs: []client.Object{pod, template, mine},
 			wantTimeout: mine.Spec.Timeout},
 	}

@@ -21,6 +21,7 @@ const (
 	ReasonSecretNotAnnotated = "SessionSecretNotAnnotated"
 	ReasonSessionNameTaken   = "SessionNameTaken"
 	ReasonSessionInvalid     = "SessionInvalid"
+	ReasonSecretLeftOver     = "SessionSecretLeftOver"
 )
 
 // sessionsOf lists, from the cache, the BrowserSessions made for a Pod of this name, whichever
