@@ -206,7 +206,7 @@ func setupControllers(mgr manager.Manager, opts *options, bb *browserbaseClients
 		Kit:                     reconcile.Kit{Recorder: recorder, Clock: clock.RealClock{}},
 		MaxConcurrentReconciles: opts.manager.maxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("Pod controller: %w", err)
+		return fmt.Errorf("podsession controller: %w", err)
 	}
 	if err := (&browsersessiontemplate.Reconciler{
 		Client:                  mgr.GetClient(),
