@@ -1,5 +1,6 @@
 // Command manager runs the Browserbase session operator: it reconciles BrowserSession and
-// BrowserContext resources into Browserbase cloud-browser sessions and contexts, and their Secrets.
+// BrowserContext resources into Browserbase cloud-browser sessions and contexts, and their Secrets,
+// and gives each Pod that opts in through a BrowserSessionTemplate a BrowserSession of its own.
 package main
 
 import (
@@ -28,6 +29,8 @@ import (
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/controller/browsercontext"
 	"github.com/browserbase/session-operator/internal/controller/browsersession"
+	"github.com/browserbase/session-operator/internal/controller/browsersessiontemplate"
+	"github.com/browserbase/session-operator/internal/controller/podsession"
 	"github.com/browserbase/session-operator/internal/metrics"
 	"github.com/browserbase/session-operator/internal/operator"
 	"github.com/browserbase/session-operator/internal/reconcile"
@@ -157,8 +160,9 @@ func resolveClusterID(flagValue string, reader client.Reader) (string, error) {
 	return string(ns.UID), nil
 }
 
-// setupControllers registers the BrowserSession and BrowserContext reconcilers with mgr. They
-// share the API-key lookup and the Browserbase call limit.
+// setupControllers registers the BrowserSession and BrowserContext reconcilers with mgr, which
+// share the API-key lookup and the Browserbase call limit, and those of opted-in Pods and
+// BrowserSessionTemplates, which make and count BrowserSessions and call no one.
 func setupControllers(mgr manager.Manager, opts *options, bb *browserbaseClients, clusterID string) error {
 	defaultKey := browserbase.Sensitive(os.Getenv("BROWSERBASE_API_KEY"))
 	if defaultKey == "" {
@@ -196,6 +200,20 @@ func setupControllers(mgr manager.Manager, opts *options, bb *browserbaseClients
 		MaxConcurrentReconciles: opts.manager.maxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("BrowserContext controller: %w", err)
+	}
+	if err := (&podsession.Reconciler{
+		Client:                  mgr.GetClient(),
+		Kit:                     reconcile.Kit{Recorder: recorder, Clock: clock.RealClock{}},
+		MaxConcurrentReconciles: opts.manager.maxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("podsession controller: %w", err)
+	}
+	if err := (&browsersessiontemplate.Reconciler{
+		Client:                  mgr.GetClient(),
+		Kit:                     reconcile.Kit{Recorder: recorder, Clock: clock.RealClock{}},
+		MaxConcurrentReconciles: opts.manager.maxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("BrowserSessionTemplate controller: %w", err)
 	}
 	return nil
 }

@@ -23,7 +23,8 @@ var (
 )
 
 func addKnownTypes(scheme *runtime.Scheme) error {
-	scheme.AddKnownTypes(GroupVersion, &BrowserSession{}, &BrowserSessionList{}, &BrowserContext{}, &BrowserContextList{})
+	scheme.AddKnownTypes(GroupVersion, &BrowserSession{}, &BrowserSessionList{}, &BrowserContext{}, &BrowserContextList{},
+		&BrowserSessionTemplate{}, &BrowserSessionTemplateList{})
 	metav1.AddToGroupVersion(scheme, GroupVersion)
 	return nil
 }

@@ -1,6 +1,6 @@
-// Package argocd runs the Argo CD health checks that config/argocd ships for BrowserSessions and
-// BrowserContexts, in gopher-lua, the Lua interpreter Argo CD embeds, the way Argo CD does: the
-// object is the global obj, and the script returns {status, message}.
+// Package argocd runs the Argo CD health checks that config/argocd ships for BrowserSessions,
+// BrowserContexts and BrowserSessionTemplates, in gopher-lua, the Lua interpreter Argo CD embeds,
+// the way Argo CD does: the object is the global obj, and the script returns {status, message}.
 package argocd
 
 import (
@@ -19,7 +19,7 @@ type Health struct {
 }
 
 // Kinds are the kinds with a health check, in config/argocd/resource_customizations/browserbase.io.
-var Kinds = []string{"BrowserSession", "BrowserContext"}
+var Kinds = []string{"BrowserSession", "BrowserContext", "BrowserSessionTemplate"}
 
 // ScriptPath is the BrowserSession health check in the repository.
 func ScriptPath() string { return ScriptPathFor("BrowserSession") }

@@ -123,9 +123,9 @@ spec:
 
 	It("accepts every sample manifest and workload at admission, and explains every field", func(ctx SpecContext) {
 		out := kubectl(ctx, "apply", "-n", ns, "--dry-run=server", "-k", repo+"/config/samples")
-		Expect(strings.Count(out, "created (server dry run)")).To(Equal(6), out)
+		Expect(strings.Count(out, "created (server dry run)")).To(Equal(7), out)
 		out = kubectl(ctx, "apply", "-n", ns, "--dry-run=server", "-f", repo+"/config/samples/workloads")
-		Expect(strings.Count(out, "created (server dry run)")).To(Equal(2), out)
+		Expect(strings.Count(out, "created (server dry run)")).To(Equal(3), out)
 		out = kubectl(ctx, "apply", "-n", ns, "--dry-run=server", "-k", repo+"/config/samples/gitops")
 		Expect(strings.Count(out, "created (server dry run)")).To(Equal(3), out)
 
