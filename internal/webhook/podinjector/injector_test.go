@@ -174,8 +174,8 @@ func TestInjection(t *testing.T) {
 		}}},
 		edit: func(p *corev1.Pod) { p.Spec.Containers = p.Spec.Containers[:1] },
 	}, {
-		name:      "selected containers, an init container among them",
-		injection: &v1alpha1.Injection{Containers: []string{"setup", "sidecar"}},
+		name:       "selected containers, an init container among them",
+		injection:  &v1alpha1.Injection{Containers: []string{"setup", "sidecar"}},
 		containers: map[string]want{"setup": both, "app": none, "sidecar": both},
 		volume:     true,
 	}, {
