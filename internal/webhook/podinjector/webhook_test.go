@@ -30,7 +30,7 @@ var _ = Describe("Pods created through the API server", func() {
 		namespace = controllertest.Namespace(ctx, k8sClient, "inject-", &corev1.PodList{})
 		tpl := &v1alpha1.BrowserSessionTemplate{
 			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "checkout"},
-			Spec: v1alpha1.BrowserSessionTemplateSpec{Template: v1alpha1.BrowserSessionSpec{}},
+			Spec:       v1alpha1.BrowserSessionTemplateSpec{Template: v1alpha1.BrowserSessionSpec{}},
 		}
 		Expect(k8sClient.Create(ctx, tpl)).To(Succeed())
 	})
