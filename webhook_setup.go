@@ -62,7 +62,7 @@ func setupWebhook(mgr ctrl.Manager, opts webhookOptions) error {
 		return nil
 	}
 	// HTTP/1.1 only, as for metrics without --enable-http2: HTTP/2 Rapid Reset (CVE-2023-44487).
-	var srv webhook.Server = webhook.NewServer(webhook.Options{
+	srv := webhook.NewServer(webhook.Options{
 		Port:    opts.port,
 		CertDir: opts.certDir,
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
