@@ -244,9 +244,9 @@ var _ = Describe("The install bundles", Ordered, ContinueOnFailure, func() {
 		kustomization := filepath.Join(dir, "config", "default", "kustomization.yaml")
 		raw, err = os.ReadFile(kustomization)
 		Expect(err).NotTo(HaveOccurred())
-		const commented = "#components:\n#- ../components/restart-targets\n"
+		const commented = "#- ../components/restart-targets\n"
 		Expect(string(raw)).To(ContainSubstring(commented), "config/default tells how to enable the component")
-		Expect(os.WriteFile(kustomization, []byte(strings.Replace(string(raw), commented, "components:\n- ../components/restart-targets\n", 1)), 0o600)).To(Succeed())
+		Expect(os.WriteFile(kustomization, []byte(strings.Replace(string(raw), commented, "- ../components/restart-targets\n", 1)), 0o600)).To(Succeed())
 		kustomize, err := repoTool(ctx, "kustomize")
 		Expect(err).NotTo(HaveOccurred())
 		out, err := run(ctx, kustomize, "build", filepath.Join(dir, "config", "default"))
