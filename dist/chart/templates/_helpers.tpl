@@ -53,6 +53,9 @@ control-plane: controller-manager
 {{- if and .Values.metrics.enabled (eq (int .Values.metrics.port) 8081) -}}
 {{- fail "metrics.port cannot be 8081: the health probes listen there" -}}
 {{- end -}}
+{{- if and .Values.webhook.enabled (or (eq (int .Values.webhook.port) 8081) (and .Values.metrics.enabled (eq (int .Values.webhook.port) (int .Values.metrics.port)))) -}}
+{{- fail "webhook.port cannot be 8081 (the health probes) or metrics.port" -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The rules of the optional restart-targets role (restart-targets-rbac.yaml). */}}
