@@ -24,7 +24,6 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/controller/browsercontext"
@@ -62,6 +61,7 @@ func main() {
 	exitOnError(err, "Cannot read the kube-system namespace's UID for the cluster's identity; set --cluster-id")
 
 	exitOnError(setupControllers(mgr, opts, bb, clusterID), "Unable to set up the controllers")
+	exitOnError(setupWebhook(mgr, opts.webhook), "Unable to set up the Pod injection webhook")
 	exitOnError(setupObservability(mgr), "Unable to set up the health checks")
 
 	setupLog.Info("Starting manager", "browserbaseURL", bb.baseURL, "clusterID", clusterID,
@@ -104,7 +104,6 @@ func newManager(o *managerOptions, namespaces []string) (manager.Manager, error)
 	return ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                 scheme.New(),
 		Metrics:                metricsOptions,
-		WebhookServer:          webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
 		HealthProbeBindAddress: o.probeAddr,
 		PprofBindAddress:       o.pprofAddr,
 		LeaderElection:         o.leaderElect,

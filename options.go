@@ -19,6 +19,7 @@ type options struct {
 	manager     managerOptions
 	browserbase browserbaseOptions
 	scope       scopeOptions
+	webhook     webhookOptions
 	log         zap.Options
 }
 
@@ -27,6 +28,7 @@ func (o *options) bindFlags(fs *flag.FlagSet) {
 	o.manager.bindFlags(fs)
 	o.browserbase.bindFlags(fs)
 	o.scope.bindFlags(fs)
+	o.webhook.bindFlags(fs)
 	o.log.BindFlags(fs)
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,7 @@ const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/n
 // cert-manager provides it, its serving certificate (internal/certs).
 type webhookOptions struct {
 	port              int
+	host              string
 	certDir           string
 	manageCerts       bool
 	serviceName       string
@@ -35,6 +37,9 @@ type webhookOptions struct {
 // (its namePrefix browserbase-operator-); the chart passes its own.
 func (o *webhookOptions) bindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.port, "webhook-port", 9443, "The port the Pod injection webhook serves on. 0 disables the webhook.")
+	fs.StringVar(&o.host, "webhook-host", "", "The address the webhook binds to (empty: every address). An IP "+
+		"address here is also put in the serving certificate: 127.0.0.1 for a local control plane that calls the webhook "+
+		"by URL (make dev, the end-to-end suite).")
 	fs.StringVar(&o.certDir, "webhook-cert-dir", filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs"),
 		"The directory of the webhook's tls.crt and tls.key: written by the operator with --webhook-manage-certs, "+
 			"otherwise mounted (cert-manager). Reloaded when they change.")
@@ -63,6 +68,7 @@ func setupWebhook(mgr ctrl.Manager, opts webhookOptions) error {
 	}
 	// HTTP/1.1 only, as for metrics without --enable-http2: HTTP/2 Rapid Reset (CVE-2023-44487).
 	srv := webhook.NewServer(webhook.Options{
+		Host:    opts.host,
 		Port:    opts.port,
 		CertDir: opts.certDir,
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
@@ -91,6 +97,7 @@ func setupWebhook(mgr ctrl.Manager, opts webhookOptions) error {
 			ServiceName:              opts.serviceName,
 			WebhookConfigurationName: opts.configurationName,
 			CertDir:                  opts.certDir,
+			Hosts:                    hostsOf(opts.host),
 		})
 		if err := mgr.Add(rotator); err != nil {
 			return err
@@ -102,4 +109,12 @@ func setupWebhook(mgr ctrl.Manager, opts webhookOptions) error {
 	}
 	// Ready once it serves: the Service then sends admission requests to this replica only.
 	return mgr.AddReadyzCheck("webhook", srv.StartedChecker())
+}
+
+// hostsOf is the extra name of the serving certificate: the bind address when it is one.
+func hostsOf(host string) []string {
+	if net.ParseIP(host) == nil {
+		return nil
+	}
+	return []string{host}
 }

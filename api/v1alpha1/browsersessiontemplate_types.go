@@ -4,13 +4,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// LabelSessionTemplate, on a Pod (or a Pod template), opts it in: the value names the
+// LabelSessionTemplate opts a Pod (or a Pod template) in: the value names the
 // BrowserSessionTemplate in the Pod's namespace that its session is made from. The admission
 // webhook's objectSelector and the manager's Pod cache select on it, so Pods without it are
 // never seen.
 const LabelSessionTemplate = "browserbase.io/session-template"
 
-// AnnotationSessionSecret, on an opted-in Pod, is the name of the Secret its session's
+// AnnotationSessionSecret is, on an opted-in Pod, the name of the Secret its session's
 // credentials go to (and of its BrowserSession), picked at admission: a generateName Pod has no
 // name yet then.
 const AnnotationSessionSecret = "browserbase.io/session-secret"

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"maps"
 	"math/big"
+	"net"
 	"slices"
 	"time"
 )
@@ -123,7 +124,11 @@ func servingValid(data map[string][]byte, ca *x509.Certificate, dnsNames []strin
 		return false
 	}
 	for _, name := range dnsNames {
-		if !slices.Contains(leaf.DNSNames, name) {
+		if ip := net.ParseIP(name); ip != nil {
+			if !slices.ContainsFunc(leaf.IPAddresses, ip.Equal) {
+				return false
+			}
+		} else if !slices.Contains(leaf.DNSNames, name) {
 			return false
 		}
 	}
@@ -167,7 +172,14 @@ func newServing(ca *x509.Certificate, caKey crypto.Signer, dnsNames []string, no
 	if len(dnsNames) > 0 {
 		tmpl.Subject = pkix.Name{CommonName: dnsNames[0]}
 	}
-	tmpl.DNSNames = dnsNames
+	// Names that are IP addresses (a webhook served on loopback, locally) go in as such.
+	for _, name := range dnsNames {
+		if ip := net.ParseIP(name); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, name)
+		}
+	}
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)

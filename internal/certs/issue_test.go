@@ -125,3 +125,18 @@ func TestDamagedDataIsReplaced(t *testing.T) {
 	}
 	verify(t, renewed, names[0], start)
 }
+
+// A webhook served on loopback (a local control plane calls it by URL) is trusted for its IP
+// address, and a certificate without it is reissued.
+func TestServingCertificateForAnIPAddress(t *testing.T) {
+	data, _ := mustRenew(t, nil, names, start)
+	withIP := append(append([]string(nil), names...), "127.0.0.1")
+	data, changed := mustRenew(t, data, withIP, start.Add(time.Minute))
+	if !changed {
+		t.Fatal("a certificate without the IP address was kept")
+	}
+	verify(t, data, "127.0.0.1", start.Add(time.Minute))
+	if _, changed := mustRenew(t, data, withIP, start.Add(2*time.Minute)); changed {
+		t.Fatal("a valid certificate with the IP address was reissued")
+	}
+}

@@ -49,6 +49,9 @@ type Options struct {
 	// ServiceName is the webhook's Service, in Namespace: the serving certificate is for its
 	// DNS names.
 	ServiceName string
+	// Hosts are further names (or IP addresses) the serving certificate is for: 127.0.0.1 when
+	// the API server calls the webhook on loopback (a local control plane).
+	Hosts []string
 	// WebhookConfigurationName is the MutatingWebhookConfiguration whose caBundles are kept.
 	WebhookConfigurationName string
 	// CertDir is where tls.crt and tls.key are written for the webhook server.
@@ -85,10 +88,10 @@ func New(opts Options) *Rotator {
 	return &Rotator{opts: opts, ready: make(chan struct{})}
 }
 
-// DNSNames are the names the API server may reach the Service by.
+// DNSNames are the names the API server may reach the webhook by: its Service's, and Hosts.
 func (r *Rotator) DNSNames() []string {
 	svc, ns := r.opts.ServiceName, r.opts.Namespace
-	return []string{svc, svc + "." + ns, svc + "." + ns + ".svc", svc + "." + ns + ".svc.cluster.local"}
+	return append([]string{svc, svc + "." + ns, svc + "." + ns + ".svc", svc + "." + ns + ".svc.cluster.local"}, r.opts.Hosts...)
 }
 
 // Ready is closed once the certificate files have been written the first time.
