@@ -50,6 +50,10 @@ type Options struct {
 	// Metrics serves each manager's metrics over plain HTTP on a free loopback port (see
 	// Manager.MetricsURL); otherwise metrics are off.
 	Metrics bool
+	// Webhook has the main manager serve the Pod injection webhook on loopback, with the
+	// certificates it manages itself, and points config/default's webhook configuration at it
+	// (webhook.go); otherwise no manager serves it, and opted-in Pods are refused.
+	Webhook bool
 }
 
 // Env is a running local environment.
@@ -68,6 +72,7 @@ type Env struct {
 	pids       *pidFile
 	manager    *Manager   // the main manager
 	replicas   []*Manager // every manager started, the main one included
+	webhook    string     // the loopback address the main manager serves the webhook on
 }
 
 // Start starts the control plane, installs config/default and builds the manager. It does not
@@ -130,6 +135,11 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 	if _, err := e.Kubectl(ctx, "wait", "--for=condition=Established", "--timeout=60s", "crd/browsersessions.browserbase.io"); err != nil {
 		return nil, err
 	}
+	if opts.Webhook {
+		if err := e.serveWebhookLocally(ctx); err != nil {
+			return nil, err
+		}
+	}
 	build := exec.CommandContext(ctx, "go", "build", "-o", e.managerBin, ".")
 	build.Dir = opts.RepoRoot
 	if out, err := build.CombinedOutput(); err != nil {
@@ -180,15 +190,22 @@ type Manager struct {
 	MetricsURL string
 }
 
-// StartReplica runs one more manager process, logging to out. Replicas elect a leader.
+// StartReplica runs one more manager process, logging to out. Replicas elect a leader; they do
+// not serve the webhook (the main manager does, on the one port the API server calls).
 func (e *Env) StartReplica(out io.Writer) (*Manager, error) {
+	return e.startManager(out, false)
+}
+
+// startManager runs a manager process, logging to out, serving the webhook when asked.
+func (e *Env) startManager(out io.Writer, serveWebhook bool) (*Manager, error) {
 	args := append([]string{
 		"--kubeconfig=" + e.ManagerKubeconfig,
 		"--leader-elect",
 		"--leader-election-namespace=" + OperatorNamespace,
 		"--metrics-bind-address=0",
 		"--health-probe-bind-address=0",
-	}, e.opts.ManagerArgs...)
+	}, e.webhookArgs(serveWebhook)...)
+	args = append(args, e.opts.ManagerArgs...)
 	metricsURL := ""
 	if e.opts.Metrics {
 		addr, err := freeLoopbackAddr()
@@ -261,7 +278,7 @@ func (e *Env) StartManager() error {
 	if e.manager != nil {
 		return errors.New("the manager is already running")
 	}
-	m, err := e.StartReplica(e.opts.ManagerOutput)
+	m, err := e.startManager(e.opts.ManagerOutput, true)
 	if err != nil {
 		return err
 	}

@@ -76,6 +76,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		APIKey:         defaultKey,
 		ManagerOutput:  GinkgoWriter,
 		Metrics:        true,
+		Webhook:        true,
 		ManagerArgs: []string{
 			"--session-poll-interval=2s", "--credentials-recheck-interval=2s", "--zap-devel",
 			// Short leases, so the handover after a killed leader fits in a test.
