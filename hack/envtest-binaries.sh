@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the control-plane binaries envtest needs (kube-apiserver, etcd, kubectl) from source
-# through the Go module proxy, because no download site (setup-envtest's bucket, dl.k8s.io,
+# Builds the control-plane binaries envtest needs (kube-apiserver, etcd, kubectl), and the
+# kube-controller-manager that internal/localenv runs for make dev, from source through the Go
+# module proxy, because no download site (setup-envtest's bucket, dl.k8s.io,
 # GitHub releases) is reachable from our build machines. The binaries land in setup-envtest's
 # store layout, so KUBEBUILDER_ASSETS can point at them and later runs reuse them.
 #
@@ -18,7 +19,17 @@ ASSETS="${STORE}/k8s/${K8S_VERSION}-${GOOS}-${GOARCH}"
 
 log() { echo "envtest-binaries: $*" >&2; }
 
-if [[ -x "${ASSETS}/kube-apiserver" && -x "${ASSETS}/etcd" && -x "${ASSETS}/kubectl" ]]; then
+BINARIES=(etcd kube-apiserver kubectl kube-controller-manager)
+# missing lists the binaries not built yet; a store from before kube-controller-manager was
+# added gets only that one built.
+missing() {
+  local bin
+  for bin in "${BINARIES[@]}"; do
+    [[ -x "${ASSETS}/${bin}" ]] || echo "${bin}"
+  done
+}
+
+if [[ -z "$(missing)" ]]; then
   echo "${ASSETS}"
   exit 0
 fi
@@ -33,16 +44,18 @@ mkdir -p "${ASSETS}"
 if command -v flock >/dev/null; then
   exec 9>"${ASSETS}/.build.lock"
   flock 9
-  if [[ -x "${ASSETS}/kube-apiserver" && -x "${ASSETS}/etcd" && -x "${ASSETS}/kubectl" ]]; then
+  if [[ -z "$(missing)" ]]; then
     echo "${ASSETS}"
     exit 0
   fi
 fi
 
+# build_kubernetes builds the named commands of k8s.io/kubernetes (kube-apiserver, kubectl,
+# kube-controller-manager), all from one module so that they share dependency versions.
 build_kubernetes() {
   local dir="${WORK}/kubernetes"
   mkdir -p "${dir}"
-  log "building kube-apiserver and kubectl v${K8S_VERSION} (first run takes several minutes)"
+  log "building $* v${K8S_VERSION} (first run takes several minutes)"
   (
     cd "${dir}"
     go mod init envtest-binaries/kubernetes >/dev/null 2>&1
@@ -53,15 +66,17 @@ build_kubernetes() {
     sed -n 's#^[[:space:]]*\(k8s\.io/[^[:space:]]*\) => \./staging/.*#\1#p' "${gomod}" | while read -r mod; do
       go mod edit -replace "${mod}=${mod}@${STAGING_VERSION}"
     done
-    go get "k8s.io/kubernetes/cmd/kube-apiserver@v${K8S_VERSION}" "k8s.io/kubernetes/cmd/kubectl@v${K8S_VERSION}" >&2
+    go get "k8s.io/kubernetes/cmd/kube-apiserver@v${K8S_VERSION}" "k8s.io/kubernetes/cmd/kubectl@v${K8S_VERSION}" \
+      "k8s.io/kubernetes/cmd/kube-controller-manager@v${K8S_VERSION}" >&2
     local pkg=k8s.io/component-base/version
     local ldflags="-s -w -X ${pkg}.gitVersion=v${K8S_VERSION} -X ${pkg}.gitMajor=${K8S_VERSION%%.*}"
     ldflags+=" -X ${pkg}.gitMinor=$(echo "${K8S_VERSION}" | cut -d. -f2) -X ${pkg}.gitTreeState=clean"
-    go build -trimpath -ldflags "${ldflags}" -o "${ASSETS}/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
-    go build -trimpath -ldflags "${ldflags}" -o "${ASSETS}/kubectl.tmp" k8s.io/kubernetes/cmd/kubectl
+    local cmd
+    for cmd in "$@"; do
+      go build -trimpath -ldflags "${ldflags}" -o "${ASSETS}/${cmd}.tmp" "k8s.io/kubernetes/cmd/${cmd}"
+      mv "${ASSETS}/${cmd}.tmp" "${ASSETS}/${cmd}"
+    done
   )
-  mv "${ASSETS}/kube-apiserver.tmp" "${ASSETS}/kube-apiserver"
-  mv "${ASSETS}/kubectl.tmp" "${ASSETS}/kubectl"
 }
 
 build_etcd() {
@@ -94,6 +109,10 @@ GO
 }
 
 [[ -x "${ASSETS}/etcd" ]] || build_etcd
-[[ -x "${ASSETS}/kube-apiserver" && -x "${ASSETS}/kubectl" ]] || build_kubernetes
+k8s_missing=()
+for bin in kube-apiserver kubectl kube-controller-manager; do
+  [[ -x "${ASSETS}/${bin}" ]] || k8s_missing+=("${bin}")
+done
+[[ ${#k8s_missing[@]} -eq 0 ]] || build_kubernetes "${k8s_missing[@]}"
 log "control-plane binaries ready in ${ASSETS}"
 echo "${ASSETS}"

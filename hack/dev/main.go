@@ -43,6 +43,7 @@ func main() {
 	workDir := flag.String("work-dir", ".dev", "Where the kubeconfigs, the manager binary and its log go.")
 	sample := flag.String("sample", "config/samples/browserbase_v1alpha1_browsersession.yaml", "The manifest to apply.")
 	browserFlag := flag.String("browser", "auto", "A headless Chromium per emulated session: off, auto (install or use one when possible) or required.")
+	controllerManager := flag.Bool("controller-manager", true, "Also run kube-controller-manager: Deployments make Pods (which stay Pending: no kubelet), the garbage collector deletes what a deleted object owned.")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("dev: ")
@@ -59,14 +60,14 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	err = run(ctx, *workDir, *sample, mode)
+	err = run(ctx, *workDir, *sample, mode, *controllerManager)
 	stop()
 	if err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, workDir, sample string, browserMode emulator.BrowserMode) error {
+func run(ctx context.Context, workDir, sample string, browserMode emulator.BrowserMode, controllerManager bool) error {
 	root, err := os.Getwd()
 	if err != nil {
 		return err
@@ -130,6 +131,7 @@ func run(ctx context.Context, workDir, sample string, browserMode emulator.Brows
 	env, err := localenv.Start(ctx, localenv.Options{
 		RepoRoot: root, AssetsDir: assets, WorkDir: workDir,
 		BrowserbaseURL: baseURL, APIKey: apiKey, ManagerOutput: managerLog,
+		ControllerManager: controllerManager,
 	})
 	if err != nil {
 		return err
@@ -144,6 +146,9 @@ func run(ctx context.Context, workDir, sample string, browserMode emulator.Brows
 		return err
 	}
 	log.Printf("manager running as ServiceAccount %s/%s, logging to %s", localenv.OperatorNamespace, localenv.ServiceAccount, logPath)
+	if controllerManager {
+		log.Printf("kube-controller-manager running, logging to %s (no kubelet: Pods stay Pending)", env.ControllerManagerLog)
+	}
 
 	// Whatever happens next, release what was created: deleting the resources makes the
 	// manager release their sessions before it is stopped.

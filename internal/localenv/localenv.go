@@ -54,6 +54,10 @@ type Options struct {
 	// certificates it manages itself, and points config/default's webhook configuration at it
 	// (webhook.go); otherwise no manager serves it, and opted-in Pods are refused.
 	Webhook bool
+	// ControllerManager also runs kube-controller-manager (from AssetsDir), so that
+	// Deployments make ReplicaSets and Pods and the garbage collector deletes what a deleted
+	// object owned, as in a cluster. There is no kubelet: Pods stay Pending.
+	ControllerManager bool
 }
 
 // Env is a running local environment.
@@ -67,19 +71,29 @@ type Env struct {
 	ManagerKubeconfig string
 	// AdminConfig is the cluster-admin REST config, for clients in tests.
 	AdminConfig *rest.Config
+	// ControllerManagerLog is kube-controller-manager's log, with Options.ControllerManager.
+	ControllerManagerLog string
 
 	managerBin string
 	pids       *pidFile
 	manager    *Manager   // the main manager
 	replicas   []*Manager // every manager started, the main one included
 	webhook    string     // the loopback address the main manager serves the webhook on
+
+	controllerManager *child
 }
 
-// Start starts the control plane, installs config/default and builds the manager. It does not
-// start the manager: call StartManager.
+// Start starts the control plane (with kube-controller-manager if Options.ControllerManager),
+// installs config/default and builds the manager. It does not start the manager: call
+// StartManager.
 func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 	if opts.ManagerOutput == nil {
 		opts.ManagerOutput = os.Stderr
+	}
+	if opts.ControllerManager {
+		if err := checkControllerManager(opts.AssetsDir); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.MkdirAll(opts.WorkDir, 0o755); err != nil {
 		return nil, err
@@ -92,7 +106,8 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 	// Processes an earlier run left behind (it was SIGKILLed before its children started, or
 	// older code ran without parent-death signals) would hold the manager's lease and ports.
 	etcdBin, apiserverBin := filepath.Join(opts.AssetsDir, "etcd"), filepath.Join(opts.AssetsDir, "kube-apiserver")
-	if killed, err := KillStale(opts.WorkDir, etcdBin, apiserverBin, e.managerBin); err != nil {
+	kcmBin := filepath.Join(opts.AssetsDir, controllerManagerBinary)
+	if killed, err := KillStale(opts.WorkDir, etcdBin, apiserverBin, kcmBin, e.managerBin); err != nil {
 		return nil, fmt.Errorf("cleaning up after an earlier run: %w", err)
 	} else if len(killed) > 0 {
 		_, _ = fmt.Fprintf(opts.ManagerOutput, "localenv: killed %d processes an earlier run in %s left behind: %v\n", len(killed), opts.WorkDir, killed)
@@ -118,6 +133,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 	}
 	defer func() {
 		if retErr != nil {
+			_ = e.stopControllerManager() // if started
 			_ = e.testEnv.Stop()
 		}
 	}()
@@ -132,7 +148,9 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 	if err := e.writeManagerKubeconfig(ctx); err != nil {
 		return nil, err
 	}
-	if _, err := e.Kubectl(ctx, "wait", "--for=condition=Established", "--timeout=60s", "crd/browsersessions.browserbase.io"); err != nil {
+	// Every CRD of config/default, BrowserContexts too: kube-controller-manager's garbage
+	// collector must see them all when it starts.
+	if _, err := e.Kubectl(ctx, "wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"); err != nil {
 		return nil, err
 	}
 	if opts.Webhook {
@@ -140,10 +158,22 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 			return nil, err
 		}
 	}
+	if opts.ControllerManager {
+		// Started once the CRDs are served, its garbage collector knows BrowserSessions from
+		// the start (it rediscovers the API only every 30s); it comes up while the manager builds.
+		if err := e.startControllerManager(); err != nil {
+			return nil, err
+		}
+	}
 	build := exec.CommandContext(ctx, "go", "build", "-o", e.managerBin, ".")
 	build.Dir = opts.RepoRoot
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building the manager: %w\n%s", err, out)
+	}
+	if opts.ControllerManager {
+		if err := e.waitControllerManager(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return e, nil
 }
@@ -183,11 +213,29 @@ func (e *Env) writeManagerKubeconfig(ctx context.Context) error {
 
 // A Manager is one running manager process (a replica).
 type Manager struct {
+	*child
+	// MetricsURL is where the manager serves metrics, if Options.Metrics is set.
+	MetricsURL string
+}
+
+// child is a process the environment started itself (not through envtest).
+type child struct {
 	cmd    *exec.Cmd
 	exited chan error
 	done   bool
-	// MetricsURL is where the manager serves metrics, if Options.Metrics is set.
-	MetricsURL string
+}
+
+// startChild starts cmd in its own process group with SIGKILL as its parent-death signal (see
+// ChildAttr) and records its PID.
+func (e *Env) startChild(cmd *exec.Cmd) (*child, error) {
+	cmd.SysProcAttr = ChildAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	e.pids.add(cmd.Process.Pid)
+	c := &child{cmd: cmd, exited: make(chan error, 1)}
+	go func() { c.exited <- cmd.Wait() }()
+	return c, nil
 }
 
 // StartReplica runs one more manager process, logging to out. Replicas elect a leader; they do
@@ -219,31 +267,30 @@ func (e *Env) startManager(out io.Writer, serveWebhook bool) (*Manager, error) {
 	cmd.Env = append(os.Environ(), "BROWSERBASE_BASE_URL="+e.opts.BrowserbaseURL, "BROWSERBASE_API_KEY="+e.opts.APIKey)
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group: a Ctrl-C in the terminal must not stop the manager before the
-	// BrowserSessions are deleted and their sessions released. SIGKILL if this process dies.
-	cmd.SysProcAttr = ChildAttr()
-	if err := cmd.Start(); err != nil {
+	// BrowserSessions are deleted and their sessions released.
+	c, err := e.startChild(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("starting the manager: %w", err)
 	}
-	e.pids.add(cmd.Process.Pid)
-	m := &Manager{cmd: cmd, exited: make(chan error, 1), MetricsURL: metricsURL}
-	go func() { m.exited <- cmd.Wait() }()
+	m := &Manager{child: c, MetricsURL: metricsURL}
 	e.replicas = append(e.replicas, m)
 	return m, nil
 }
 
-// Stop stops the manager with SIGTERM, as Kubernetes does, and waits for it to exit.
-func (m *Manager) Stop() error {
-	if m == nil || m.done {
+// Stop stops the process with SIGTERM, as Kubernetes does, and waits for it to exit (SIGKILL
+// after a minute).
+func (c *child) Stop() error {
+	if c == nil || c.done {
 		return nil
 	}
-	m.done = true
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	c.done = true
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	var err error
 	select {
-	case err = <-m.exited:
+	case err = <-c.exited:
 	case <-time.After(60 * time.Second):
-		_ = m.cmd.Process.Kill()
-		err = m.wait()
+		_ = c.cmd.Process.Kill()
+		err = c.wait()
 	}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() == 0 {
@@ -252,25 +299,41 @@ func (m *Manager) Stop() error {
 	return err
 }
 
-// Kill kills the manager with SIGKILL, as a node failure or the OOM killer would: no cleanup,
+// Kill kills the process with SIGKILL, as a node failure or the OOM killer would: no cleanup,
 // no lease handed over.
-func (m *Manager) Kill() {
-	if m == nil || m.done {
+func (c *child) Kill() {
+	if c == nil || c.done {
 		return
 	}
-	m.done = true
-	_ = m.cmd.Process.Kill()
-	_ = m.wait() // killed: the exit status only says so; waiting reaps the process
+	c.done = true
+	_ = c.cmd.Process.Kill()
+	_ = c.wait() // killed: the exit status only says so; waiting reaps the process
 }
 
-// wait returns the manager's exit status once it has exited.
-func (m *Manager) wait() error { return <-m.exited }
+// Stop stops the manager with SIGTERM, as Kubernetes does, and waits for it to exit. A nil
+// Manager (stopped) is a no-op.
+func (m *Manager) Stop() error {
+	if m == nil {
+		return nil
+	}
+	return m.child.Stop()
+}
 
-// PID is the manager's process id.
-func (m *Manager) PID() int { return m.cmd.Process.Pid }
+// Kill kills the manager with SIGKILL. A nil Manager is a no-op.
+func (m *Manager) Kill() {
+	if m != nil {
+		m.child.Kill()
+	}
+}
 
-// Exited delivers the manager's exit status if it stops on its own.
-func (m *Manager) Exited() <-chan error { return m.exited }
+// wait returns the process's exit status once it has exited.
+func (c *child) wait() error { return <-c.exited }
+
+// PID is the process id.
+func (c *child) PID() int { return c.cmd.Process.Pid }
+
+// Exited delivers the exit status if the process stops on its own.
+func (c *child) Exited() <-chan error { return c.exited }
 
 // StartManager runs the main manager, with the environment's ManagerOutput. It fails if it is
 // already running.
@@ -315,13 +378,14 @@ func freeLoopbackAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// Stop stops every manager and the control plane.
+// Stop stops every manager, kube-controller-manager and the control plane.
 func (e *Env) Stop() error {
 	var errs []error
 	for _, m := range e.replicas {
 		errs = append(errs, m.Stop())
 	}
 	e.manager = nil
+	errs = append(errs, e.stopControllerManager())
 	return errors.Join(append(errs, e.testEnv.Stop())...)
 }
 
