@@ -138,32 +138,8 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 		}
 	}()
 	e.AdminConfig = cfg
-
-	if err := e.writeAdminKubeconfig(); err != nil {
+	if err := e.install(ctx); err != nil {
 		return nil, err
-	}
-	if _, err := e.Kubectl(ctx, "apply", "--server-side", "-k", filepath.Join(opts.RepoRoot, "config", "default")); err != nil {
-		return nil, fmt.Errorf("applying config/default: %w", err)
-	}
-	if err := e.writeManagerKubeconfig(ctx); err != nil {
-		return nil, err
-	}
-	// Every CRD of config/default, BrowserContexts too: kube-controller-manager's garbage
-	// collector must see them all when it starts.
-	if _, err := e.Kubectl(ctx, "wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"); err != nil {
-		return nil, err
-	}
-	if opts.Webhook {
-		if err := e.serveWebhookLocally(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if opts.ControllerManager {
-		// Started once the CRDs are served, its garbage collector knows BrowserSessions from
-		// the start (it rediscovers the API only every 30s); it comes up while the manager builds.
-		if err := e.startControllerManager(); err != nil {
-			return nil, err
-		}
 	}
 	build := exec.CommandContext(ctx, "go", "build", "-o", e.managerBin, ".")
 	build.Dir = opts.RepoRoot
@@ -176,6 +152,36 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 		}
 	}
 	return e, nil
+}
+
+// install writes the kubeconfigs, applies config/default, and starts what runs beside the
+// manager: the webhook's loopback configuration and kube-controller-manager, when asked.
+func (e *Env) install(ctx context.Context) error {
+	if err := e.writeAdminKubeconfig(); err != nil {
+		return err
+	}
+	if _, err := e.Kubectl(ctx, "apply", "--server-side", "-k", filepath.Join(e.opts.RepoRoot, "config", "default")); err != nil {
+		return fmt.Errorf("applying config/default: %w", err)
+	}
+	if err := e.writeManagerKubeconfig(ctx); err != nil {
+		return err
+	}
+	// Every CRD of config/default, BrowserContexts too: kube-controller-manager's garbage
+	// collector must see them all when it starts.
+	if _, err := e.Kubectl(ctx, "wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"); err != nil {
+		return err
+	}
+	if e.opts.Webhook {
+		if err := e.serveWebhookLocally(ctx); err != nil {
+			return err
+		}
+	}
+	if e.opts.ControllerManager {
+		// Started once the CRDs are served, its garbage collector knows BrowserSessions from
+		// the start (it rediscovers the API only every 30s); it comes up while the manager builds.
+		return e.startControllerManager()
+	}
+	return nil
 }
 
 // writeAdminKubeconfig writes the cluster-admin kubeconfig, for kubectl.
