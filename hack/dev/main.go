@@ -6,18 +6,24 @@
 // sessions), and stops everything it started.
 //
 // With the emulator, each session gets a real headless Chromium behind its connectUrl when one
-// is installed (--browser=auto); on Debian or Ubuntu as root, dev installs chromium-headless-shell
-// with apt-get when it is missing, and says so first. After the sample is Ready, it runs the
-// example workload (hack/example-client) with the Secret's connectUrl, which loads a page from a
-// local HTTP server through the session's browser and prints its title.
+// is installed (--browser=auto), and chromedriver behind its seleniumRemoteUrl; on Debian or
+// Ubuntu as root, dev installs chromium-headless-shell and chromium-driver with apt-get when they
+// are missing, and says so first. After the sample is Ready, it runs the example workload
+// (hack/example-client) with the Secret's connectUrl, which loads a page from a local HTTP
+// server through the session's browser and prints its title.
+//
+// With kube-controller-manager (the default; --controller-manager=false turns it off), it then
+// shows a browser for every Pod (pods.go): the manager serves the Pod webhook on loopback, dev
+// applies the BrowserSessionTemplate sample and a Deployment of 3 Pods that opts in, prints each
+// Pod's session and Secret, runs the example workload once per Pod with that Pod's own Secret
+// (standing in for the kubelet, which does not run here), scales the Deployment to 0 and shows
+// the sessions released and the Secrets deleted.
 //
 //	make dev        # or: go run ./hack/dev
 package main
 
 import (
 	"context"
-	"encoding/base64"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -131,7 +137,7 @@ func run(ctx context.Context, workDir, sample string, browserMode emulator.Brows
 	env, err := localenv.Start(ctx, localenv.Options{
 		RepoRoot: root, AssetsDir: assets, WorkDir: workDir,
 		BrowserbaseURL: baseURL, APIKey: apiKey, ManagerOutput: managerLog,
-		ControllerManager: controllerManager,
+		ControllerManager: controllerManager, Webhook: true,
 	})
 	if err != nil {
 		return err
@@ -152,18 +158,32 @@ func run(ctx context.Context, workDir, sample string, browserMode emulator.Brows
 
 	// Whatever happens next, release what was created: deleting the resources makes the
 	// manager release their sessions before it is stopped.
-	defer cleanUp(env)
+	defer cleanUp(env, controllerManager)
 	secret, err := showSample(ctx, env, sample)
 	if err != nil {
 		return err
 	}
+	var w *workload
 	if withBrowser {
-		if err := runWorkload(ctx, env, root, workDir, secret); err != nil {
+		if w, err = startWorkload(ctx, root, workDir); err != nil {
+			return err
+		}
+		defer w.close()
+		if err := runWorkload(ctx, env, w, secret); err != nil {
+			return err
+		}
+	}
+	if controllerManager {
+		api, err := browserbase.NewHTTPClient(baseURL)
+		if err != nil {
+			return err
+		}
+		if err := showPods(ctx, env, w, api, apiKey); err != nil {
 			return err
 		}
 	}
 
-	fmt.Printf("\nThe operator is running. In another shell:\n\n  export KUBECONFIG=%s\n  kubectl get browsersessions\n  kubectl describe browsersession\n\nCtrl-C releases the sessions and stops everything.\n", env.AdminKubeconfig)
+	fmt.Printf("\nThe operator is running. In another shell:\n\n  export KUBECONFIG=%s\n  kubectl get browsersessions\n  kubectl describe browsersession\n  kubectl scale deployment/scraper-pool --replicas=3   # a session for each new Pod\n\nCtrl-C releases the sessions and stops everything.\n", env.AdminKubeconfig)
 	select {
 	case <-ctx.Done():
 		log.Print("stopping")
@@ -205,29 +225,44 @@ func showSample(ctx context.Context, env *localenv.Env, sample string) (string, 
 	return secret, nil
 }
 
-func cleanUp(env *localenv.Env) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+func cleanUp(env *localenv.Env, controllerManager bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	if controllerManager {
+		deletePods(ctx, env)
+	}
 	if _, err := env.Kubectl(ctx, "delete", "browsersessions", "--all", "--all-namespaces", "--wait", "--timeout=60s"); err != nil {
 		log.Printf("deleting the BrowserSessions: %v", err)
 	}
 }
 
-// ensureChromium installs chromium-headless-shell with apt-get when no Chromium is installed and
-// this is Debian or Ubuntu and we are root, saying so first; elsewhere it says what to install.
+// ensureChromium installs what the emulator's browsers need with apt-get, when missing:
+// chromium-headless-shell (the browser behind connectUrl) and chromium-driver (chromedriver,
+// behind seleniumRemoteUrl). Only on Debian or Ubuntu as root, saying so first; elsewhere it says
+// what to install.
 func ensureChromium(ctx context.Context) {
-	if emulator.FindChromium() != "" {
+	var missing []string
+	if emulator.FindChromium() == "" {
+		missing = append(missing, "chromium-headless-shell")
+	}
+	if emulator.FindChromedriver() == "" {
+		missing = append(missing, "chromium-driver")
+	}
+	if len(missing) == 0 {
 		return
 	}
+	packages := strings.Join(missing, " ")
 	_, aptErr := exec.LookPath("apt-get")
 	_, debErr := os.Stat("/etc/debian_version")
 	if aptErr != nil || debErr != nil || os.Geteuid() != 0 {
-		log.Print("no Chromium installed: install the package chromium-headless-shell (Debian, Ubuntu) or a Chromium for real browsers behind connectUrl")
+		log.Printf("not installed: %s (Debian, Ubuntu package names): install chromium-headless-shell for real browsers behind connectUrl, "+
+			"chromium-driver for seleniumRemoteUrl", packages)
 		return
 	}
-	log.Print("no Chromium installed: installing the Debian package chromium-headless-shell with apt-get (once; about a minute)")
+	log.Printf("installing the Debian packages %s with apt-get (once; about a minute)", packages)
 	install := func() error {
-		cmd := exec.CommandContext(ctx, "apt-get", "install", "-y", "--no-install-recommends", "chromium-headless-shell")
+		args := append([]string{"install", "-y", "--no-install-recommends"}, missing...)
+		cmd := exec.CommandContext(ctx, "apt-get", args...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -244,68 +279,12 @@ func ensureChromium(ctx context.Context) {
 		err = install()
 	}
 	if err != nil {
-		log.Printf("installing chromium-headless-shell failed (%v): sessions get connect URLs that lead nowhere", err)
+		log.Printf("installing %s failed (%v): without a browser, sessions get connect URLs that lead nowhere; "+
+			"without chromedriver, seleniumRemoteUrl does", packages, err)
 	}
 }
 
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
-}
-
-// runWorkload runs the example workload (hack/example-client) as a Pod with the Secret mounted
-// would: it reads connectUrl from a file, loads a page from a local HTTP server through the
-// session's browser and prints its title. The connect URL is a credential: it goes to a file
-// only the workload reads, never to the terminal.
-func runWorkload(ctx context.Context, env *localenv.Env, root, workDir, secret string) error {
-	encoded, err := env.Kubectl(ctx, "get", "secret", secret, "-o", "jsonpath={.data.connectUrl}")
-	if err != nil {
-		return err
-	}
-	connectURL, err := base64.StdEncoding.DecodeString(strings.TrimSpace(encoded))
-	if err != nil {
-		return fmt.Errorf("the Secret's connectUrl is not base64: %w", err)
-	}
-	mount := filepath.Join(workDir, "secret")
-	if err := os.MkdirAll(mount, 0o700); err != nil {
-		return err
-	}
-	urlFile := filepath.Join(mount, "connectUrl")
-	if err := os.WriteFile(urlFile, connectURL, 0o600); err != nil {
-		return err
-	}
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	page := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html")
-		_, _ = fmt.Fprint(w, "<!doctype html><title>Hello from make dev: a local page, loaded through the session's browser</title><p>It works.</p>")
-	})}
-	go func() { _ = page.Serve(listener) }()
-	defer func() { _ = page.Close() }()
-	pageURL := "http://" + listener.Addr().String() + "/"
-
-	bin := filepath.Join(workDir, "example-client")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./hack/example-client")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building hack/example-client: %w\n%s", err, out)
-	}
-	fmt.Printf("\nRunning the example workload (hack/example-client) with the Secret's connectUrl: it loads %s in the session's browser.\n", pageURL)
-	cmd := exec.CommandContext(ctx, bin, "--connect-url-file", urlFile, "--url", pageURL, "--timeout", "60s")
-	cmd.SysProcAttr = localenv.ChildAttr()
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr string
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			stderr = strings.TrimSpace(string(exit.Stderr))
-		}
-		return fmt.Errorf("the example workload failed: %w: %s", err, stderr)
-	}
-	fmt.Printf("workload: page title %q\n", strings.TrimSpace(string(out)))
-	fmt.Println("(The sample has no keepAlive, so its session ended when the workload disconnected, as Browserbase's do;\n" +
-		" its renewal policy OnEnd puts a new session into the same Secret, and the sample is Ready again.)")
-	return nil
 }
