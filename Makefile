@@ -89,7 +89,8 @@ test-faults: envtest | $(LOCALBIN) ## Run the fault-injection suite (FAULTS_DURA
 	@grep -m1 '^faults summary' $(LOCALBIN)/faults.log
 
 # make bench: N=1000 BrowserSessions, 2000 unrelated Secrets, 100 ms latency, a 60 s steady
-# window. BENCH_ARGS="-n 100 -steady 10s" for a quick run (as .ci/run does); see -help.
+# window. BENCH_ARGS="-n 100 -steady 10s" for a quick run, "-pods N" to add a Deployment of N
+# opted-in Pods scaled from 0 and back (.ci/run runs -n 100 -pods 100); see -help.
 BENCH_ARGS ?=
 .PHONY: bench
 bench: envtest ## Measure bring-up time, API calls, Kubernetes writes, memory and CPU (hack/bench).

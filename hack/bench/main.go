@@ -3,13 +3,17 @@
 // (which must cost nothing), then N BrowserSessions at once, runs the manager binary as its own
 // process, and reports bring-up time against the API's floor, create→Ready latencies (seen by a
 // watch), Browserbase calls and Kubernetes writes per session during bring-up and in a steady
-// window after it, and the manager's memory and CPU.
+// window after it, and the manager's memory and CPU. With -pods N it then scales a Deployment of
+// opted-in Pods (label browserbase.io/session-template) from 0 to N, with the Pod webhook and
+// kube-controller-manager running, and reports Pod→Secret latencies and calls per Pod beside
+// the standalone figures, then scales to 0 and waits until every session is released (pods.go).
 //
 //	make bench                      # N=1000, 2000 Secrets, 100 ms latency, 60 s steady window
 //	go run ./hack/bench -n 100 -steady 10s
+//	go run ./hack/bench -n 100 -secrets 200 -steady 10s -pods 100
 //
 // It exits non-zero only on a correctness breach (a session created twice, a resource not
-// Ready), never because of time.
+// Ready, a Pod without its Secret, a session not released), never because of time.
 package main
 
 import (
@@ -40,9 +44,14 @@ const apiKey = "bb_bench_key_0123456789"
 
 type options struct {
 	n, secrets, workers int
-	latency, steady     time.Duration
-	timeout             time.Duration
-	managerArgs         string
+	pods                int
+	// The emulator's project limits (0: none, the default, so that the operator is measured
+	// rather than the plan). Standalone sessions stay live through the pods phase: a
+	// concurrency limit below n+pods leaves Pods waiting on 429s until the timeout.
+	concurrency, createsPerMinute int
+	latency, steady               time.Duration
+	timeout                       time.Duration
+	managerArgs                   string
 }
 
 func main() {
@@ -54,6 +63,9 @@ func main() {
 	flag.DurationVar(&o.latency, "latency", 100*time.Millisecond, "The emulator's latency per API call.")
 	flag.DurationVar(&o.steady, "steady", 60*time.Second, "The steady window measured after bring-up.")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "How long bring-up may take before it counts as a failure.")
+	flag.IntVar(&o.pods, "pods", 0, "Opted-in Pods to scale a Deployment to after the standalone BrowserSessions (0: no pods phase).")
+	flag.IntVar(&o.concurrency, "concurrency", 0, "The emulated project's concurrent session limit (0: none).")
+	flag.IntVar(&o.createsPerMinute, "creates-per-minute", 0, "The emulated project's session creates per minute (0: no limit).")
 	flag.StringVar(&o.managerArgs, "manager-args", "",
 		"More manager flags, space-separated; none by default, so that the shipped defaults are what is measured.")
 	flag.Parse()
@@ -80,7 +92,8 @@ func run(ctx context.Context, o options) error {
 	defer func() { _ = os.RemoveAll(workDir) }()
 
 	emu := emulator.New()
-	emu.AddKey(apiKey, emulator.Project{ID: "bench", DefaultTimeout: 21600})
+	emu.AddKey(apiKey, emulator.Project{ID: "bench", DefaultTimeout: 21600,
+		Concurrency: o.concurrency, CreatesPerMinute: o.createsPerMinute})
 	emu.SetFaults(emulator.Faults{Latency: o.latency})
 	server := httptest.NewServer(emu)
 	defer server.Close()
@@ -97,6 +110,7 @@ func run(ctx context.Context, o options) error {
 	env, err := localenv.Start(ctx, localenv.Options{
 		RepoRoot: root, AssetsDir: assets, WorkDir: workDir,
 		BrowserbaseURL: server.URL, APIKey: apiKey, ManagerOutput: managerLog, ManagerArgs: args, Metrics: true,
+		Webhook: o.pods > 0, ControllerManager: o.pods > 0,
 	})
 	if err != nil {
 		return err
@@ -139,6 +153,17 @@ func run(ctx context.Context, o options) error {
 	report(o, res)
 	if res.duplicates > 0 || res.creates != o.n {
 		return fmt.Errorf("correctness breach: %d sessions for %d resources (%d duplicates)", res.creates, o.n, res.duplicates)
+	}
+	if o.pods == 0 {
+		return nil
+	}
+	pods, err := measurePods(ctx, o, env, emu, k8s)
+	if err != nil {
+		return err
+	}
+	reportPods(o, res, pods)
+	if why := pods.breach(); why != "" {
+		return fmt.Errorf("correctness breach: %s", why)
 	}
 	return nil
 }

@@ -292,7 +292,7 @@ func diff(a, b counters) window {
 
 // Kinds of Kubernetes request, as the report counts them.
 const (
-	objectWrite = "writes to BrowserSessions, Secrets"
+	objectWrite = "writes to BrowserSessions, Secrets, templates"
 	eventWrite  = "event writes"
 	leaseWrite  = "lease writes"
 	read        = "reads (GET, LIST)"
@@ -302,6 +302,7 @@ const (
 // (its endpoints and its identity lease's reads) are not counted.
 var managerResources = map[string]bool{
 	"browsersessions": true, "browsersessions/status": true, "secrets": true, "events": true, "leases": true,
+	"browsersessiontemplates/status": true, // the pods phase's template counts its sessions
 }
 
 // kindOf sorts a "VERB resource" key into the report's kinds ("" for what is not counted:
