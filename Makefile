@@ -107,7 +107,7 @@ dev: envtest | $(LOCALBIN) ## Run it all locally: control plane, emulator (or th
 
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint (.golangci.yml) on every package.
-	$(GOLANGCI_LINT) run
+	$(GOLANGCI_LINT) run --allow-parallel-runners
 
 .PHONY: lint-fix
 lint-fix: golangci-lint ## Format imports (gci, goimports, gofmt) and apply golangci-lint's automatic fixes.
