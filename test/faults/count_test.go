@@ -59,14 +59,14 @@ import (
 //     stale writer does). The emulator's creation order decides which is older.
 
 // phaseOrder lists the phases in the order the summary shows them.
-var phaseOrder = []string{"main", "onend", "persist", "contexts", "expiry", "never", "stale"}
+var phaseOrder = []string{"main", "onend", "persist", "contexts", "pods", "expiry", "never", "stale"}
 
 // phaseOf is the phase of a resource, from its name.
 func phaseOf(name string) string {
 	for _, p := range []struct{ prefix, phase string }{
 		{"s-", "main"}, {"late-", "main"}, {"r-", "main"},
 		{"o-", "onend"}, {"p-", "persist"}, {"pc-", "persist"}, {"c-", "contexts"},
-		{"x-", "expiry"}, {"n-", "never"}, {"stale-", "stale"},
+		{"x-", "expiry"}, {"n-", "never"}, {"stale-", "stale"}, {podTemplate + "-", "pods"},
 	} {
 		if strings.HasPrefix(name, p.prefix) {
 			return p.phase
@@ -130,6 +130,7 @@ type tally struct {
 	diagnosis   []string // one block per flagged resource
 	names       map[types.UID]string
 	existing    map[types.UID]v1alpha1.BrowserSession
+	podOf       map[types.UID]types.UID // a Pod's BrowserSessions (by UID): the Pod's UID
 	contexts    map[types.UID]v1alpha1.BrowserContext
 	sessionsOf  map[types.UID][]emulator.Session
 	releasedIDs map[string]bool
@@ -189,6 +190,7 @@ func (c *counter) count(ctx context.Context) (*tally, error) {
 	t := &tally{
 		phases: map[string]*figures{}, names: map[types.UID]string{}, existing: map[types.UID]v1alpha1.BrowserSession{},
 		contexts: map[types.UID]v1alpha1.BrowserContext{}, sessionsOf: map[types.UID][]emulator.Session{}, releasedIDs: map[string]bool{},
+		podOf: map[types.UID]types.UID{},
 	}
 	fig := func(phase string) *figures {
 		if t.phases[phase] == nil {
@@ -200,6 +202,9 @@ func (c *counter) count(ctx context.Context) (*tally, error) {
 		if ours(bs.Namespace) {
 			t.existing[bs.UID] = bs
 			t.names[bs.UID] = bs.Name
+			if pod := bs.Labels[v1alpha1.LabelPodUID]; pod != "" {
+				t.podOf[bs.UID] = types.UID(pod)
+			}
 		}
 	}
 	for _, bc := range contextList.Items {
@@ -209,6 +214,9 @@ func (c *counter) count(ctx context.Context) (*tally, error) {
 	}
 	for uid, r := range recorded {
 		t.names[uid] = r.name
+		if r.podUID != "" {
+			t.podOf[uid] = r.podUID
+		}
 	}
 
 	order := map[string]int{}

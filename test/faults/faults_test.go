@@ -3,7 +3,8 @@
 // concurrency and creation-rate 429s, and with creates that commit and then fail or drop the
 // answer. Beside the plain sessions (phase main) run sessions renewed when they end (onend),
 // sessions that renew into a persisted BrowserContext (persist), BrowserContexts created and
-// deleted (contexts), and, once the chaos is over, three aimed scenarios: a delete right after
+// deleted (contexts), 100 Pods that opt in to a session through the webhook and the Pod
+// controller and come and go (pods, pods_test.go), and, once the chaos is over, three aimed scenarios: a delete right after
 // the predecessor expired while its successor's create is unfinished (expiry), a switch to
 // renewal policy Never at that moment (never), and a stale manager that resumes after another
 // took over (stale). Every figure is counted from the emulator and the API server, never from
@@ -64,7 +65,7 @@ const (
 // keySecrets are the API-key Secrets, by name, in namespace (stale's is in staleNamespace).
 var keySecrets = map[string]string{
 	"limited": limitedKey, "renewing": renewKey, "onend": onEndKey, "persist": persistKey,
-	"contexts": contextsKey, "expiry": expiryKey, "never": neverKey,
+	"contexts": contextsKey, "expiry": expiryKey, "never": neverKey, "pods": podsKey,
 }
 
 func TestFaults(t *testing.T) {
@@ -94,7 +95,7 @@ var _ = Describe("Under faults and crashes", func() {
 		emu.AddKey(renewKey, emulator.Project{ID: "faults-renewing", Concurrency: 100})
 		for key, project := range map[string]string{
 			onEndKey: "faults-onend", persistKey: "faults-persist", contextsKey: "faults-contexts",
-			expiryKey: "faults-expiry", neverKey: "faults-never", staleKey: "faults-stale",
+			expiryKey: "faults-expiry", neverKey: "faults-never", staleKey: "faults-stale", podsKey: "faults-pods",
 		} {
 			emu.AddKey(key, emulator.Project{ID: project, Concurrency: 100})
 		}
@@ -115,6 +116,8 @@ var _ = Describe("Under faults and crashes", func() {
 		env, err := localenv.Start(ctx, localenv.Options{
 			RepoRoot: repo, AssetsDir: assets, WorkDir: workDir,
 			BrowserbaseURL: server.URL, APIKey: defaultKey, ManagerOutput: managerLog,
+			// The main manager serves the Pod webhook (pods phase); the stale phase's managers do not.
+			Webhook: true,
 			ManagerArgs: append([]string{
 				"--browserbase-timeout=5s", "--create-grace-period=5s",
 				"--leader-election-lease-duration=4s", "--leader-election-renew-deadline=3s", "--leader-election-retry-period=1s",
@@ -146,6 +149,8 @@ var _ = Describe("Under faults and crashes", func() {
 		Expect(k8s.Create(ctx, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: staleNamespace, Name: "stale"}, StringData: map[string]string{"apiKey": staleKey},
 		})).To(Succeed())
+		pods := newPodsPhase(k8s, seed)
+		Expect(k8s.Create(ctx, pods.template())).To(Succeed())
 
 		r := &run{
 			k8s: k8s, emu: emu, front: front, env: env, workDir: workDir, url: server.URL, managerArgs: managerArgs,
@@ -253,6 +258,10 @@ var _ = Describe("Under faults and crashes", func() {
 				total.resources, total.existing, len(deleted), total.sessions, t.lostAnswers, replaced, total.renewed,
 				total.duplicates, total.leaked, total.wasted, total.regressions, t.orphans, t.releases, strings.Join(t.requests, " "))
 			for _, p := range phaseOrder {
+				if p == "pods" {
+					line += fmt.Sprintf(" | phase=%s %s %s %s", p, pods.head(), t.phase(p), pods.tail(t))
+					continue
+				}
 				line += fmt.Sprintf(" | phase=%s %s", p, t.phase(p))
 				for _, res := range results {
 					if res.name == p {
@@ -291,8 +300,19 @@ var _ = Describe("Under faults and crashes", func() {
 			}
 		}
 
-		By("killing the manager at random moments while deleting and adding sessions and contexts, and ending sessions")
+		By("killing the manager at random moments while deleting and adding sessions, contexts and Pods, and ending sessions and Pods")
 		chaosEnd := time.Now().Add(chaos)
+		// The Pods come and go over both chaos loops, beside the kills, the last ones created 20 s
+		// before the kills stop, so that their ends (within 15 s) come under kills too. A create
+		// the webhook refuses while the manager is down is retried.
+		renewalChaos := max(chaos, 40*time.Second)
+		podsDone := make(chan struct{})
+		go func() {
+			defer GinkgoRecover()
+			defer close(podsDone)
+			pods.run(ctx, chaos+renewalChaos-20*time.Second)
+		}()
+		DeferCleanup(func() { <-podsDone })
 		var limitedToDelete, defaultToDelete []string
 		for i := range 100 {
 			if i%10 < 3 {
@@ -346,7 +366,7 @@ var _ = Describe("Under faults and crashes", func() {
 		// kills come every 6 to 10 s, with the same faults, for the renewals to be interrupted at
 		// every step of a rotation.
 		By("renewing under kills")
-		renewalChaosEnd := time.Now().Add(max(chaos, 40*time.Second))
+		renewalChaosEnd := time.Now().Add(renewalChaos)
 		for time.Now().Before(renewalChaosEnd) {
 			time.Sleep(time.Duration(6000+rng.IntN(4000)) * time.Millisecond)
 			env.KillManager()
@@ -356,6 +376,8 @@ var _ = Describe("Under faults and crashes", func() {
 		}
 
 		By("letting it settle without faults, renewals put off, while the aimed phases run")
+		// The Pods are created and ended by now but for the creates the last kills refused.
+		Eventually(podsDone, 2*time.Minute).Should(BeClosed())
 		emu.SetFaults(emulator.Faults{})
 		for _, name := range []string{"r-%02d", "p-%d"} {
 			n := 10
@@ -404,11 +426,12 @@ var _ = Describe("Under faults and crashes", func() {
 			t, err := counter.count(ctx)
 			g.Expect(err).NotTo(HaveOccurred())
 			final = t
-			for _, p := range []string{"main", "onend", "persist", "contexts"} {
+			for _, p := range []string{"main", "onend", "persist", "contexts", "pods"} {
 				f := t.phase(p)
 				g.Expect(f.duplicates+f.leaked+f.regressions+f.sharedContext+f.contextsLeaked+f.contextsStuck).To(BeZero(), "phase %s: %s", p, f)
 			}
 			g.Expect(r.unhealthy(ctx, t)).To(BeEmpty())
+			g.Expect(pods.check(ctx, r, t)).To(BeEmpty(), "phase pods")
 		})
 		summary := summarize(final)
 		fmt.Println(summary)
@@ -433,6 +456,9 @@ var _ = Describe("Under faults and crashes", func() {
 			if f.duplicates > 0 || f.leaked > 0 || f.regressions > 0 || f.sharedContext > 0 || f.contextsLeaked > 0 || f.contextsStuck > 0 {
 				problems = append(problems, fmt.Sprintf("phase %s: %s", p, f))
 			}
+		}
+		for _, problem := range pods.check(ctx, r, final) {
+			problems = append(problems, "phase pods: "+problem)
 		}
 		for _, res := range results {
 			if !res.reached || !res.settled {

@@ -30,6 +30,7 @@ type history struct {
 
 type sessionRecord struct {
 	namespace, name string
+	podUID          types.UID // a Pod's BrowserSession's label browserbase.io/pod-uid
 	maxRevision     int64
 	ids             []string  // status.id values in the order written, without repeats or ""
 	goneAt          time.Time // when the watch saw it deleted (finalizer gone); zero while it exists
@@ -73,6 +74,9 @@ func (h *history) session(t watch.EventType, obj client.Object) {
 	if rec == nil {
 		rec = &sessionRecord{namespace: bs.Namespace, name: bs.Name}
 		h.sessions[bs.UID] = rec
+	}
+	if uid := bs.Labels[v1alpha1.LabelPodUID]; uid != "" {
+		rec.podUID = types.UID(uid)
 	}
 	rec.maxRevision = max(rec.maxRevision, bs.Status.Revision)
 	if id := bs.Status.ID; id != "" && (len(rec.ids) == 0 || rec.ids[len(rec.ids)-1] != id) {

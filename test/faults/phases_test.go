@@ -340,13 +340,15 @@ func (s *standalone) kill() {
 }
 
 // startStandalone runs a manager without leader election, watching staleNamespace only, logging
-// to <workDir>/<name>.log. The suite's cleanup kills it.
+// to <workDir>/<name>.log, without the webhook (the main manager serves it, on the one port the
+// webhook configuration names). The suite's cleanup kills it.
 func (r *run) startStandalone(name string, args ...string) *standalone {
 	out, err := os.Create(filepath.Join(r.workDir, name+".log"))
 	Expect(err).NotTo(HaveOccurred())
 	all := append([]string{
 		"--kubeconfig=" + r.env.ManagerKubeconfig, "--leader-elect=false",
 		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--watch-namespaces=" + staleNamespace,
+		"--webhook-port=0",
 	}, r.managerArgs...)
 	// localenv builds the manager binary into its work directory.
 	cmd := exec.Command(filepath.Join(r.workDir, "manager"), append(all, args...)...)
