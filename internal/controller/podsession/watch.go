@@ -29,8 +29,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Pod{}, builder.WithPredicates(podChanged)).
+		// Creates pass too: a manager that starts sees every BrowserSession as created, and a
+		// Pod deleted while no manager ran is then found gone and its session deleted; nothing
+		// else would bring that Pod back (it is not in the cache any more).
 		Watches(&v1alpha1.BrowserSession{}, handler.EnqueueRequestsFromMapFunc(podOfSession),
-			builder.WithPredicates(reconcile.IgnoreCreates, sessionChanged)).
+			builder.WithPredicates(sessionChanged)).
 		Watches(&v1alpha1.BrowserSessionTemplate{}, handler.EnqueueRequestsFromMapFunc(r.podsOfTemplate),
 			builder.WithPredicates(onlyCreates)).
 		WithOptions(controller.Options{

@@ -51,6 +51,12 @@ func TestSessionWatch(t *testing.T) {
 		t.Errorf("a BrowserSession made for no Pod maps to %v", got)
 	}
 
+	// A manager that starts sees every BrowserSession as created: the Pod of each is looked at,
+	// so one deleted while no manager ran has its session deleted.
+	if !sessionChanged.Create(event.CreateEvent{Object: bs}) {
+		t.Error("a BrowserSession seen at start must bring its Pod back")
+	}
+
 	statusOnly := bs.DeepCopy()
 	statusOnly.Status.ID = "sess-1"
 	if sessionChanged.Update(event.UpdateEvent{ObjectOld: bs, ObjectNew: statusOnly}) {
