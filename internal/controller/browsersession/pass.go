@@ -29,6 +29,9 @@ type pass struct {
 	predecessor *browserbase.Session
 	// secretWritten says that the Secret holds p.sess's credentials.
 	secretWritten bool
+	// restartFailed says that a restart target could not be patched for a reason worth
+	// retrying: its rollout has not started.
+	restartFailed bool
 	// createCalled says that this pass called Browserbase's create (a failure is then a try).
 	createCalled bool
 	// wakeUp, when set, is the latest the next pass may come (a predecessor's overlap ending).

@@ -27,8 +27,8 @@ func (r *Reconciler) markRotated(_ context.Context, p *pass) error {
 	}
 	if bs.Spec.Renewal != nil && len(bs.Spec.Renewal.RestartTargets) > 0 {
 		// Restarted, or refused and reported (restart.go): either way consumers have what they
-		// will get.
-		if done, _ := r.restarted.Get(bs.UID); done != bs.Status.Revision && done != -bs.Status.Revision {
+		// will get. A target that failed for a reason worth retrying has not started its rollout.
+		if done, _ := r.restarted.Get(bs.UID); p.restartFailed || done != bs.Status.Revision && done != -bs.Status.Revision {
 			return nil
 		}
 	}

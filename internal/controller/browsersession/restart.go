@@ -66,6 +66,7 @@ func (r *Reconciler) restartTargets(ctx context.Context, p *pass) error {
 			forbidden = append(forbidden, t.Kind+" "+t.Name)
 		default:
 			settled = false
+			p.restartFailed = true
 			log.FromContext(ctx).Error(err, "Could not restart a workload onto the renewed session", "kind", t.Kind, "name", t.Name)
 			r.Event(bs, corev1.EventTypeWarning, "RestartFailed", "Renew", "Could not restart %s %s onto session revision %d: %v", t.Kind, t.Name, revision, err)
 		}

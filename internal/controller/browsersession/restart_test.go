@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/controller/controllertest"
 )
 
@@ -292,5 +293,30 @@ func TestRestartTargetOptInWithdrawnBeforeThePatch(t *testing.T) {
 	}
 	if n := len(eventsWithReason(f.events, "RestartRefused")); n != 1 {
 		t.Errorf("events %+v, want one RestartRefused", f.events.All())
+	}
+}
+
+// The overlap counts from the restart targets' rollout: a patch that fails for a reason worth
+// retrying leaves lastRotationTime unset, and the predecessor running, until it succeeds.
+func TestOverlapWaitsForTheRestartTargetsRollout(t *testing.T) {
+	f := newRestartFixture(t, readerTarget, deployment("reader", "bs"))
+	f.patchErr = func() error { return apierrors.NewServiceUnavailable("etcd") }
+	f.reconcile()
+	f.clk.SetTime(testNow.Add(50 * time.Minute))
+	_, _ = f.reconcileAny()
+	if bs := f.get(); bs.Status.ID != "s2" || bs.Status.LastRotationTime != nil {
+		t.Fatalf("status.id %s lastRotationTime %v: the rollout has not started", bs.Status.ID, bs.Status.LastRotationTime)
+	}
+	f.clk.Step(5 * time.Minute)
+	_, _ = f.reconcileAny()
+	if got := f.status("s1"); got != browserbase.StatusRunning {
+		t.Fatalf("predecessor %s while its consumers have not been restarted", got)
+	}
+	f.patchErr = nil
+	f.clk.Step(time.Second)
+	f.reconcile()
+	bs := f.get()
+	if bs.Status.LastRotationTime == nil || !bs.Status.LastRotationTime.Time.Equal(f.clk.Now().Truncate(time.Second)) {
+		t.Fatalf("lastRotationTime %v, want the rollout's start %s", bs.Status.LastRotationTime, f.clk.Now())
 	}
 }
