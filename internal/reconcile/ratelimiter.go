@@ -6,6 +6,7 @@ import (
 	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	ctrlreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
@@ -27,4 +28,10 @@ type jitteredRateLimiter struct {
 
 func (j jitteredRateLimiter) When(item ctrlreconcile.Request) time.Duration {
 	return wait.Jitter(j.TypedRateLimiter.When(item), 0.2)
+}
+
+// ControllerOptions are the options every controller of the operator runs with: at most
+// maxConcurrent reconciles at once, and NewRateLimiter's backoff.
+func ControllerOptions(maxConcurrent int) controller.Options {
+	return controller.Options{MaxConcurrentReconciles: maxConcurrent, RateLimiter: NewRateLimiter()}
 }

@@ -9,7 +9,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -38,10 +37,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// data of the operator's Secrets.
 		Owns(&corev1.Secret{}, builder.OnlyMetadata, builder.WithPredicates(reconcile.IgnoreCreates)).
 		Watches(&v1alpha1.BrowserSession{}, enqueueUsedContexts(mgr.GetClient())).
-		WithOptions(controller.Options{
-			MaxConcurrentReconciles: r.MaxConcurrentReconciles,
-			RateLimiter:             reconcile.NewRateLimiter(),
-		}).
+		WithOptions(reconcile.ControllerOptions(r.MaxConcurrentReconciles)).
 		Named("browsercontext").
 		Complete(r)
 }

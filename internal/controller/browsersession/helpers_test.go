@@ -2,7 +2,6 @@ package browsersession
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -119,13 +118,7 @@ func (f *renewalFixture) reconcileAny() (ctrl.Result, error) {
 // create whose answer is lost.
 func (f *renewalFixture) commitThenFail() {
 	f.bb.CreateSessionFn = func(context.Context, browserbase.Sensitive, browserbase.CreateSessionRequest) (*browserbase.Session, error) {
-		f.created++
-		sess := usableSession(fmt.Sprintf("s%d", f.created))
-		sess.StartedAt, sess.ExpiresAt = f.clk.Now(), f.clk.Now().Add(time.Hour)
-		f.store.mu.Lock()
-		cp := *sess
-		f.store.sessions[sess.ID] = &cp
-		f.store.mu.Unlock()
+		f.commit()
 		return nil, &browserbase.APIError{Method: "POST", Path: "/v1/sessions", StatusCode: 500}
 	}
 }

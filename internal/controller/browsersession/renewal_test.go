@@ -99,17 +99,22 @@ func newRenewalFixture(t *testing.T, renewal *v1alpha1.Renewal, objs ...client.O
 		WithObjects(append(objs, bs)...).Build()
 	f.bb = f.store.client()
 	f.bb.CreateSessionFn = func(context.Context, browserbase.Sensitive, browserbase.CreateSessionRequest) (*browserbase.Session, error) {
-		f.created++
-		sess := usableSession(fmt.Sprintf("s%d", f.created))
-		sess.StartedAt, sess.ExpiresAt = f.clk.Now(), f.clk.Now().Add(time.Hour)
-		f.store.mu.Lock()
-		cp := *sess
-		f.store.sessions[sess.ID] = &cp
-		f.store.mu.Unlock()
-		return sess, nil
+		return f.commit(), nil
 	}
 	f.r = f.newReconciler()
 	return f
+}
+
+// commit makes the next session, s1, s2, …, hour-long from the fake clock's time, in the store.
+func (f *renewalFixture) commit() *browserbase.Session {
+	f.created++
+	sess := usableSession(fmt.Sprintf("s%d", f.created))
+	sess.StartedAt, sess.ExpiresAt = f.clk.Now(), f.clk.Now().Add(time.Hour)
+	f.store.mu.Lock()
+	defer f.store.mu.Unlock()
+	cp := *sess
+	f.store.sessions[sess.ID] = &cp
+	return sess
 }
 
 // newReconciler is a manager (re)started: nothing in memory.

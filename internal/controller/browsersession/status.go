@@ -53,12 +53,7 @@ func (r *Reconciler) patchNewSessionOntoFreshCopy(ctx context.Context, before, b
 	}
 	base := fresh.DeepCopy()
 	fresh.Status = bs.Status
-	if err := r.Status().Patch(ctx, fresh, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), operator.FieldOwner); err != nil {
-		return err
-	}
-	// The pass goes on from the copy now stored (its writes carry its resourceVersion).
-	bs.ObjectMeta = fresh.ObjectMeta
-	return nil
+	return r.Status().Patch(ctx, fresh, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), operator.FieldOwner)
 }
 
 // A recordedElsewhereError is a status write that found another session recorded: two managers

@@ -8,7 +8,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -36,10 +35,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(sessionChanged)).
 		Watches(&v1alpha1.BrowserSessionTemplate{}, handler.EnqueueRequestsFromMapFunc(r.podsOfTemplate),
 			builder.WithPredicates(onlyCreates)).
-		WithOptions(controller.Options{
-			MaxConcurrentReconciles: r.MaxConcurrentReconciles,
-			RateLimiter:             reconcile.NewRateLimiter(),
-		}).
+		WithOptions(reconcile.ControllerOptions(r.MaxConcurrentReconciles)).
 		Named("podsession").
 		Complete(r)
 }
