@@ -48,6 +48,7 @@ const MaxUserMetadataLength = 512
 // of Browserbase's create-session call. A session cannot be changed once created, so the spec is
 // immutable: delete the resource and create a new one to get a different session.
 // +kubebuilder:validation:XValidation:rule="!has(self.renewal) || !has(self.renewal.renewBefore) || !has(self.timeout) || duration(self.renewal.renewBefore).getSeconds() + 20 <= self.timeout",message="renewal.renewBefore must leave the session at least 20s of use: make it at most timeout minus 20s, or raise timeout"
+// +kubebuilder:validation:XValidation:rule="!has(self.apiKeySecretRef) || !has(self.projectRef)",message="set at most one of apiKeySecretRef and projectRef: a project object already names its API key"
 type BrowserSessionSpec struct {
 	// projectId is the Browserbase project to create the session in. When empty, Browserbase
 	// infers the project from the API key.
@@ -100,9 +101,18 @@ type BrowserSessionSpec struct {
 	Proxies []Proxy `json:"proxies,omitempty"`
 
 	// apiKeySecretRef names a Secret in this namespace that holds the Browserbase API key. When
-	// empty, the operator's default key (its BROWSERBASE_API_KEY environment variable) is used.
+	// empty, the project's key is used (projectRef, else the default ClusterBrowserbaseProject),
+	// else the operator's default key (its BROWSERBASE_API_KEY environment variable).
+	// Not allowed with projectRef.
 	// +optional
 	APIKeySecretRef *APIKeySecretReference `json:"apiKeySecretRef,omitempty"`
+
+	// projectRef names the BrowserbaseProject (in this namespace) or ClusterBrowserbaseProject
+	// whose API key, session defaults and limits this session uses; its creates wait their turn
+	// in the project's queue. When empty (and apiKeySecretRef too), the ClusterBrowserbaseProject
+	// annotated browserbase.io/default-project: "true" applies, else the operator's default key.
+	// +optional
+	ProjectRef *ProjectReference `json:"projectRef,omitempty"`
 
 	// secretName is the Secret the operator writes the session's credentials into (sessionId,
 	// connectUrl, seleniumRemoteUrl, signingKey, expiresAt). Defaults to "<metadata.name>-browserbase".
@@ -454,6 +464,15 @@ type BrowserSessionStatus struct {
 	// previousId is the id of the session a renewal replaced, while it is being released.
 	// +optional
 	PreviousID string `json:"previousId,omitempty"`
+
+	// queuePosition is this resource's place in its project's create queue while it waits
+	// (condition Reconciling, reason Queued); empty otherwise.
+	// +optional
+	QueuePosition int32 `json:"queuePosition,omitempty"`
+
+	// queueEstimate is when the queue expects to admit this resource's create, while it waits.
+	// +optional
+	QueueEstimate *metav1.Time `json:"queueEstimate,omitempty"`
 }
 
 // BrowserSession is a Browserbase cloud-browser session. The operator creates the session, keeps
@@ -470,6 +489,7 @@ type BrowserSessionStatus struct {
 // +kubebuilder:printcolumn:name="Renews",type=string,JSONPath=`.status.renewalTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="ID",type=string,JSONPath=`.status.id`,priority=1
+// +kubebuilder:printcolumn:name="Queue",type=integer,JSONPath=`.status.queuePosition`,priority=1
 // The userMetadata JSON is {"<key>":"<value>",…,"k8s":{"uid":"<36>","namespace":"<ns>","name":"<name>","attempt":"<16>"}}:
 // 6 characters around each entry, 108 plus the namespace and name for the tag (and the cluster's
 // identity, which this rule leaves out too). The namespace is not
@@ -489,7 +509,7 @@ type BrowserSession struct {
 	// spec describes the session to create. It is immutable, except deletionPolicy (switching to
 	// Orphan before a delete is a normal need) and renewal.
 	// +required
-	// +kubebuilder:validation:XValidation:rule="(has(self.projectId) == has(oldSelf.projectId)) && (!has(self.projectId) || self.projectId == oldSelf.projectId) && (has(self.region) == has(oldSelf.region)) && (!has(self.region) || self.region == oldSelf.region) && (has(self.timeout) == has(oldSelf.timeout)) && (!has(self.timeout) || self.timeout == oldSelf.timeout) && (has(self.keepAlive) == has(oldSelf.keepAlive)) && (!has(self.keepAlive) || self.keepAlive == oldSelf.keepAlive) && (has(self.metadata) == has(oldSelf.metadata)) && (!has(self.metadata) || self.metadata == oldSelf.metadata) && (has(self.extensionId) == has(oldSelf.extensionId)) && (!has(self.extensionId) || self.extensionId == oldSelf.extensionId) && (has(self.browserSettings) == has(oldSelf.browserSettings)) && (!has(self.browserSettings) || self.browserSettings == oldSelf.browserSettings) && (has(self.proxies) == has(oldSelf.proxies)) && (!has(self.proxies) || self.proxies == oldSelf.proxies) && (has(self.apiKeySecretRef) == has(oldSelf.apiKeySecretRef)) && (!has(self.apiKeySecretRef) || self.apiKeySecretRef == oldSelf.apiKeySecretRef) && (has(self.secretName) == has(oldSelf.secretName)) && (!has(self.secretName) || self.secretName == oldSelf.secretName)",message="spec is immutable except deletionPolicy and renewal: a Browserbase session cannot be changed once created; delete this BrowserSession and create a new one"
+	// +kubebuilder:validation:XValidation:rule="(has(self.projectId) == has(oldSelf.projectId)) && (!has(self.projectId) || self.projectId == oldSelf.projectId) && (has(self.region) == has(oldSelf.region)) && (!has(self.region) || self.region == oldSelf.region) && (has(self.timeout) == has(oldSelf.timeout)) && (!has(self.timeout) || self.timeout == oldSelf.timeout) && (has(self.keepAlive) == has(oldSelf.keepAlive)) && (!has(self.keepAlive) || self.keepAlive == oldSelf.keepAlive) && (has(self.metadata) == has(oldSelf.metadata)) && (!has(self.metadata) || self.metadata == oldSelf.metadata) && (has(self.extensionId) == has(oldSelf.extensionId)) && (!has(self.extensionId) || self.extensionId == oldSelf.extensionId) && (has(self.browserSettings) == has(oldSelf.browserSettings)) && (!has(self.browserSettings) || self.browserSettings == oldSelf.browserSettings) && (has(self.proxies) == has(oldSelf.proxies)) && (!has(self.proxies) || self.proxies == oldSelf.proxies) && (has(self.apiKeySecretRef) == has(oldSelf.apiKeySecretRef)) && (!has(self.apiKeySecretRef) || self.apiKeySecretRef == oldSelf.apiKeySecretRef) && (has(self.secretName) == has(oldSelf.secretName)) && (!has(self.secretName) || self.secretName == oldSelf.secretName) && (has(self.projectRef) == has(oldSelf.projectRef)) && (!has(self.projectRef) || self.projectRef == oldSelf.projectRef)",message="spec is immutable except deletionPolicy and renewal: a Browserbase session cannot be changed once created; delete this BrowserSession and create a new one"
 	Spec BrowserSessionSpec `json:"spec"`
 
 	// status is the session as the operator last observed it.

@@ -14,6 +14,8 @@ const (
 	// human: missing or rejected credentials, a request Browserbase refuses, a Secret name taken,
 	// or a session that has ended.
 	ConditionStalled = "Stalled"
+	// ConditionBudgetsValid, on a project, is False when a budget is above the plan's limit.
+	ConditionBudgetsValid = "BudgetsValid"
 )
 
 // Condition reasons. They are provided as a utility and are not part of the declarative API:
@@ -69,6 +71,26 @@ const (
 	// ReasonRenewing: the session is being replaced under spec.renewal (it ended, or a context
 	// it persists into is being saved before its successor is created).
 	ReasonRenewing = "Renewing"
+	// ReasonQueued: the create waits its turn in the project's queue (status.queuePosition,
+	// status.queueEstimate); creates are admitted in order of arrival within the project's limits.
+	ReasonQueued = "Queued"
+	// ReasonProjectNotFound: spec.projectRef names a project object that does not exist.
+	ReasonProjectNotFound = "ProjectNotFound"
+	// ReasonProjectNotReady: the project named by spec.projectRef is not Ready (its message says why).
+	ReasonProjectNotReady = "ProjectNotReady"
+	// ReasonNamespaceNotAllowed: a ClusterBrowserbaseProject's namespaceShares leave out the
+	// resource's namespace.
+	ReasonNamespaceNotAllowed = "NamespaceNotAllowed"
+	// ReasonProjectReady: a project's key is readable and accepted.
+	ReasonProjectReady = "ProjectReady"
+	// ReasonAPIUnreachable: Browserbase could not be reached with the project's base URL.
+	ReasonAPIUnreachable = "APIUnreachable"
+	// ReasonBudgetAbovePlan: a project budget is above the plan's limit, which applies instead.
+	ReasonBudgetAbovePlan = "BudgetAbovePlan"
+	// ReasonBudgetsWithinPlan: the project's budgets are within the plan's limits.
+	ReasonBudgetsWithinPlan = "BudgetsWithinPlan"
+	// ReasonDefaultProjectConflict: more than one ClusterBrowserbaseProject is marked default.
+	ReasonDefaultProjectConflict = "DefaultProjectConflict"
 	// ReasonContextNotReady: the BrowserContext named in spec.browserSettings.context is missing
 	// or not Ready; the session is created once it is.
 	ReasonContextNotReady = "ContextNotReady"

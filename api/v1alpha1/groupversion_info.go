@@ -1,4 +1,5 @@
-// Package v1alpha1 contains the browserbase.io/v1alpha1 API: the BrowserSession resource, its
+// Package v1alpha1 contains the browserbase.io/v1alpha1 API: BrowserSession and the kinds around it
+// (BrowserContext, BrowserSessionTemplate, BrowserbaseProject, ClusterBrowserbaseProject), their
 // validation rules, and the condition types and reasons the operator reports.
 // +kubebuilder:object:generate=true
 // +groupName=browserbase.io
@@ -24,7 +25,8 @@ var (
 
 func addKnownTypes(scheme *runtime.Scheme) error {
 	scheme.AddKnownTypes(GroupVersion, &BrowserSession{}, &BrowserSessionList{}, &BrowserContext{}, &BrowserContextList{},
-		&BrowserSessionTemplate{}, &BrowserSessionTemplateList{})
+		&BrowserSessionTemplate{}, &BrowserSessionTemplateList{},
+		&BrowserbaseProject{}, &BrowserbaseProjectList{}, &ClusterBrowserbaseProject{}, &ClusterBrowserbaseProjectList{})
 	metav1.AddToGroupVersion(scheme, GroupVersion)
 	return nil
 }
