@@ -1,5 +1,5 @@
-// Package sessionindex holds the cache indexes of BrowserSessions by the context they use, which
-// both controllers use: a BrowserContext that turns Ready wakes the sessions that name it, and
+// Package sessionindex holds the cache indexes of BrowserSessions by the context and the project
+// they use, which several controllers use: a BrowserContext that turns Ready wakes the sessions that name it, and
 // one being deleted finds the sessions that still use it, by its name or by its id. A manager
 // accepts each index once, so Register registers them once per manager, whichever controller is
 // set up first.
@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/project"
 )
 
 // The index fields.
@@ -21,7 +22,14 @@ const (
 	// ContextID indexes spec.browserSettings.context.id: the Browserbase context id a session
 	// gives directly. The index lives in the manager's memory, as the sessions it indexes do.
 	ContextID = "spec.browserSettings.context.id"
+	// Project indexes the project a session uses: project.Ref.IndexValue of spec.projectRef, or
+	// DefaultProject for a session that names neither a project nor a key (it uses the default
+	// ClusterBrowserbaseProject when there is one).
+	Project = "spec.projectRef"
 )
+
+// DefaultProject is the Project index value of sessions that name neither a project nor a key.
+const DefaultProject = "default"
 
 var registered sync.Map // client.FieldIndexer → *registration
 
@@ -30,7 +38,7 @@ type registration struct {
 	err  error
 }
 
-// Register adds the ContextName and ContextID indexes to indexer (a manager's
+// Register adds the ContextName, ContextID and Project indexes to indexer (a manager's
 // GetFieldIndexer), once.
 func Register(ctx context.Context, indexer client.FieldIndexer) error {
 	v, _ := registered.LoadOrStore(indexer, &registration{})
@@ -39,13 +47,30 @@ func Register(ctx context.Context, indexer client.FieldIndexer) error {
 		if reg.err = indexer.IndexField(ctx, &v1alpha1.BrowserSession{}, ContextName, IndexFunc); reg.err != nil {
 			return
 		}
-		reg.err = indexer.IndexField(ctx, &v1alpha1.BrowserSession{}, ContextID, IDIndexFunc)
+		if reg.err = indexer.IndexField(ctx, &v1alpha1.BrowserSession{}, ContextID, IDIndexFunc); reg.err != nil {
+			return
+		}
+		reg.err = indexer.IndexField(ctx, &v1alpha1.BrowserSession{}, Project, ProjectIndexFunc)
 	})
 	return reg.err
 }
 
 // IndexFunc is the index function of ContextName, for fake clients' WithIndex too.
 func IndexFunc(obj client.Object) []string { return nonEmpty(NamedContext(obj)) }
+
+// ProjectIndexFunc is the index function of Project, for fake clients' WithIndex too.
+func ProjectIndexFunc(obj client.Object) []string {
+	bs, ok := obj.(*v1alpha1.BrowserSession)
+	switch {
+	case !ok:
+		return nil
+	case bs.Spec.ProjectRef != nil:
+		return []string{project.RefOf(bs.Namespace, bs.Spec.ProjectRef).IndexValue()}
+	case bs.Spec.APIKeySecretRef == nil:
+		return []string{DefaultProject}
+	}
+	return nil
+}
 
 // IDIndexFunc is the index function of ContextID, for fake clients' WithIndex too.
 func IDIndexFunc(obj client.Object) []string { return nonEmpty(ContextIDOf(obj)) }

@@ -53,7 +53,32 @@ func TestRegisterOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if want := []string{ContextName, ContextID}; !slices.Equal(idx.fields, want) {
+	if want := []string{ContextName, ContextID, Project}; !slices.Equal(idx.fields, want) {
 		t.Errorf("indexed %q, want %q", idx.fields, want)
+	}
+}
+
+func TestProjectIndexFunc(t *testing.T) {
+	cases := map[string]struct {
+		spec v1alpha1.BrowserSessionSpec
+		want []string
+	}{
+		"named project":     {spec: v1alpha1.BrowserSessionSpec{ProjectRef: &v1alpha1.ProjectReference{Kind: "BrowserbaseProject", Name: "main"}}, want: []string{"BrowserbaseProject/team/main"}},
+		"kind left default": {spec: v1alpha1.BrowserSessionSpec{ProjectRef: &v1alpha1.ProjectReference{Name: "main"}}, want: []string{"BrowserbaseProject/team/main"}},
+		"cluster project":   {spec: v1alpha1.BrowserSessionSpec{ProjectRef: &v1alpha1.ProjectReference{Kind: "ClusterBrowserbaseProject", Name: "shared"}}, want: []string{"ClusterBrowserbaseProject/shared"}},
+		"nothing named":     {want: []string{DefaultProject}},
+		"own key":           {spec: v1alpha1.BrowserSessionSpec{APIKeySecretRef: &v1alpha1.APIKeySecretReference{Name: "key"}}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			bs := &v1alpha1.BrowserSession{Spec: tc.spec}
+			bs.Namespace = "team"
+			if got := ProjectIndexFunc(bs); !slices.Equal(got, tc.want) {
+				t.Errorf("ProjectIndexFunc = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if got := ProjectIndexFunc(&corev1.Secret{}); got != nil {
+		t.Errorf("another kind: %v", got)
 	}
 }
