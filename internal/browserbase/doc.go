@@ -1,6 +1,7 @@
 // Package browserbase is the operator's client for the Browserbase REST API v1: small interfaces
-// for the session calls (Client) and the context calls (ContextClient) the operator makes, and
-// the one HTTP implementation of both.
+// for the session calls (Client), the context calls (ContextClient) and the project calls
+// (ProjectClient) the operator makes, the one HTTP implementation of all three, and a Router
+// that sends each key's calls to the API address registered for it.
 //
 // Credentials (the API key, the signing key, the full connect URL, a proxy's password) are
 // carried as Sensitive values, which print as "[redacted]" through every fmt verb, so they cannot

@@ -66,6 +66,16 @@ func IsUnauthorized(err error) bool { return StatusCode(err) == http.StatusUnaut
 // session-creation limit is reached.
 func IsRateLimited(err error) bool { return StatusCode(err) == http.StatusTooManyRequests }
 
+// IsConcurrencyLimit reports whether err is a 429 for the project's concurrent-session limit,
+// which clears only when another of its sessions ends, as opposed to the session-creation rate
+// limit, which clears within its 60 s window. Browserbase gives no machine-readable distinction,
+// only the message: "You've exceeded your max concurrent sessions limit".
+func IsConcurrencyLimit(err error) bool {
+	apiErr, ok := errors.AsType[*APIError](err)
+	return ok && apiErr.StatusCode == http.StatusTooManyRequests &&
+		strings.Contains(strings.ToLower(apiErr.Message), "concurrent")
+}
+
 // IsRejected reports whether Browserbase refused the request for a reason that the same request
 // will meet again: a 4xx other than 401 (see IsUnauthorized), 408, 409 and 429.
 func IsRejected(err error) bool {

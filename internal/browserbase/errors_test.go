@@ -195,3 +195,46 @@ func TestRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestIsConcurrencyLimit(t *testing.T) {
+	concurrency := "You've exceeded your max concurrent sessions limit (limit 1, currently 1)"
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{name: "concurrent-session limit", err: &APIError{StatusCode: 429, Message: concurrency}, want: true},
+		{name: "wrapped", err: fmt.Errorf("create: %w", &APIError{StatusCode: 429, Message: concurrency}), want: true},
+		{name: "other case", err: &APIError{StatusCode: 429, Message: "Too many CONCURRENT sessions"}, want: true},
+		{name: "creation rate", err: &APIError{StatusCode: 429, Message: "You've exceeded your session creation rate limit (limit 5 per minute)"}},
+		{name: "429 without a message", err: &APIError{StatusCode: 429, Message: "Too Many Requests"}},
+		{name: "not a 429", err: &APIError{StatusCode: 400, Message: "concurrent is not a field"}},
+		{name: "no answer", err: &CallError{Err: errors.New("concurrent dial failed")}},
+		{name: "plain error", err: errors.New("max concurrent sessions")},
+		{name: "nil", err: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := IsConcurrencyLimit(tt.err); got != tt.want {
+				t.Errorf("IsConcurrencyLimit(%v) = %t, want %t", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestIsConcurrencyLimitFromAnswer reads the limit from a 429 as the HTTP client decodes it.
+func TestIsConcurrencyLimitFromAnswer(t *testing.T) {
+	for message, want := range map[string]bool{
+		"You've exceeded your max concurrent sessions limit (limit 3, currently 3)": true,
+		"You've exceeded your session creation rate limit (limit 5 per minute)":     false,
+	} {
+		h := &recorder{status: http.StatusTooManyRequests, header: map[string]string{"Retry-After": "10"},
+			body: `{"statusCode":429,"error":"Too Many Requests","message":"` + message + `"}`}
+		c := newTestClient(t, h)
+		_, err := c.CreateSession(context.Background(), testAPIKey, CreateSessionRequest{})
+		if got := IsConcurrencyLimit(err); got != want || !IsRateLimited(err) || RetryAfter(err) != 10*time.Second {
+			t.Errorf("answer %q: IsConcurrencyLimit = %t (want %t), IsRateLimited = %t, RetryAfter = %v; error %v",
+				message, got, want, IsRateLimited(err), RetryAfter(err), err)
+		}
+	}
+}

@@ -16,8 +16,8 @@ func LimitConcurrency(c Client, n int) Client {
 	return NewLimiter(n).Client(c)
 }
 
-// A Limiter lets at most n calls at once through all the clients it wraps together, session and
-// context calls alike, since Browserbase sees them all from one operator.
+// A Limiter lets at most n calls at once through all the clients it wraps together, session,
+// context and project calls alike, since Browserbase sees them all from one operator.
 type Limiter struct {
 	slots *semaphore.Weighted // nil: no limit
 }
@@ -45,6 +45,15 @@ func (l *Limiter) ContextClient(c ContextClient) ContextClient {
 		return c
 	}
 	return limitedContexts{next: c, slots: l.slots}
+}
+
+// ProjectClient returns c with its calls counted against the limit (c itself when there is
+// none).
+func (l *Limiter) ProjectClient(c ProjectClient) ProjectClient {
+	if l.slots == nil {
+		return c
+	}
+	return limitedProjects{next: c, slots: l.slots}
 }
 
 type limited struct {
@@ -84,6 +93,19 @@ func (l limitedContexts) GetContext(ctx context.Context, key Sensitive, id strin
 func (l limitedContexts) DeleteContext(ctx context.Context, key Sensitive, id string) error {
 	_, err := inSlot(ctx, l.slots, func() (struct{}, error) { return struct{}{}, l.next.DeleteContext(ctx, key, id) })
 	return err
+}
+
+type limitedProjects struct {
+	next  ProjectClient
+	slots *semaphore.Weighted
+}
+
+func (l limitedProjects) GetProject(ctx context.Context, key Sensitive, id string) (*Project, error) {
+	return inSlot(ctx, l.slots, func() (*Project, error) { return l.next.GetProject(ctx, key, id) })
+}
+
+func (l limitedProjects) ListProjects(ctx context.Context, key Sensitive) ([]Project, error) {
+	return inSlot(ctx, l.slots, func() ([]Project, error) { return l.next.ListProjects(ctx, key) })
 }
 
 // inSlot makes call once it holds one of slots, and gives the slot back after.

@@ -172,3 +172,66 @@ func TestLimiterSharesSlotsBetweenSessionsAndContexts(t *testing.T) {
 		t.Error("n < 1 must mean no limit")
 	}
 }
+
+func (b *blockingClient) GetProject(context.Context, Sensitive, string) (*Project, error) {
+	b.wait()
+	return &Project{ID: "p"}, nil
+}
+
+func (b *blockingClient) ListProjects(context.Context, Sensitive) ([]Project, error) {
+	b.wait()
+	return []Project{{ID: "p"}}, nil
+}
+
+// TestLimiterCountsProjectCalls checks that project calls take the slots session calls take.
+func TestLimiterCountsProjectCalls(t *testing.T) {
+	inner := &blockingClient{release: make(chan struct{})}
+	l := NewLimiter(2)
+	sessions, projects := l.Client(inner), l.ProjectClient(inner)
+	ctx := context.Background()
+	calls := []func() error{
+		func() error { _, err := projects.GetProject(ctx, "k", "p"); return err },
+		func() error { _, err := projects.ListProjects(ctx, "k"); return err },
+		func() error { _, err := sessions.GetSession(ctx, "k", "s"); return err },
+		func() error { _, err := projects.GetProject(ctx, "k", "p"); return err },
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(calls))
+	for _, call := range calls {
+		wg.Go(func() { errs <- call() })
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for inner.inFlight.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := projects.GetProject(cancelled, "k", "p"); !errors.Is(err, context.Canceled) {
+		t.Errorf("a cancelled GetProject got %v, want context.Canceled", err)
+	}
+	if _, err := projects.ListProjects(cancelled, "k"); !errors.Is(err, context.Canceled) {
+		t.Errorf("a cancelled ListProjects got %v, want context.Canceled", err)
+	}
+
+	close(inner.release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("call failed: %v", err)
+		}
+	}
+	if got := inner.highest.Load(); got != 2 {
+		t.Errorf("at most %d calls were in flight at once, want 2", got)
+	}
+	if got := inner.calls.Load(); got != int32(len(calls)) {
+		t.Errorf("%d calls reached the client, want %d (none for the cancelled callers)", got, len(calls))
+	}
+	if sessions.(limited).slots != projects.(limitedProjects).slots {
+		t.Error("session and project calls of one Limiter hold different slots")
+	}
+	if NewLimiter(0).ProjectClient(inner) != ProjectClient(inner) {
+		t.Error("n < 1 must mean no limit")
+	}
+}

@@ -22,7 +22,7 @@ var (
 	// APIRequests counts Browserbase API calls by endpoint and answer ("error" when none came).
 	APIRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "browserbase_api_requests_total",
-		Help: "Browserbase API calls, by endpoint (create, get, list, release; context_create, context_get, context_delete) and HTTP status code, or \"error\" when no answer came.",
+		Help: "Browserbase API calls, by endpoint (create, get, list, release; context_create, context_get, context_delete; project_get, project_list) and HTTP status code, or \"error\" when no answer came.",
 	}, []string{"endpoint", "code"})
 
 	// APIRequestDuration is the latency of Browserbase API calls.
@@ -191,4 +191,26 @@ func (i instrumentedContexts) DeleteContext(ctx context.Context, key browserbase
 	err := i.next.DeleteContext(ctx, key, id)
 	observe("context_delete", start, err, 204)
 	return err
+}
+
+// InstrumentProjectClient counts and times project calls in the metrics session calls go to,
+// under endpoints of their own: project_get and project_list.
+func InstrumentProjectClient(c browserbase.ProjectClient) browserbase.ProjectClient {
+	return instrumentedProjects{c}
+}
+
+type instrumentedProjects struct{ next browserbase.ProjectClient }
+
+func (i instrumentedProjects) GetProject(ctx context.Context, key browserbase.Sensitive, id string) (*browserbase.Project, error) {
+	start := time.Now()
+	p, err := i.next.GetProject(ctx, key, id)
+	observe("project_get", start, err, 200)
+	return p, err
+}
+
+func (i instrumentedProjects) ListProjects(ctx context.Context, key browserbase.Sensitive) ([]browserbase.Project, error) {
+	start := time.Now()
+	p, err := i.next.ListProjects(ctx, key)
+	observe("project_list", start, err, 200)
+	return p, err
 }

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
@@ -99,4 +100,70 @@ browserbase_browsersessions{ready="Unknown",status=""} 1
 	if err := testutil.CollectAndCompare(NewSessionCollector(reader), strings.NewReader(want)); err != nil {
 		t.Error(err)
 	}
+}
+
+// stubProjects answers every project call with err.
+type stubProjects struct{ err error }
+
+func (s stubProjects) GetProject(context.Context, browserbase.Sensitive, string) (*browserbase.Project, error) {
+	return &browserbase.Project{}, s.err
+}
+func (s stubProjects) ListProjects(context.Context, browserbase.Sensitive) ([]browserbase.Project, error) {
+	return nil, s.err
+}
+
+func TestInstrumentProjectClient(t *testing.T) {
+	ctx := context.Background()
+	counters := []string{"project_get/200", "project_get/404", "project_list/200", "project_list/401", "project_list/error"}
+	count := func(name string) float64 {
+		endpoint, code, _ := strings.Cut(name, "/")
+		return testutil.ToFloat64(APIRequests.WithLabelValues(endpoint, code))
+	}
+	before := map[string]float64{}
+	for _, name := range counters {
+		before[name] = count(name)
+	}
+	latencies := map[string]uint64{"project_get": latencySamples(t, "project_get"), "project_list": latencySamples(t, "project_list")}
+
+	ok := InstrumentProjectClient(stubProjects{})
+	_, _ = ok.GetProject(ctx, "k", "p")
+	_, _ = ok.ListProjects(ctx, "k")
+	_, _ = ok.ListProjects(ctx, "k")
+	_, _ = InstrumentProjectClient(stubProjects{err: &browserbase.APIError{StatusCode: 404}}).GetProject(ctx, "k", "p")
+	_, _ = InstrumentProjectClient(stubProjects{err: &browserbase.APIError{StatusCode: 401}}).ListProjects(ctx, "k")
+	_, _ = InstrumentProjectClient(stubProjects{err: &browserbase.CallError{Err: errors.New("refused")}}).ListProjects(ctx, "k")
+
+	want := map[string]float64{"project_get/200": 1, "project_get/404": 1, "project_list/200": 2, "project_list/401": 1, "project_list/error": 1}
+	for _, name := range counters {
+		if got := count(name) - before[name]; got != want[name] {
+			t.Errorf("%s went up by %v, want %v", name, got, want[name])
+		}
+	}
+	for endpoint, want := range map[string]uint64{"project_get": 2, "project_list": 4} {
+		if got := latencySamples(t, endpoint) - latencies[endpoint]; got != want {
+			t.Errorf("%s latency samples went up by %d, want %d", endpoint, got, want)
+		}
+	}
+}
+
+// latencySamples returns how many calls to endpoint the latency histogram has seen.
+func latencySamples(t *testing.T, endpoint string) uint64 {
+	t.Helper()
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatalf("Gather() error: %v", err)
+	}
+	for _, mf := range families {
+		if mf.GetName() != "browserbase_api_request_duration_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "endpoint" && l.GetValue() == endpoint {
+					return m.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+	}
+	return 0
 }

@@ -1,7 +1,7 @@
-// Package browserbasetest is a programmable browserbase.Client (and ContextClient) for unit
-// tests: each method calls the function field of its name, and every call is recorded. A method
-// whose function is unset fails the call, so a test states every call it expects the code under
-// test to make.
+// Package browserbasetest is a programmable browserbase.Client (and ContextClient and
+// ProjectClient) for unit tests: each method calls the function field of its name, and every
+// call is recorded. A method whose function is unset fails the call, so a test states every call
+// it expects the code under test to make.
 package browserbasetest
 
 import (
