@@ -53,6 +53,10 @@ control-plane: controller-manager
 {{- if and .Values.metrics.enabled (eq (int .Values.metrics.port) 8081) -}}
 {{- fail "metrics.port cannot be 8081: the health probes listen there" -}}
 {{- end -}}
+{{- $m := .Values.metrics -}}
+{{- if and (not $m.enabled) (or $m.serviceMonitor.enabled $m.prometheusRule.enabled $m.grafanaDashboard.enabled) -}}
+{{- fail "metrics.serviceMonitor, metrics.prometheusRule and metrics.grafanaDashboard need metrics.enabled=true: without the endpoint there is nothing to scrape, alert on or graph" -}}
+{{- end -}}
 {{- if and .Values.webhook.enabled (or (eq (int .Values.webhook.port) 8081) (and .Values.metrics.enabled (eq (int .Values.webhook.port) (int .Values.metrics.port)))) -}}
 {{- fail "webhook.port cannot be 8081 (the health probes) or metrics.port" -}}
 {{- end -}}
