@@ -122,7 +122,7 @@ verify-mod: ## Fail when go.mod or go.sum is not tidy (prints the diff 'go mod t
 # test/e2e and test/faults (control plane, browsers), and, by name, the envtest suites (the
 # Ginkgo TestController of the controller packages, whose plain tests run) and the tests that
 # start Chromium or chromedriver. A new test of either kind belongs in UNIT_SKIP.
-UNIT_SKIP = ^(TestController|TestControllerManager|TestWebhook|TestBrowserLifecycle|TestBrowserCap|TestBrowsersDieWithTheEmulator|TestConnectWithChromedp|TestConnectKeepAliveAndBrowserClose|TestConnectSelenium|TestPageTitleThroughTheEmulatorsBrowser)$$
+UNIT_SKIP = ^(TestController|TestProjects|TestControllerManager|TestWebhook|TestBrowserLifecycle|TestBrowserCap|TestBrowsersDieWithTheEmulator|TestConnectWithChromedp|TestConnectKeepAliveAndBrowserClose|TestConnectSelenium|TestPageTitleThroughTheEmulatorsBrowser)$$
 .PHONY: test-unit
 test-unit: ## Run the unit tests only (no control plane, browser or envtest): seconds, not minutes.
 	go test $$(go list ./... | grep -v -e /test/e2e -e /test/faults) -skip '$(UNIT_SKIP)'

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/tls"
 	"flag"
-	"fmt"
 	"os"
 	"runtime/debug"
 	"time"
@@ -15,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // cloud-provider auth for --kubeconfig
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -26,13 +24,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/browserbase/session-operator/internal/browserbase"
-	"github.com/browserbase/session-operator/internal/controller/browsercontext"
-	"github.com/browserbase/session-operator/internal/controller/browsersession"
-	"github.com/browserbase/session-operator/internal/controller/browsersessiontemplate"
-	"github.com/browserbase/session-operator/internal/controller/podsession"
 	"github.com/browserbase/session-operator/internal/metrics"
 	"github.com/browserbase/session-operator/internal/operator"
-	"github.com/browserbase/session-operator/internal/reconcile"
 	"github.com/browserbase/session-operator/internal/scheme"
 )
 
@@ -127,20 +120,28 @@ type browserbaseClients struct {
 	baseURL  string // redacted, for the log
 	sessions browserbase.Client
 	contexts browserbase.ContextClient
+	projects browserbase.ProjectClient
+	// router sends the calls made with a project's key to the project's spec.baseURL.
+	router *browserbase.Router
 }
 
 func newBrowserbaseClients(o *browserbaseOptions) (*browserbaseClients, error) {
-	bb, err := browserbase.NewHTTPClient(o.url, browserbase.WithTimeout(o.callTimeout),
-		browserbase.WithUserAgent(operatorName))
+	newClient := func(url string) (*browserbase.HTTPClient, error) {
+		return browserbase.NewHTTPClient(url, browserbase.WithTimeout(o.callTimeout), browserbase.WithUserAgent(operatorName))
+	}
+	def, err := newClient(o.url)
 	if err != nil {
 		return nil, err
 	}
+	bb := browserbase.NewRouter(def, newClient)
 	limiter := browserbase.NewLimiter(o.maxConcurrentCalls)
 	// The limit outside the metrics, so that their latencies are Browserbase's, not the wait.
 	return &browserbaseClients{
-		baseURL:  bb.BaseURL(),
+		baseURL:  def.BaseURL(),
 		sessions: limiter.Client(metrics.InstrumentClient(bb)),
 		contexts: limiter.ContextClient(metrics.InstrumentContextClient(bb)),
+		projects: limiter.ProjectClient(metrics.InstrumentProjectClient(bb)),
+		router:   bb,
 	}, nil
 }
 
@@ -157,64 +158,6 @@ func resolveClusterID(flagValue string, reader client.Reader) (string, error) {
 		return "", err
 	}
 	return string(ns.UID), nil
-}
-
-// setupControllers registers the BrowserSession and BrowserContext reconcilers with mgr, which
-// share the API-key lookup and the Browserbase call limit, and those of opted-in Pods and
-// BrowserSessionTemplates, which make and count BrowserSessions and call no one.
-func setupControllers(mgr manager.Manager, opts *options, bb *browserbaseClients, clusterID string) error {
-	defaultKey := browserbase.Sensitive(os.Getenv("BROWSERBASE_API_KEY"))
-	if defaultKey == "" {
-		setupLog.Info("BROWSERBASE_API_KEY is not set: only BrowserSessions with spec.apiKeySecretRef can be reconciled")
-	}
-	credentials := &reconcile.Credentials{
-		Reader:          mgr.GetAPIReader(),
-		Default:         defaultKey,
-		RecheckInterval: opts.browserbase.credentialsRecheck,
-	}
-	recorder := mgr.GetEventRecorder(operatorName)
-	o := &opts.browserbase
-	if err := (&browsersession.Reconciler{
-		Client:                  mgr.GetClient(),
-		APIReader:               mgr.GetAPIReader(),
-		Browserbase:             bb.sessions,
-		Credentials:             credentials,
-		Kit:                     reconcile.Kit{Recorder: recorder, Clock: clock.RealClock{}},
-		PollInterval:            o.sessionPollInterval,
-		MaxConcurrentReconciles: opts.manager.maxConcurrentReconciles,
-		CreateGate:              browsersession.NewCreateGate(clock.RealClock{}, o.createsPerMinute, o.createBurst),
-		CreateGracePeriod:       o.createGracePeriod,
-		ClusterID:               clusterID,
-		SweepInterval:           o.sweepInterval,
-	}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("BrowserSession controller: %w", err)
-	}
-	if err := (&browsercontext.Reconciler{
-		Client:                  mgr.GetClient(),
-		APIReader:               mgr.GetAPIReader(),
-		Browserbase:             bb.contexts,
-		Credentials:             credentials,
-		Kit:                     reconcile.Kit{Recorder: recorder, Clock: clock.RealClock{}},
-		PollInterval:            o.contextPollInterval,
-		MaxConcurrentReconciles: opts.manager.maxConcurrentReconciles,
-	}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("BrowserContext controller: %w", err)
-	}
-	if err := (&podsession.Reconciler{
-		Client:                  mgr.GetClient(),
-		Kit:                     reconcile.Kit{Recorder: recorder, Clock: clock.RealClock{}},
-		MaxConcurrentReconciles: opts.manager.maxConcurrentReconciles,
-	}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("podsession controller: %w", err)
-	}
-	if err := (&browsersessiontemplate.Reconciler{
-		Client:                  mgr.GetClient(),
-		Kit:                     reconcile.Kit{Recorder: recorder, Clock: clock.RealClock{}},
-		MaxConcurrentReconciles: opts.manager.maxConcurrentReconciles,
-	}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("BrowserSessionTemplate controller: %w", err)
-	}
-	return nil
 }
 
 // setupObservability adds the BrowserSessions-by-status metrics, counted from the cache at

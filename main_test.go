@@ -52,7 +52,7 @@ func TestParseFlags(t *testing.T) {
 		},
 		browserbase: browserbaseOptions{
 			url: "http://127.0.0.1:8000", callTimeout: 30 * time.Second, maxConcurrentCalls: 2,
-			createsPerMinute: 2.5, createBurst: 5, createGracePeriod: 30 * time.Second,
+			createsPerMinute: 2.5, createGracePeriod: 30 * time.Second,
 			sessionPollInterval: 2 * time.Second, contextPollInterval: browsercontext.DefaultPollInterval,
 			sweepInterval: time.Hour, credentialsRecheck: 2 * time.Second,
 		},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/controller/browsercontext"
+	"github.com/browserbase/session-operator/internal/sessionfeed"
 )
 
 // options are the manager's command line, grouped by what each part configures. Flag names and
@@ -102,10 +103,10 @@ type browserbaseOptions struct {
 	callTimeout        time.Duration
 	maxConcurrentCalls int
 	createsPerMinute   float64
-	createBurst        int
 	createGracePeriod  time.Duration
 
 	sessionPollInterval time.Duration
+	sessionListInterval time.Duration
 	contextPollInterval time.Duration
 	sweepInterval       time.Duration
 	credentialsRecheck  time.Duration
@@ -118,15 +119,19 @@ func (o *browserbaseOptions) bindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.maxConcurrentCalls, "max-concurrent-browserbase-calls", 4,
 		"How many Browserbase API calls are made at once, for all BrowserSessions and BrowserContexts together (0: no limit).")
 	fs.Float64Var(&o.createsPerMinute, "creates-per-minute", 0,
-		"Most session creates per minute per API key: set it to your plan's creation limit to avoid even the first 429. "+
-			"0: no client-side limit; Browserbase's 429s still hold every create with the key until their Retry-After.")
-	fs.IntVar(&o.createBurst, "create-burst", 5, "Most creates per API key at once, within --creates-per-minute.")
+		"Most session creates per minute for a project (or key) without spec.maxCreatesPerMinute: set it to your plan's creation "+
+			"limit to avoid even the first 429. 0: none until Browserbase's first 429, from which the limit is learned.")
 	fs.DurationVar(&o.createGracePeriod, "create-grace-period", 30*time.Second,
 		"How long after a create whose answer was lost the session list is trusted to show the session it may have made, "+
 			"counted from the end of that call. At least --browserbase-timeout: Browserbase may commit a create as late as that.")
 
 	fs.DurationVar(&o.sessionPollInterval, "session-poll-interval", time.Minute,
-		"How often a live session's status is read from Browserbase (sooner when it is about to expire).")
+		"How often each BrowserSession is looked at while its session runs (sooner when it is about to expire). With "+
+			"--session-list-interval its session is read from the last list then, without a call of its own.")
+	fs.DurationVar(&o.sessionListInterval, "session-list-interval", sessionfeed.DefaultInterval,
+		"How often the running sessions of each API key in use are listed (one call per key): a session that ends is "+
+			"noticed within it, and live sessions need no reads of their own. 0: each live session is read every "+
+			"--session-poll-interval instead.")
 	fs.DurationVar(&o.contextPollInterval, "context-poll-interval", browsercontext.DefaultPollInterval,
 		"How often each BrowserContext's context is read from Browserbase, to notice one deleted outside the operator.")
 	fs.DurationVar(&o.sweepInterval, "sweep-interval", time.Hour,

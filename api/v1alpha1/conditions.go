@@ -83,8 +83,8 @@ const (
 	ReasonNamespaceNotAllowed = "NamespaceNotAllowed"
 	// ReasonProjectReady: a project's key is readable and accepted.
 	ReasonProjectReady = "ProjectReady"
-	// ReasonAPIUnreachable: Browserbase could not be reached with the project's base URL.
-	ReasonAPIUnreachable = "APIUnreachable"
+	// ReasonProjectInUse: a project being deleted waits while BrowserSessions name it.
+	ReasonProjectInUse = "ProjectInUse"
 	// ReasonBudgetAbovePlan: a project budget is above the plan's limit, which applies instead.
 	ReasonBudgetAbovePlan = "BudgetAbovePlan"
 	// ReasonBudgetsWithinPlan: the project's budgets are within the plan's limits.

@@ -67,6 +67,8 @@ type Entry struct {
 	// Shares, when not nil, are the namespaces that may use the project (a cluster project's
 	// namespaceShares), with their caps (0: none).
 	Shares map[string]int
+	// Limits are what the project's queue admits creates within.
+	Limits queue.Limits
 	// Ready says that the key was read and Browserbase accepted it; Message says why not.
 	Ready   bool
 	Message string

@@ -1,9 +1,7 @@
 package reconcile
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
@@ -29,7 +27,7 @@ func Classify(keySource, action string, err error) error {
 		}
 		// Resources rate-limited together must not all come back together.
 		after = Jitter(after)
-		if isConcurrencyLimit(err) {
+		if browserbase.IsConcurrencyLimit(err) {
 			return Wait(v1alpha1.ReasonConcurrencyLimitReached, after,
 				"The Browserbase project is at its concurrent-session limit; trying again when Browserbase's Retry-After has passed: %v", err)
 		}
@@ -41,13 +39,6 @@ func Classify(keySource, action string, err error) error {
 	default:
 		return fmt.Errorf("could not %s: %w", action, err)
 	}
-}
-
-// isConcurrencyLimit tells a concurrent-session 429 from a creation-rate one. Browserbase gives
-// no machine-readable distinction, only the message: "…max concurrent sessions limit…".
-func isConcurrencyLimit(err error) bool {
-	apiErr, ok := errors.AsType[*browserbase.APIError](err)
-	return ok && strings.Contains(strings.ToLower(apiErr.Message), "concurrent")
 }
 
 // ClassifyRead is Classify for calls that change nothing (a status poll, a lookup): their

@@ -318,7 +318,7 @@ var _ = Describe("The install bundles", Ordered, ContinueOnFailure, func() {
 			name, value, _ := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
 			args[name] = value
 		}
-		for _, flag := range []string{"session-poll-interval", "creates-per-minute", "create-burst", "max-concurrent-reconciles",
+		for _, flag := range []string{"session-poll-interval", "session-list-interval", "creates-per-minute", "max-concurrent-reconciles",
 			"max-concurrent-browserbase-calls", "kube-api-qps", "kube-api-burst", "metrics-secure"} {
 			Expect(args).To(HaveKey(flag))
 			Expect(help).To(HaveKey(flag))

@@ -110,7 +110,7 @@ var _ = Describe("Under faults and crashes", func() {
 		Expect(err).NotTo(HaveOccurred())
 		managerArgs := []string{
 			"--session-poll-interval=3s", "--credentials-recheck-interval=2s",
-			"--creates-per-minute=300", "--create-burst=20", "--max-concurrent-reconciles=8",
+			"--creates-per-minute=300", "--max-concurrent-reconciles=8",
 			"--sweep-interval=20s",
 		}
 		env, err := localenv.Start(ctx, localenv.Options{

@@ -89,7 +89,7 @@ func TestContextID(t *testing.T) {
 				Context: &v1alpha1.ContextReference{Name: "profile", Persist: ptr.To(true)},
 			}},
 		}
-		req, err := r.createRequest(context.Background(), bs, "0123456789abcdef")
+		req, err := r.createRequest(context.Background(), bs, nil, "0123456789abcdef")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,13 +9,17 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/controller/sessionindex"
+	"github.com/browserbase/session-operator/internal/project"
 	"github.com/browserbase/session-operator/internal/reconcile"
+	"github.com/browserbase/session-operator/internal/sessionfeed"
 )
 
 // Reconciler creates a Browserbase session for each BrowserSession, keeps its status current,
@@ -29,14 +33,24 @@ type Reconciler struct {
 	APIReader client.Reader
 	// Browserbase is the API client.
 	Browserbase browserbase.Client
-	// Credentials resolves each resource's API key.
+	// Credentials reads the Secrets users name: API keys, proxy passwords.
 	Credentials *reconcile.Credentials
+	// Projects resolves each resource's key, project and queue (nil: keys only, from Credentials).
+	Projects *project.Resolver
 	// PollInterval is how often a live session's status is read from Browserbase.
 	PollInterval time.Duration
 	// MaxConcurrentReconciles bounds parallel reconciles.
 	MaxConcurrentReconciles int
-	// CreateGate spaces creates per API key (nil: no spacing beyond Browserbase's 429s).
-	CreateGate *CreateGate
+	// Queue admits creates per project, in order, within its limits (nil: every create at once).
+	Queue CreateQueue
+	// CreatesPerMinute is the creation limit of a key used without a project object, until a 429
+	// teaches one (0: none).
+	CreatesPerMinute int
+	// Feed tells which sessions run from one list per key, and wakes a resource whose session
+	// ended (nil: each live session is read every PollInterval).
+	Feed *sessionfeed.Feed
+	// Wake receives the resources the feed and the queue wake.
+	Wake <-chan event.GenericEvent
 	// CreateGracePeriod is how long after an unfinished create the session list is trusted to
 	// show the session it may have made. At least the Browserbase call timeout.
 	CreateGracePeriod time.Duration
@@ -79,7 +93,12 @@ type Reconciler struct {
 // credentials in a Secret, or towards its release when the resource is being deleted. Status is
 // written once, at the end, from what the steps found.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	r.memoryOnce.Do(func() { r.memory.Register(&r.secretDigests, &r.sweeps, &r.pending, &r.restarted) })
+	r.memoryOnce.Do(func() {
+		r.memory.Register(&r.secretDigests, &r.sweeps, &r.pending, &r.restarted)
+		if r.Queue != nil {
+			r.memory.Register(r.Queue)
+		}
+	})
 	bs := &v1alpha1.BrowserSession{}
 	if found, err := r.memory.Fetch(ctx, r.Client, req, bs); !found {
 		return ctrl.Result{}, err
@@ -123,7 +142,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	ownAnnotations := reconcile.AnnotationsChangedExcept(
 		v1alpha1.AnnotationCreateAttempt, v1alpha1.AnnotationCreateAttemptedAt, v1alpha1.AnnotationCreateRenews)
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.BrowserSession{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, ownAnnotations))).
 		// The operator creates these Secrets itself; only changes made by others need a look.
@@ -131,7 +150,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.Secret{}, builder.OnlyMetadata, builder.WithPredicates(reconcile.IgnoreCreates)).
 		// A BrowserContext that turns Ready wakes the sessions waiting to load it.
 		Watches(&v1alpha1.BrowserContext{}, handler.EnqueueRequestsFromMapFunc(r.sessionsUsingContext)).
+		// A project that changes, or turns Ready, wakes the sessions that use it (watch.go).
+		Watches(&v1alpha1.BrowserbaseProject{}, handler.EnqueueRequestsFromMapFunc(r.sessionsUsingProject), builder.WithPredicates(projectChanged)).
+		Watches(&v1alpha1.ClusterBrowserbaseProject{}, handler.EnqueueRequestsFromMapFunc(r.sessionsUsingProject), builder.WithPredicates(projectChanged)).
 		WithOptions(reconcile.ControllerOptions(r.MaxConcurrentReconciles)).
-		Named("browsersession").
-		Complete(r)
+		Named("browsersession")
+	if r.Wake != nil {
+		// The feed (a session that ended) and the queue (a turn that came) wake resources.
+		b = b.WatchesRawSource(source.Channel(r.Wake, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(r)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
@@ -63,12 +62,12 @@ func (r *Reconciler) createOnce(ctx context.Context, p *pass) (*browserbase.Sess
 	if err != nil {
 		return nil, err
 	}
-	req, err := r.createRequest(ctx, bs, token)
+	req, err := r.createRequest(ctx, bs, p.project, token)
 	if err != nil {
 		return nil, err
 	}
-	if wait := r.CreateGate.admit(apiKey, bs.Status.ID != ""); wait != nil {
-		return nil, wait
+	if err := r.admit(p); err != nil {
+		return nil, err
 	}
 	// The Secret read and this write run at once: both must be done before the create call.
 	markErr := r.markCreateAttempt(ctx, bs, token)
@@ -82,7 +81,8 @@ func (r *Reconciler) createOnce(ctx context.Context, p *pass) (*browserbase.Sess
 	p.createCalled = true
 	sess, err := r.Browserbase.CreateSession(ctx, apiKey, req)
 	if err != nil {
-		return nil, r.createFailed(ctx, bs, apiKey, err)
+		r.createRefused(p, err)
+		return nil, r.createFailed(ctx, bs, err)
 	}
 	log.FromContext(ctx).Info("Created Browserbase session", "sessionID", sess.ID, "region", sess.Region)
 	r.Event(bs, corev1.EventTypeNormal, "SessionCreated", "Create", "Created Browserbase session %s", sess.ID)
@@ -92,9 +92,8 @@ func (r *Reconciler) createOnce(ctx context.Context, p *pass) (*browserbase.Sess
 }
 
 // createFailed records what a failed create means for the attempt (nothing was made after a
-// refusal; after anything else the grace period counts from now) and returns its outcome. A 429
-// closes the create gate for every resource using the key.
-func (r *Reconciler) createFailed(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive, err error) error {
+// refusal; after anything else the grace period counts from now) and returns its outcome.
+func (r *Reconciler) createFailed(ctx context.Context, bs *v1alpha1.BrowserSession, err error) error {
 	if browserbase.Refused(err) {
 		// Browserbase refused: nothing was created, nothing to look for.
 		if clearErr := r.clearCreateAttempt(ctx, bs); clearErr != nil {
@@ -103,11 +102,7 @@ func (r *Reconciler) createFailed(ctx context.Context, bs *v1alpha1.BrowserSessi
 	} else if stampErr := r.restampCreateAttempt(ctx, bs); stampErr != nil {
 		log.FromContext(ctx).Error(stampErr, "Could not move the create attempt's time to the end of the call")
 	}
-	outcome := classify(bs, "create the Browserbase session", err)
-	if limited, ok := errors.AsType[*reconcile.WaitError](outcome); ok {
-		r.CreateGate.close(apiKey, limited)
-	}
-	return outcome
+	return classify(bs, "create the Browserbase session", err)
 }
 
 // createAttempt is the token of bs's last create attempt, "" if none is recorded.

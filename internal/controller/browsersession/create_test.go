@@ -14,6 +14,7 @@ import (
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/browserbase/browserbasetest"
+	"github.com/browserbase/session-operator/internal/queue"
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
@@ -131,7 +132,7 @@ func TestResolveUnfinishedCreate(t *testing.T) {
 func TestCreateOnce(t *testing.T) {
 	cases := map[string]struct {
 		answer        error
-		gate          *CreateGate
+		queue         *queue.Queues
 		wantID        string
 		wantCreates   int
 		wantAttempt   bool // the create-attempt annotation is on the stored resource afterwards
@@ -153,8 +154,8 @@ func TestCreateOnce(t *testing.T) {
 			answer:      &browserbase.CallError{Method: "POST", Path: "/v1/sessions", Err: context.DeadlineExceeded},
 			wantCreates: 1, wantAttempt: true, wantTransient: true,
 		},
-		"a closed gate makes no call and no mark": {
-			gate: closedGate(), wantWait: v1alpha1.ReasonRateLimited,
+		"a queue closed by a 429 makes no call and no mark": {
+			queue: closedQueue(), wantWait: v1alpha1.ReasonRateLimited,
 		},
 	}
 	for name, tc := range cases {
@@ -173,10 +174,13 @@ func TestCreateOnce(t *testing.T) {
 					return usableSession("new"), nil
 				},
 			}
-			r := &Reconciler{Client: c, Browserbase: bb, CreateGate: tc.gate, ClusterID: "cluster-a", Kit: reconcile.Kit{Clock: clk}}
+			r := &Reconciler{Client: c, Browserbase: bb, ClusterID: "cluster-a", Kit: reconcile.Kit{Clock: clk}}
+			if tc.queue != nil {
+				r.Queue = tc.queue
+			}
 			noSecret := newOwnedSecret(func() (*metav1.PartialObjectMetadata, error) { return nil, nil })
 
-			sess, err := r.createOnce(ctx, &pass{bs: bs, apiKey: "key", secret: noSecret})
+			sess, err := r.createOnce(ctx, &pass{bs: bs, apiKey: "key", queue: "q", secret: noSecret})
 
 			creates := bb.CallsTo(browserbasetest.CreateSession)
 			if len(creates) != tc.wantCreates {
@@ -230,11 +234,11 @@ func TestCreateOnce(t *testing.T) {
 	}
 }
 
-// closedGate is a gate that has just seen a 429 for "key".
-func closedGate() *CreateGate {
-	g := NewCreateGate(newFakeClock(), 0, 1)
-	g.close("key", reconcile.Wait(v1alpha1.ReasonRateLimited, time.Minute, "limited"))
-	return g
+// closedQueue is a create queue that has just seen a 429 for queue "q".
+func closedQueue() *queue.Queues {
+	q := queue.New(newFakeClock(), nil)
+	q.Throttled("q", time.Minute, false)
+	return q
 }
 
 // A newer attempt's annotations, written by another manager after this pass marked its own, are

@@ -62,10 +62,13 @@ func (r *Reconciler) releaseOnDelete(ctx context.Context, bs *v1alpha1.BrowserSe
 		reconcile.MarkProgressing(bs, v1alpha1.ReasonReleasing, fmt.Sprintf("Releasing Browserbase session %s", id))
 	}
 
-	apiKey, err := r.Credentials.APIKey(ctx, bs.Namespace, bs.Spec.APIKeySecretRef)
+	r.leaveQueue(bs)
+	acct, err := r.account(ctx, bs)
 	if err != nil {
 		return r.holdUntilExpiry(ctx, bs, err)
 	}
+	apiKey := acct.Key
+	r.Feed.Untrack(apiKey, id)
 	if err := r.releaseRenewed(ctx, bs, apiKey); err != nil {
 		return r.holdUntilExpiry(ctx, bs, err)
 	}

@@ -15,8 +15,13 @@ func sessionID(bs *v1alpha1.BrowserSession) string {
 	return bs.Status.ID
 }
 
-// observeSession reads the session from Browserbase.
+// observeSession reads the session: from the feed's last list while it shows the session
+// running (no call), else from Browserbase, which is what a session that ended or is starting
+// costs.
 func (r *Reconciler) observeSession(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive, id string) (*browserbase.Session, error) {
+	if listed, ok := r.Feed.Lookup(apiKey, id); ok && listed != nil {
+		return listed, nil
+	}
 	sess, err := r.Browserbase.GetSession(ctx, apiKey, id)
 	if browserbase.IsNotFound(err) {
 		return nil, reconcile.Stalled(v1alpha1.ReasonSessionNotFound,

@@ -10,6 +10,8 @@ import (
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/project"
+	"github.com/browserbase/session-operator/internal/queue"
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
@@ -20,6 +22,10 @@ type pass struct {
 	bs *v1alpha1.BrowserSession
 	// apiKey is the Browserbase API key bs uses.
 	apiKey browserbase.Sensitive
+	// queue is the create queue bs's creates wait in: its project's, or its key's.
+	queue queue.Key
+	// project is the project object bs uses, nil for a key used directly.
+	project *project.Entry
 	// secret is the credentials Secret's metadata, read beside the pass's first writes.
 	secret ownedSecret
 	// sess is the session bs has after ensureSession: the recorded one as Browserbase reports
@@ -72,7 +78,7 @@ func (p *pass) predecessorServing() bool {
 }
 
 // startPass begins a pass over bs: an ended session without renewal is final and stalls without
-// a call; otherwise the API key is resolved and the Secret's read is started.
+// a call; otherwise the API key, project and queue are resolved and the Secret's read is started.
 func (r *Reconciler) startPass(ctx context.Context, bs, before *v1alpha1.BrowserSession) (*pass, error) {
 	reconcile.MarkStarted(bs)
 	if !replacesEndedSessions(bs) && !unfinishedCreate(bs) {
@@ -80,13 +86,14 @@ func (r *Reconciler) startPass(ctx context.Context, bs, before *v1alpha1.Browser
 			return nil, err
 		}
 	}
-	apiKey, err := r.Credentials.APIKey(ctx, bs.Namespace, bs.Spec.APIKeySecretRef)
+	acct, err := r.account(ctx, bs)
 	if err != nil {
 		return nil, err
 	}
 	// Read once per pass, and known before any create: a taken Secret name is refused before
 	// paying for a session whose credentials would have nowhere to go.
-	return &pass{bs: bs, before: before, apiKey: apiKey, secret: r.startOwnedSecretRead(ctx, bs)}, nil
+	return &pass{bs: bs, before: before, apiKey: acct.Key, queue: acct.Queue, project: acct.Project,
+		secret: r.startOwnedSecretRead(ctx, bs)}, nil
 }
 
 // An ownedSecret is the metadata of the Secret that holds a resource's credentials, as one read

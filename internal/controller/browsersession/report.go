@@ -5,12 +5,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/metrics"
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
@@ -75,7 +77,18 @@ func (r *Reconciler) report(p *pass) (ctrl.Result, error) {
 	if p.successorStarting() {
 		return r.reportSuccessorStarting(p)
 	}
-	return r.reportSession(p.bs, p.wakeUp)
+	result, err := r.reportSession(p.bs, p.wakeUp)
+	r.observeFirstReady(p)
+	return result, err
+}
+
+// observeFirstReady records the time from the resource's creation to its first Ready.
+func (r *Reconciler) observeFirstReady(p *pass) {
+	if p.bs.Status.Revision > 1 || !meta.IsStatusConditionTrue(p.bs.Status.Conditions, v1alpha1.ConditionReady) ||
+		meta.IsStatusConditionTrue(p.before.Status.Conditions, v1alpha1.ConditionReady) || p.bs.CreationTimestamp.IsZero() {
+		return
+	}
+	metrics.ObserveReady(r.Now().Sub(p.bs.CreationTimestamp.Time))
 }
 
 // successorStartPoll is how often a successor that Browserbase has not started yet is looked at.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
+	"github.com/browserbase/session-operator/internal/project"
 	"github.com/browserbase/session-operator/internal/reconcile"
 )
 
@@ -18,9 +19,10 @@ import (
 // the create attempt's token. It reads proxy passwords from their Secrets, and the context id
 // from a BrowserContext's Secret (waiting until it is Ready), and refuses (with a stallError) what Browserbase would refuse but admission
 // cannot see, such as userMetadata that is too long once the operator's tag is added, and a
-// Secret name that cannot be written.
-func (r *Reconciler) createRequest(ctx context.Context, bs *v1alpha1.BrowserSession, attempt string) (browserbase.CreateSessionRequest, error) {
-	spec := bs.Spec
+// Secret name that cannot be written. The project's session defaults fill what the spec leaves
+// empty, and its id is used when the spec names none.
+func (r *Reconciler) createRequest(ctx context.Context, bs *v1alpha1.BrowserSession, proj *project.Entry, attempt string) (browserbase.CreateSessionRequest, error) {
+	spec := withProjectDefaults(bs.Spec, proj)
 	req := browserbase.CreateSessionRequest{
 		ProjectID:       spec.ProjectID,
 		ExtensionID:     spec.ExtensionID,
@@ -120,4 +122,33 @@ func browserSettings(in *v1alpha1.BrowserSettings) *browserbase.BrowserSettings 
 		out.Viewport = &browserbase.Viewport{Width: v.Width, Height: v.Height}
 	}
 	return out
+}
+
+// withProjectDefaults is spec with the project's defaults in the fields it leaves empty. A
+// session's own value always wins; browserSettings are taken whole or not at all, so that a
+// session's settings are never a mix it did not write.
+func withProjectDefaults(spec v1alpha1.BrowserSessionSpec, proj *project.Entry) v1alpha1.BrowserSessionSpec {
+	if proj == nil {
+		return spec
+	}
+	if spec.ProjectID == "" {
+		spec.ProjectID = proj.ProjectID
+	}
+	d := proj.Defaults
+	if d == nil {
+		return spec
+	}
+	if spec.Region == "" {
+		spec.Region = d.Region
+	}
+	if spec.Timeout == nil {
+		spec.Timeout = d.Timeout
+	}
+	if spec.KeepAlive == nil {
+		spec.KeepAlive = d.KeepAlive
+	}
+	if spec.BrowserSettings == nil {
+		spec.BrowserSettings = d.BrowserSettings
+	}
+	return spec
 }

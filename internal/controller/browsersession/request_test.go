@@ -36,12 +36,12 @@ func TestJSONLengthCountsAsJavaScriptDoes(t *testing.T) {
 func TestCreateRequestRefusesAnUnwritableSecretName(t *testing.T) {
 	bs := &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: strings.Repeat("a", 250), UID: "uid-1"}}
 	r := &Reconciler{}
-	_, err := r.createRequest(context.Background(), bs, "0123456789abcdef")
+	_, err := r.createRequest(context.Background(), bs, nil, "0123456789abcdef")
 	if stall, ok := errors.AsType[*reconcile.StallError](err); !ok || stall.Reason != v1alpha1.ReasonInvalidSpec {
 		t.Fatalf("createRequest = %v, want an %s stall", err, v1alpha1.ReasonInvalidSpec)
 	}
 	bs.Spec.SecretName = "fits"
-	if _, err := r.createRequest(context.Background(), bs, "0123456789abcdef"); err != nil {
+	if _, err := r.createRequest(context.Background(), bs, nil, "0123456789abcdef"); err != nil {
 		t.Fatalf("with spec.secretName: %v", err)
 	}
 }

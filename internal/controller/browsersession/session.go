@@ -3,6 +3,8 @@ package browsersession
 import (
 	"context"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/reconcile"
@@ -27,7 +29,21 @@ func (r *Reconciler) ensureSession(ctx context.Context, p *pass) error {
 	copySessionToStatus(p.bs, sess)
 	r.recordRenewalTime(p.bs, sess)
 	p.sess = sess
+	r.follow(p)
 	return nil
+}
+
+// follow keeps the feed and the queue in step with p's session: a live session is watched
+// through the feed's list (an end wakes the resource), an ended one no more; a resource with a
+// session is out of the queue unless a renewal put it back.
+func (r *Reconciler) follow(p *pass) {
+	name := types.NamespacedName{Namespace: p.bs.Namespace, Name: p.bs.Name}
+	if p.live() {
+		r.Feed.Track(p.apiKey, p.queue, p.sess.ID, name)
+		r.leaveQueue(p.bs)
+	} else {
+		r.Feed.Untrack(p.apiKey, p.sess.ID)
+	}
 }
 
 // observePredecessor reads the session a renewal replaced, nil when it cannot be read.

@@ -72,9 +72,9 @@ func (e *recordedElsewhereError) Unwrap() error { return e.conflict }
 // it. A failure is logged; the sweep by UID finds the session again.
 func (r *Reconciler) releaseUnrecorded(ctx context.Context, bs *v1alpha1.BrowserSession, recorded string) {
 	mine := bs.Status.ID
-	apiKey, err := r.Credentials.APIKey(ctx, bs.Namespace, bs.Spec.APIKeySecretRef)
+	acct, err := r.account(ctx, bs)
 	if err == nil {
-		err = r.releaseSession(ctx, bs, apiKey, mine, releasedAsUnrecorded(recorded))
+		err = r.releaseSession(ctx, bs, acct.Key, mine, releasedAsUnrecorded(recorded))
 	}
 	if err != nil {
 		log.FromContext(ctx).Error(err, "Could not release a session that another pass's session replaced; the sweep will",

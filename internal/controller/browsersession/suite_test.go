@@ -16,6 +16,7 @@ import (
 	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/controller/controllertest"
 	"github.com/browserbase/session-operator/internal/emulator"
+	"github.com/browserbase/session-operator/internal/queue"
 )
 
 // API keys the emulator accepts, each for its own project.
@@ -24,7 +25,7 @@ const (
 	teamKey    = "bb_test_team_key_0123456789"
 	limitedKey = "bb_test_limited_key_0123456789"
 	westKey    = "bb_test_west_only_key_0123456789"
-	// A second single-slot key: a 429 closes the operator's create gate for its key, so specs
+	// A second single-slot key: a 429 closes the operator's create queue for its key, so specs
 	// that fill a slot each use their own.
 	oneSlotKey = "bb_test_one_slot_key_0123456789"
 )
@@ -57,6 +58,9 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	k8sClient = env.Client
 	mgr := env.Manager
+	waker := controllertest.NewSessionWaker()
+	queues := queue.New(clock.RealClock{}, waker.Wake)
+	Expect(mgr.Add(queues)).To(Succeed())
 	Expect((&Reconciler{
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
@@ -64,7 +68,9 @@ var _ = BeforeSuite(func() {
 		Credentials:             env.Credentials(),
 		PollInterval:            time.Second,
 		MaxConcurrentReconciles: 4,
-		CreateGate:              NewCreateGate(clock.RealClock{}, 600, 20),
+		Queue:                   queues,
+		CreatesPerMinute:        600,
+		Wake:                    waker.C,
 		CreateGracePeriod:       time.Second,
 		Kit:                     env.Kit(),
 	}).SetupWithManager(mgr)).To(Succeed())

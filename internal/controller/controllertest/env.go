@@ -9,12 +9,15 @@ import (
 	"runtime"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/browserbase/session-operator/api/v1alpha1"
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/emulator"
 	"github.com/browserbase/session-operator/internal/operator"
@@ -149,4 +152,20 @@ func (e *Env) Stop() error {
 		e.Config = nil
 	}
 	return errors.Join(errs...)
+}
+
+// SessionWaker is how the queue and the feed wake BrowserSessions in a suite, as main.go wires
+// them: a channel the BrowserSession reconciler watches, and the function that sends to it.
+type SessionWaker struct {
+	C chan event.GenericEvent
+}
+
+// NewSessionWaker returns a waker with room for a burst of wakes.
+func NewSessionWaker() *SessionWaker { return &SessionWaker{C: make(chan event.GenericEvent, 4096)} }
+
+// Wake wakes the BrowserSession name.
+func (w *SessionWaker) Wake(name types.NamespacedName) {
+	bs := &v1alpha1.BrowserSession{}
+	bs.Namespace, bs.Name = name.Namespace, name.Name
+	w.C <- event.GenericEvent{Object: bs}
 }

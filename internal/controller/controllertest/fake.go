@@ -14,13 +14,15 @@ import (
 )
 
 // FakeClientBuilder is controller-runtime's fake client builder set up as the operator's
-// manager: its scheme, the status subresource of both kinds, and the BrowserSession indexes
+// manager: its scheme, the status subresources of the kinds, and the BrowserSession indexes
 // (sessionindex), with funcs intercepting the client's calls.
 func FakeClientBuilder(funcs interceptor.Funcs) *fake.ClientBuilder {
 	return fake.NewClientBuilder().WithScheme(scheme.New()).
-		WithStatusSubresource(&v1alpha1.BrowserSession{}, &v1alpha1.BrowserContext{}).
+		WithStatusSubresource(&v1alpha1.BrowserSession{}, &v1alpha1.BrowserContext{},
+			&v1alpha1.BrowserbaseProject{}, &v1alpha1.ClusterBrowserbaseProject{}).
 		WithIndex(&v1alpha1.BrowserSession{}, sessionindex.ContextName, sessionindex.IndexFunc).
 		WithIndex(&v1alpha1.BrowserSession{}, sessionindex.ContextID, sessionindex.IDIndexFunc).
+		WithIndex(&v1alpha1.BrowserSession{}, sessionindex.Project, sessionindex.ProjectIndexFunc).
 		WithInterceptorFuncs(funcs)
 }
 

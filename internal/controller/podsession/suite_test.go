@@ -13,6 +13,7 @@ import (
 	"github.com/browserbase/session-operator/internal/controller/browsersession"
 	"github.com/browserbase/session-operator/internal/controller/browsersessiontemplate"
 	"github.com/browserbase/session-operator/internal/controller/controllertest"
+	"github.com/browserbase/session-operator/internal/queue"
 )
 
 // env is the control plane, the manager and the emulator; env.Client is cache-less, so
@@ -34,16 +35,21 @@ var _ = BeforeSuite(func() {
 	env, err = controllertest.StartEnv(controllertest.EnvOptions{})
 	Expect(err).NotTo(HaveOccurred())
 	mgr := env.Manager
+	waker := controllertest.NewSessionWaker()
+	queues := queue.New(clock.RealClock{}, waker.Wake)
+	Expect(mgr.Add(queues)).To(Succeed())
 	Expect((&Reconciler{Client: mgr.GetClient(), Kit: env.Kit()}).SetupWithManager(mgr)).To(Succeed())
 	Expect((&browsersessiontemplate.Reconciler{Client: mgr.GetClient(), Kit: env.Kit()}).SetupWithManager(mgr)).To(Succeed())
 	Expect((&browsersession.Reconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		Browserbase:  env.Browserbase,
-		Credentials:  env.Credentials(),
-		PollInterval: time.Second,
-		CreateGate:   browsersession.NewCreateGate(clock.RealClock{}, 600, 20),
-		Kit:          env.Kit(),
+		Client:           mgr.GetClient(),
+		APIReader:        mgr.GetAPIReader(),
+		Browserbase:      env.Browserbase,
+		Credentials:      env.Credentials(),
+		PollInterval:     time.Second,
+		Queue:            queues,
+		CreatesPerMinute: 600,
+		Wake:             waker.C,
+		Kit:              env.Kit(),
 	}).SetupWithManager(mgr)).To(Succeed())
 	env.Run()
 })
