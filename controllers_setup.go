@@ -94,7 +94,7 @@ func setupControllers(mgr manager.Manager, opts *options, bb *browserbaseClients
 		PollInterval:            o.sessionPollInterval,
 		MaxConcurrentReconciles: opts.manager.maxConcurrentReconciles,
 		Queue:                   s.queues,
-		CreatesPerMinute:        int(o.createsPerMinute),
+		CreatesPerMinute:        o.createsPerMinute,
 		Feed:                    s.feed,
 		Wake:                    s.wake,
 		CreateGracePeriod:       o.createGracePeriod,
@@ -153,7 +153,7 @@ func setupProjectControllers(mgr manager.Manager, opts *options, bb *browserbase
 			Registry:                s.registry,
 			Queues:                  s.queues,
 			Secrets:                 secrets,
-			CreatesPerMinute:        int(opts.browserbase.createsPerMinute),
+			CreatesPerMinute:        opts.browserbase.createsPerMinute,
 			MaxConcurrentReconciles: opts.manager.maxConcurrentReconciles,
 		}).SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("%s controller: %w", kind, err)

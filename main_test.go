@@ -18,6 +18,7 @@ import (
 	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/controller/browsercontext"
 	"github.com/browserbase/session-operator/internal/metrics"
+	"github.com/browserbase/session-operator/internal/sessionfeed"
 )
 
 func parse(t *testing.T, args ...string) (*options, error) {
@@ -36,7 +37,7 @@ func TestParseFlags(t *testing.T) {
 		"--metrics-bind-address=:8080", "--metrics-secure=false", "--health-probe-bind-address=0",
 		"--session-poll-interval=2s", "--credentials-recheck-interval=2s", "--zap-devel",
 		"--leader-election-lease-duration=6s", "--leader-election-renew-deadline=5s", "--leader-election-retry-period=1s",
-		"--browserbase-url=http://127.0.0.1:8000", "--creates-per-minute=2.5", "--max-concurrent-browserbase-calls=2",
+		"--browserbase-url=http://127.0.0.1:8000", "--creates-per-minute=25", "--max-concurrent-browserbase-calls=2",
 		"--watch-namespaces= team-a, ,team-b ", "--cluster-id=prod-eu",
 	)
 	if err != nil {
@@ -52,8 +53,8 @@ func TestParseFlags(t *testing.T) {
 		},
 		browserbase: browserbaseOptions{
 			url: "http://127.0.0.1:8000", callTimeout: 30 * time.Second, maxConcurrentCalls: 2,
-			createsPerMinute: 2.5, createGracePeriod: 30 * time.Second,
-			sessionPollInterval: 2 * time.Second, contextPollInterval: browsercontext.DefaultPollInterval,
+			createsPerMinute: 25, createGracePeriod: 30 * time.Second,
+			sessionPollInterval: 2 * time.Second, sessionListInterval: sessionfeed.DefaultInterval, contextPollInterval: browsercontext.DefaultPollInterval,
 			sweepInterval: time.Hour, credentialsRecheck: 2 * time.Second,
 		},
 		scope: scopeOptions{clusterID: "prod-eu", watchNamespaces: " team-a, ,team-b "},

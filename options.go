@@ -102,7 +102,7 @@ type browserbaseOptions struct {
 	url                string
 	callTimeout        time.Duration
 	maxConcurrentCalls int
-	createsPerMinute   float64
+	createsPerMinute   int
 	createGracePeriod  time.Duration
 
 	sessionPollInterval time.Duration
@@ -118,7 +118,7 @@ func (o *browserbaseOptions) bindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.callTimeout, "browserbase-timeout", 30*time.Second, "Timeout of each Browserbase API call.")
 	fs.IntVar(&o.maxConcurrentCalls, "max-concurrent-browserbase-calls", 4,
 		"How many Browserbase API calls are made at once, for all BrowserSessions and BrowserContexts together (0: no limit).")
-	fs.Float64Var(&o.createsPerMinute, "creates-per-minute", 0,
+	fs.IntVar(&o.createsPerMinute, "creates-per-minute", 0,
 		"Most session creates per minute for a project (or key) without spec.maxCreatesPerMinute: set it to your plan's creation "+
 			"limit to avoid even the first 429. 0: none until Browserbase's first 429, from which the limit is learned.")
 	fs.DurationVar(&o.createGracePeriod, "create-grace-period", 30*time.Second,

@@ -2,8 +2,8 @@ package browserbaseproject
 
 import (
 	"context"
-	"errors"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"time"
 

@@ -234,4 +234,3 @@ var _ = Describe("BrowserSessions of a project", func() {
 		Expect(get(ctx, p).Status.CreatesPerMinuteLimit).To(BeEquivalentTo(20))
 	})
 })
-

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/browserbase/session-operator/api/v1alpha1"
+	"github.com/browserbase/session-operator/internal/browserbase"
 	"github.com/browserbase/session-operator/internal/controller/browsersession"
 	"github.com/browserbase/session-operator/internal/controller/controllertest"
 	"github.com/browserbase/session-operator/internal/emulator"
@@ -18,7 +19,6 @@ import (
 	"github.com/browserbase/session-operator/internal/queue"
 	"github.com/browserbase/session-operator/internal/reconcile"
 	"github.com/browserbase/session-operator/internal/sessionfeed"
-	"github.com/browserbase/session-operator/internal/browserbase"
 )
 
 // API keys the emulator accepts, each for its own project.
