@@ -2,6 +2,7 @@ package browserbaseproject
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -121,7 +122,11 @@ func (r *Reconciler) reconcileProject(ctx context.Context, obj object) (ctrl.Res
 	}
 	found, err := r.check(ctx, obj, v, key)
 	if err != nil {
-		r.unpublish(v, err)
+		// A failure to reach Browserbase leaves a published project usable: its key and limits
+		// have not changed. A refusal does not.
+		if !errors.As(err, new(*unreachableError)) {
+			r.unpublish(v, err)
+		}
 		return ctrl.Result{}, err
 	}
 	r.publish(v, key, found)

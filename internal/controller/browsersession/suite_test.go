@@ -69,7 +69,6 @@ var _ = BeforeSuite(func() {
 		PollInterval:            time.Second,
 		MaxConcurrentReconciles: 4,
 		Queue:                   queues,
-		CreatesPerMinute:        600,
 		Wake:                    waker.C,
 		CreateGracePeriod:       time.Second,
 		Kit:                     env.Kit(),

@@ -41,15 +41,14 @@ var _ = BeforeSuite(func() {
 	Expect((&Reconciler{Client: mgr.GetClient(), Kit: env.Kit()}).SetupWithManager(mgr)).To(Succeed())
 	Expect((&browsersessiontemplate.Reconciler{Client: mgr.GetClient(), Kit: env.Kit()}).SetupWithManager(mgr)).To(Succeed())
 	Expect((&browsersession.Reconciler{
-		Client:           mgr.GetClient(),
-		APIReader:        mgr.GetAPIReader(),
-		Browserbase:      env.Browserbase,
-		Credentials:      env.Credentials(),
-		PollInterval:     time.Second,
-		Queue:            queues,
-		CreatesPerMinute: 600,
-		Wake:             waker.C,
-		Kit:              env.Kit(),
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		Browserbase:  env.Browserbase,
+		Credentials:  env.Credentials(),
+		PollInterval: time.Second,
+		Queue:        queues,
+		Wake:         waker.C,
+		Kit:          env.Kit(),
 	}).SetupWithManager(mgr)).To(Succeed())
 	env.Run()
 })
