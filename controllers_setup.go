@@ -51,11 +51,7 @@ func newShared(mgr manager.Manager, opts *options, bb *browserbaseClients) (*sha
 		wake: make(chan event.GenericEvent, 4096),
 		kit:  reconcile.Kit{Recorder: mgr.GetEventRecorder(operatorName), Clock: clock.RealClock{}},
 	}
-	wake := func(n types.NamespacedName) {
-		bs := &v1alpha1.BrowserSession{}
-		bs.Namespace, bs.Name = n.Namespace, n.Name
-		s.wake <- event.GenericEvent{Object: bs}
-	}
+	wake := s.wakeSession
 	s.queues = queue.New(clock.RealClock{}, wake)
 	if err := mgr.Add(s.queues); err != nil {
 		return nil, err
@@ -83,7 +79,7 @@ func setupControllers(mgr manager.Manager, opts *options, bb *browserbaseClients
 		return err
 	}
 	o := &opts.browserbase
-	if err := (&browsersession.Reconciler{
+	sessions := &browsersession.Reconciler{
 		Client:      mgr.GetClient(),
 		APIReader:   mgr.GetAPIReader(),
 		Browserbase: bb.sessions,
@@ -100,7 +96,15 @@ func setupControllers(mgr manager.Manager, opts *options, bb *browserbaseClients
 		CreateGracePeriod:       o.createGracePeriod,
 		ClusterID:               clusterID,
 		SweepInterval:           o.sweepInterval,
-	}).SetupWithManager(mgr); err != nil {
+	}
+	if s.feed != nil {
+		s.feed.ClusterID, s.feed.LeakAge = clusterID, 2*o.createGracePeriod
+		s.feed.Unknown = func(uid types.UID, name types.NamespacedName) {
+			sessions.SweepSoon(uid)
+			s.wakeSession(name)
+		}
+	}
+	if err := sessions.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("BrowserSession controller: %w", err)
 	}
 	if err := (&browsercontext.Reconciler{
@@ -160,4 +164,11 @@ func setupProjectControllers(mgr manager.Manager, opts *options, bb *browserbase
 		}
 	}
 	return nil
+}
+
+// wakeSession enqueues the BrowserSession name.
+func (s *shared) wakeSession(name types.NamespacedName) {
+	bs := &v1alpha1.BrowserSession{}
+	bs.Namespace, bs.Name = name.Namespace, name.Name
+	s.wake <- event.GenericEvent{Object: bs}
 }

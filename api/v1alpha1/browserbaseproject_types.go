@@ -10,9 +10,10 @@ const (
 	KindClusterBrowserbaseProject = "ClusterBrowserbaseProject"
 )
 
-// AnnotationDefaultProject, set to "true" on a ClusterBrowserbaseProject, makes it the project of
-// every BrowserSession that names neither a projectRef nor an apiKeySecretRef. With more than one
-// so marked, the oldest wins and the others report it in a condition.
+// AnnotationDefaultProject is the annotation that, set to "true" on a ClusterBrowserbaseProject,
+// makes it the project of every BrowserSession that names neither a projectRef nor an
+// apiKeySecretRef. With more than one so marked, the oldest serves, so that marking a second one
+// changes nothing for the sessions already using the first.
 const AnnotationDefaultProject = "browserbase.io/default-project"
 
 // ProjectReference names the BrowserbaseProject (in the resource's namespace) or the

@@ -89,8 +89,6 @@ const (
 	ReasonBudgetAbovePlan = "BudgetAbovePlan"
 	// ReasonBudgetsWithinPlan: the project's budgets are within the plan's limits.
 	ReasonBudgetsWithinPlan = "BudgetsWithinPlan"
-	// ReasonDefaultProjectConflict: more than one ClusterBrowserbaseProject is marked default.
-	ReasonDefaultProjectConflict = "DefaultProjectConflict"
 	// ReasonContextNotReady: the BrowserContext named in spec.browserSettings.context is missing
 	// or not Ready; the session is created once it is.
 	ReasonContextNotReady = "ContextNotReady"

@@ -40,6 +40,16 @@ type Feed struct {
 	// Live, when set, is told each queue's running sessions (all of its project's, and this
 	// operator's by namespace) after each list.
 	Live func(k queue.Key, total int, byNamespace map[string]int, at time.Time)
+	// ClusterID is this cluster's tag: sessions tagged with another cluster are not this
+	// operator's.
+	ClusterID string
+	// Unknown, when set, is told of a running session tagged with a resource of this cluster that
+	// no resource holds, once it has been listed twice and is older than LeakAge: a leak, which
+	// that resource's sweep releases. It replaces the periodic sweep of every resource.
+	Unknown func(uid types.UID, name types.NamespacedName)
+	// LeakAge is how old an unknown session must be before it is reported (a session just
+	// created is not tracked until its resource's pass ends).
+	LeakAge time.Duration
 
 	mu       sync.Mutex
 	accounts map[[sha256.Size]byte]*account
@@ -55,6 +65,8 @@ type account struct {
 	listedAt time.Time
 	// usedAt is when a resource last tracked a session or looked one up with this key.
 	usedAt time.Time
+	// reported are the unknown sessions already reported, so each is reported once.
+	reported map[string]bool
 }
 
 type tracked struct {
@@ -199,6 +211,7 @@ func (f *Feed) list(ctx context.Context, a *account) {
 			ended = append(ended, t.name)
 		}
 	}
+	leaks := f.unknownLocked(a, running, at)
 	a.running, a.listedAt = running, at
 	q := a.queue
 	f.mu.Unlock()
@@ -209,6 +222,49 @@ func (f *Feed) list(ctx context.Context, a *account) {
 	for _, name := range ended {
 		f.Wake(name)
 	}
+	for _, l := range leaks {
+		f.Unknown(l.uid, l.name)
+	}
+}
+
+type leak struct {
+	uid  types.UID
+	name types.NamespacedName
+}
+
+// unknownLocked finds the sessions of this cluster that run, were running at the last list too,
+// are older than LeakAge, and that no resource holds. Callers hold f.mu.
+func (f *Feed) unknownLocked(a *account, running map[string]browserbase.Session, now time.Time) []leak {
+	if f.Unknown == nil {
+		return nil
+	}
+	if a.reported == nil {
+		a.reported = map[string]bool{}
+	}
+	for id := range a.reported {
+		if _, still := running[id]; !still {
+			delete(a.reported, id)
+		}
+	}
+	var out []leak
+	for id, s := range running {
+		_, held := a.tracked[id]
+		_, before := a.running[id]
+		if held || !before || a.reported[id] || now.Sub(s.CreatedAt) < f.LeakAge {
+			continue
+		}
+		tag, _ := s.UserMetadata[v1alpha1.ReservedMetadataKey].(map[string]any)
+		uid, _ := tag["uid"].(string)
+		ns, _ := tag["namespace"].(string)
+		name, _ := tag["name"].(string)
+		cluster, hasCluster := tag["cluster"].(string)
+		if uid == "" || name == "" || (hasCluster && cluster != f.ClusterID) {
+			continue // not made by this operator, or by another cluster's
+		}
+		a.reported[id] = true
+		out = append(out, leak{uid: types.UID(uid), name: types.NamespacedName{Namespace: ns, Name: name}})
+	}
+	return out
 }
 
 // taggedNamespace is the namespace of the resource a session is tagged with, "" if untagged.

@@ -133,3 +133,38 @@ func TestUnusedAccountsStopBeingListed(t *testing.T) {
 		t.Errorf("%d more lists for a key no resource uses", got-calls)
 	}
 }
+
+func TestASessionNoResourceHoldsIsReportedOnceAsALeak(t *testing.T) {
+	fx := newFixture()
+	var leaks []string
+	fx.feed.ClusterID, fx.feed.LeakAge = "cluster-a", time.Minute
+	fx.feed.Unknown = func(uid types.UID, name types.NamespacedName) { leaks = append(leaks, string(uid)+" "+name.String()) }
+	tagged := func(id, uid, cluster string, created time.Time) browserbase.Session {
+		tag := map[string]any{"uid": uid, "namespace": "team-a", "name": "r-" + uid}
+		if cluster != "" {
+			tag["cluster"] = cluster
+		}
+		return browserbase.Session{ID: id, Status: browserbase.StatusRunning, CreatedAt: created, UserMetadata: map[string]any{"k8s": tag}}
+	}
+	old := fx.clock.Now().Add(-time.Hour)
+	fx.feed.Track(key, "q", "held", types.NamespacedName{Namespace: "team-a", Name: "r-1"})
+	fx.list = []browserbase.Session{
+		tagged("held", "1", "cluster-a", old),
+		tagged("leaked", "2", "cluster-a", old),
+		tagged("other-cluster", "3", "cluster-b", old),
+		tagged("young", "4", "cluster-a", fx.clock.Now()),
+		running("untagged", ""),
+	}
+	fx.tick()
+	if len(leaks) != 0 {
+		t.Fatalf("reported %v after one list: a session must be listed twice", leaks)
+	}
+	fx.tick()
+	if want := []string{"2 team-a/r-2"}; !slices.Equal(leaks, want) {
+		t.Fatalf("leaks %v, want %v (not the held one, another cluster's, a young one, or an untagged one)", leaks, want)
+	}
+	fx.tick()
+	if len(leaks) != 1 {
+		t.Errorf("reported again: %v", leaks)
+	}
+}

@@ -131,7 +131,7 @@ func (r *Reconciler) reconcileProject(ctx context.Context, obj object) (ctrl.Res
 	}
 	r.publish(v, key, found)
 	r.checkBudgets(obj, v, found)
-	reconcile.MarkReady(obj, v1alpha1.ReasonProjectReady, readyMessage(v, found))
+	reconcile.MarkReady(obj, v1alpha1.ReasonProjectReady, readyMessage(found))
 	return ctrl.Result{RequeueAfter: r.report(v)}, nil
 }
 

@@ -81,7 +81,7 @@ func (r *Reconciler) checkBudgets(obj object, v view, found browserbase.Project)
 }
 
 // readyMessage says what the project is, for the Ready condition.
-func readyMessage(v view, found browserbase.Project) string {
+func readyMessage(found browserbase.Project) string {
 	msg := fmt.Sprintf("Browserbase project %s accepts the key", found.ID)
 	if found.Concurrency > 0 {
 		msg += fmt.Sprintf("; plan concurrency %d", found.Concurrency)

@@ -68,6 +68,7 @@ func (r *Reconciler) releaseSession(ctx context.Context, bs *v1alpha1.BrowserSes
 	if err := r.callRelease(ctx, apiKey, id); err != nil {
 		return fmt.Errorf("releasing session %s: %w", id, err)
 	}
+	r.Feed.Untrack(apiKey, id)
 	metrics.SessionsReleased.WithLabelValues(reason.metric).Inc()
 	r.Event(bs, reason.eventType, reason.event, reason.action, "Released Browserbase session %s%s", id, reason.why)
 	return nil

@@ -35,7 +35,8 @@ func (r *Reconciler) ensureSession(ctx context.Context, p *pass) error {
 
 // follow keeps the feed and the queue in step with p's session: a live session is watched
 // through the feed's list (an end wakes the resource), an ended one no more; a resource with a
-// session is out of the queue unless a renewal put it back.
+// session is out of the queue unless a renewal put it back. A renewal's predecessor, still
+// serving, is held too: the feed does not take it for a leak.
 func (r *Reconciler) follow(p *pass) {
 	name := types.NamespacedName{Namespace: p.bs.Namespace, Name: p.bs.Name}
 	if p.live() {
@@ -44,6 +45,15 @@ func (r *Reconciler) follow(p *pass) {
 	} else {
 		r.Feed.Untrack(p.apiKey, p.sess.ID)
 	}
+	if prev := p.bs.Status.PreviousID; prev != "" {
+		r.Feed.Track(p.apiKey, p.queue, prev, name)
+	}
+}
+
+// SweepSoon asks for a sweep of the resource uid at its next pass: the feed saw a session tagged
+// with it that it does not hold.
+func (r *Reconciler) SweepSoon(uid types.UID) {
+	r.sweeps.soon(uid, r.Now())
 }
 
 // observePredecessor reads the session a renewal replaced, nil when it cannot be read.

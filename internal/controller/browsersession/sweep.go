@@ -22,8 +22,9 @@ import (
 // the list was trusted; a session made by a second manager that lost the race to record it. The
 // sweep finds them by UID and by token (the token survives a restore from backup, the UID does
 // not) and releases them. It runs when a create is resolved, on delete, soon after a create that
-// followed an unfinished one, and every SweepInterval for each resource, so leaks heal by
-// themselves.
+// followed an unfinished one, and every SweepInterval for each resource (with the session feed:
+// when its list shows a session of the resource that the resource does not hold), so leaks heal
+// by themselves.
 
 // taggedSessions lists the live sessions of this cluster tagged with bs: with its UID, or with
 // the token of its last create attempt.
@@ -93,7 +94,7 @@ func (r *Reconciler) storedCredentials(ctx context.Context, bs *v1alpha1.Browser
 // unusable.
 func (r *Reconciler) sweepLeaks(ctx context.Context, bs *v1alpha1.BrowserSession, apiKey browserbase.Sensitive) {
 	now := r.Now()
-	if unfinishedCreate(bs) || !r.sweeps.due(bs.UID, now, r.SweepInterval) {
+	if unfinishedCreate(bs) || !r.sweeps.due(bs.UID, now, r.sweepInterval()) {
 		return
 	}
 	live, err := r.taggedSessions(ctx, bs, apiKey)
@@ -111,7 +112,17 @@ func (r *Reconciler) sweepLeaks(ctx context.Context, bs *v1alpha1.BrowserSession
 		log.FromContext(ctx).Error(err, "Could not sweep the sessions tagged with this resource; trying again at the next pass")
 		return
 	}
-	r.sweeps.done(bs.UID, now, r.SweepInterval)
+	r.sweeps.done(bs.UID, now, r.sweepInterval())
+}
+
+// sweepInterval is SweepInterval, or 0 (no periodic sweep) with a feed: its list finds the
+// sessions a resource does not hold, and asks for that resource's sweep (SweepSoon), so that
+// sweeps cost nothing while there is nothing to sweep.
+func (r *Reconciler) sweepInterval() time.Duration {
+	if r.Feed != nil {
+		return 0
+	}
+	return r.SweepInterval
 }
 
 // sweepSchedule says, per resource, when its next sweep is due. It lives in memory: after a
