@@ -12,6 +12,10 @@
 // (hack/example-client) with the Secret's connectUrl, which loads a page from a local HTTP
 // server through the session's browser and prints its title.
 //
+// Then it shows a project object and its create queue (projects.go): a BrowserbaseProject whose
+// key is in a Secret, with a budget of 6 creates a minute, and three BrowserSessions naming it,
+// which come up in declaration order, the waiting ones showing their place.
+//
 // With kube-controller-manager (the default; --controller-manager=false turns it off), it then
 // shows a browser for every Pod (pods.go): the manager serves the Pod webhook on loopback, dev
 // applies the BrowserSessionTemplate sample and a Deployment of 3 Pods that opts in, prints each
@@ -173,6 +177,9 @@ func run(ctx context.Context, workDir, sample string, browserMode emulator.Brows
 			return err
 		}
 	}
+	if err := showProject(ctx, env, workDir, apiKey); err != nil {
+		return err
+	}
 	if controllerManager {
 		api, err := browserbase.NewHTTPClient(baseURL)
 		if err != nil {
@@ -233,6 +240,9 @@ func cleanUp(env *localenv.Env, controllerManager bool) {
 	}
 	if _, err := env.Kubectl(ctx, "delete", "browsersessions", "--all", "--all-namespaces", "--wait", "--timeout=60s"); err != nil {
 		log.Printf("deleting the BrowserSessions: %v", err)
+	}
+	if _, err := env.Kubectl(ctx, "delete", "browserbaseprojects", "--all", "--all-namespaces", "--wait", "--timeout=30s"); err != nil {
+		log.Printf("deleting the BrowserbaseProjects: %v", err)
 	}
 }
 

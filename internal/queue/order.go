@@ -85,6 +85,9 @@ func fifoCmp(a, b *waiter) int {
 	if c := a.Arrival.Compare(b.Arrival); c != 0 {
 		return c
 	}
+	if c := cmp.Compare(a.Order, b.Order); c != 0 {
+		return c
+	}
 	return cmp.Compare(a.seq, b.seq)
 }
 

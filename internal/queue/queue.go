@@ -36,6 +36,11 @@ type Request struct {
 	// Arrival orders the queue: first sessions give their creationTimestamp, renewals the time
 	// the renewal became due.
 	Arrival time.Time
+	// Order breaks ties between equal Arrivals (creationTimestamp has whole seconds): the
+	// resource's resourceVersion when first seen, which etcd increases in the order objects are
+	// written, so resources applied together keep the order they were declared in. 0: unknown.
+	// The first non-zero Order given for a UID is kept.
+	Order   uint64
 	Renewal bool
 	// Deadline is when a renewal's predecessor expires (zero: none): a renewal that would reach
 	// the head only after it (less a 30 s margin for the create) goes first.
@@ -140,7 +145,11 @@ func (q *Queues) Admit(k Key, r Request) Decision {
 		w = &waiter{Request: r, seq: q.seq, firstSeen: now}
 		qu.add(w)
 		q.byUID[r.UID] = k
-	} else if !w.Arrival.Equal(r.Arrival) || w.Renewal != r.Renewal || !w.Deadline.Equal(r.Deadline) || w.Name != r.Name {
+	}
+	if w.Order != 0 {
+		r.Order = w.Order
+	}
+	if w.Request != r {
 		qu.remove(w)
 		w.Request = r
 		qu.add(w)

@@ -30,6 +30,12 @@ func first(name string, arrival time.Duration) Request {
 	return Request{UID: types.UID(name), Name: types.NamespacedName{Namespace: "ns", Name: name}, Arrival: t0.Add(arrival)}
 }
 
+// ordered is r with Order order.
+func ordered(r Request, order uint64) Request {
+	r.Order = order
+	return r
+}
+
 func renewal(name string, arrival, deadline time.Duration) Request {
 	r := first(name, arrival)
 	r.Renewal = true
@@ -80,6 +86,9 @@ func TestOrder(t *testing.T) {
 		{"ties by first ask",
 			[]Request{first("x", -5*s), first("b", -3*s), first("a", -3*s), first("c", -4*s)},
 			[]string{"x", "c", "b", "a"}},
+		{"ties by creation order when known, before first ask",
+			[]Request{ordered(first("b", -3*s), 20), ordered(first("c", -3*s), 30), ordered(first("a", -3*s), 10)},
+			[]string{"a", "b", "c"}},
 		{"a renewal without a deadline waits its turn",
 			[]Request{first("f1", -9*s), renewal("r", -8*s, 0), first("f2", -7*s)},
 			[]string{"f1", "r", "f2"}},
@@ -238,5 +247,22 @@ func TestReRegister(t *testing.T) {
 	q.Forget("unknown")
 	if s := q.Stats(k); s.Waiting != 0 {
 		t.Errorf("after Forget: %+v, want none waiting", s)
+	}
+}
+
+// The first Order given for a resource is kept: later passes carry a later resourceVersion.
+func TestOrderIsKeptFromTheFirstAsk(t *testing.T) {
+	q, clk, k := newTest(t)
+	q.SetLimits(k, Limits{CreatesPerMinute: 60})
+	a, b := ordered(first("a", -time.Second), 10), ordered(first("b", -time.Second), 20)
+	q.Admit(k, b)
+	q.Admit(k, a)
+	a.Order = 99 // written since: its status says Queued
+	clk.Step(2 * time.Second)
+	if d := q.Admit(k, b); d.Admitted {
+		t.Fatal("b went before a, declared first")
+	}
+	if d := q.Admit(k, a); !d.Admitted {
+		t.Fatalf("a not admitted: %+v", d)
 	}
 }

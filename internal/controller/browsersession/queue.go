@@ -2,6 +2,7 @@ package browsersession
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -61,6 +62,9 @@ func (r *Reconciler) admit(p *pass) error {
 func (r *Reconciler) queueRequest(bs *v1alpha1.BrowserSession) queue.Request {
 	req := queue.Request{UID: bs.UID, Name: types.NamespacedName{Namespace: bs.Namespace, Name: bs.Name}, Arrival: bs.CreationTimestamp.Time}
 	if bs.Status.ID == "" {
+		// At the first pass, before any write, the resourceVersion is the one the resource was
+		// created with: the order within a second of creations (the queue keeps the first).
+		req.Order, _ = strconv.ParseUint(bs.ResourceVersion, 10, 64)
 		return req
 	}
 	req.Renewal = true
