@@ -19,7 +19,7 @@ type Health struct {
 }
 
 // Kinds are the kinds with a health check, in config/argocd/resource_customizations/browserbase.io.
-var Kinds = []string{"BrowserSession", "BrowserContext", "BrowserSessionTemplate"}
+var Kinds = []string{"BrowserSession", "BrowserContext", "BrowserSessionTemplate", "BrowserbaseProject", "ClusterBrowserbaseProject"}
 
 // ScriptPath is the BrowserSession health check in the repository.
 func ScriptPath() string { return ScriptPathFor("BrowserSession") }

@@ -8,6 +8,8 @@ package sessionfeed
 import (
 	"context"
 	"crypto/sha256"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,8 +58,10 @@ type Feed struct {
 }
 
 type account struct {
-	key   browserbase.Sensitive
-	queue queue.Key
+	key browserbase.Sensitive
+	// queues are the create queues of the resources using the key: a key can serve a project
+	// object and be named directly too, and every such queue is told the project's live count.
+	queues map[queue.Key]bool
 	// tracked are the sessions resources hold, by id.
 	tracked map[string]tracked
 	// running is the last list, by id; listedAt when it was taken (zero: never yet).
@@ -89,10 +93,10 @@ func (f *Feed) account(key browserbase.Sensitive, q queue.Key) *account {
 	h := sha256.Sum256([]byte(key.Reveal()))
 	a, ok := f.accounts[h]
 	if !ok {
-		a = &account{key: key, queue: q, tracked: map[string]tracked{}}
+		a = &account{key: key, queues: map[queue.Key]bool{}, tracked: map[string]tracked{}}
 		f.accounts[h] = a
 	}
-	a.queue = q
+	a.queues[q] = true
 	a.usedAt = f.Clock.Now()
 	return a
 }
@@ -192,7 +196,7 @@ func (f *Feed) list(ctx context.Context, a *account) {
 	sessions, err := f.Browserbase.ListSessions(ctx, a.key, browserbase.ListOptions{Status: browserbase.StatusRunning})
 	if err != nil {
 		// The resources fall back to reading their sessions themselves (Lookup goes stale).
-		log.FromContext(ctx).V(1).Info("Could not list running sessions; resources read their own", "queue", a.queue, "error", err.Error())
+		log.FromContext(ctx).V(1).Info("Could not list running sessions; resources read their own", "error", err.Error())
 		return
 	}
 	running := make(map[string]browserbase.Session, len(sessions))
@@ -213,11 +217,13 @@ func (f *Feed) list(ctx context.Context, a *account) {
 	}
 	leaks := f.unknownLocked(a, running, at)
 	a.running, a.listedAt = running, at
-	q := a.queue
+	queues := slices.Collect(maps.Keys(a.queues))
 	f.mu.Unlock()
 
 	if f.Live != nil {
-		f.Live(q, len(sessions), byNamespace, at)
+		for _, q := range queues {
+			f.Live(q, len(sessions), byNamespace, at)
+		}
 	}
 	for _, name := range ended {
 		f.Wake(name)

@@ -168,3 +168,17 @@ func TestASessionNoResourceHoldsIsReportedOnceAsALeak(t *testing.T) {
 		t.Errorf("reported again: %v", leaks)
 	}
 }
+
+// A key that serves a project object and is named directly too tells both queues.
+func TestEveryQueueOfTheKeyIsToldTheLiveCount(t *testing.T) {
+	fx := newFixture()
+	fx.feed.Track(key, "project", "s-a", types.NamespacedName{Namespace: "team-a", Name: "a"})
+	fx.feed.Track(key, "direct", "s-b", types.NamespacedName{Namespace: "team-b", Name: "b"})
+	fx.list = []browserbase.Session{running("s-a", "team-a"), running("s-b", "team-b")}
+	fx.tick()
+	for _, q := range []queue.Key{"project", "direct"} {
+		if got := fx.live[q]; !slices.Equal(got, []int{2, 1, 1}) {
+			t.Errorf("queue %s told %v, want the key's 2 live sessions", q, got)
+		}
+	}
+}
