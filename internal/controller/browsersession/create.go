@@ -72,9 +72,11 @@ func (r *Reconciler) createOnce(ctx context.Context, p *pass) (*browserbase.Sess
 	// The Secret read and this write run at once: both must be done before the create call.
 	markErr := r.markCreateAttempt(ctx, bs, token)
 	if _, err := p.secret.get(); err != nil {
+		r.giveBackSlot(p)
 		return nil, err
 	}
 	if markErr != nil {
+		r.giveBackSlot(p)
 		return nil, markErr
 	}
 

@@ -107,6 +107,14 @@ func (r *Reconciler) createRefused(p *pass, err error) {
 	}
 }
 
+// giveBackSlot returns the slot an admitted create took when the create was not called after all
+// (its attempt could not be marked): it did not count against the project's limits.
+func (r *Reconciler) giveBackSlot(p *pass) {
+	if r.Queue != nil {
+		r.Queue.Failed(p.queue, p.bs.UID)
+	}
+}
+
 // leaveQueue takes bs out of the queue: it has its session, or needs none.
 func (r *Reconciler) leaveQueue(bs *v1alpha1.BrowserSession) {
 	clearQueueStatus(bs)
