@@ -83,6 +83,9 @@ const (
 	ReasonNamespaceNotAllowed = "NamespaceNotAllowed"
 	// ReasonProjectReady: a project's key is readable and accepted.
 	ReasonProjectReady = "ProjectReady"
+	// ReasonProjectChanged: a project's key now belongs to another Browserbase project while its
+	// BrowserSessions have sessions in the old one.
+	ReasonProjectChanged = "ProjectChanged"
 	// ReasonProjectInUse: a project being deleted waits while BrowserSessions name it.
 	ReasonProjectInUse = "ProjectInUse"
 	// ReasonBudgetAbovePlan: a project budget is above the plan's limit, which applies instead.

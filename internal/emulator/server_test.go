@@ -201,6 +201,24 @@ func TestAuthentication(t *testing.T) {
 	}
 }
 
+// A removed key is refused, as a revoked one is; another key of the same project still sees
+// the sessions made with it.
+func TestRemoveKey(t *testing.T) {
+	f := newFixture(t, Project{ID: "proj-1"}, false)
+	f.emu.AddKey("bb_test_second_key", Project{ID: "proj-1"})
+	resp, data := f.call(t, http.MethodPost, "/v1/sessions", testKey, "{}")
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", resp.StatusCode, data)
+	}
+	f.emu.RemoveKey(testKey)
+	resp, data = f.call(t, http.MethodGet, "/v1/sessions", testKey, nil)
+	wantError(t, resp, data, http.StatusUnauthorized)
+	resp, data = f.call(t, http.MethodGet, "/v1/sessions", "bb_test_second_key", nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(data), `"projectId":"proj-1"`) {
+		t.Errorf("list with the project's other key: %d %s", resp.StatusCode, data)
+	}
+}
+
 func TestOtherRoutes(t *testing.T) {
 	f := newFixture(t, Project{}, false)
 	id := f.create(t, testKey, nil)["id"].(string)

@@ -28,6 +28,14 @@ func (s *Server) AddKey(key string, p Project) {
 	s.keys[key] = &p
 }
 
+// RemoveKey revokes key: calls with it are answered 401 from now on, as a key deleted in
+// Browserbase's dashboard is. Its project's sessions are kept.
+func (s *Server) RemoveKey(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.keys, key)
+}
+
 // SetFaults replaces the fault settings.
 func (s *Server) SetFaults(f Faults) {
 	s.mu.Lock()

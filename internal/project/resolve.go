@@ -43,8 +43,10 @@ type Resolver struct {
 
 // Resolve returns the account of a resource in namespace with projectRef and keyRef, or an
 // error that says what to change: a missing or unready project is a wait (GitOps tools create
-// objects in any order); a namespace outside a cluster project's shares is a stall.
-func (r *Resolver) Resolve(ctx context.Context, namespace string, projectRef *v1alpha1.ProjectReference, keyRef *v1alpha1.APIKeySecretReference) (Account, error) {
+// objects in any order); a namespace outside a cluster project's shares is a stall. A resource
+// that holds a session (held) keeps the last key its project published while the project is not
+// Ready: a Secret edited by mistake must not make running sessions unreadable, nor unreleasable.
+func (r *Resolver) Resolve(ctx context.Context, namespace string, projectRef *v1alpha1.ProjectReference, keyRef *v1alpha1.APIKeySecretReference, held bool) (Account, error) {
 	if keyRef != nil {
 		return r.keyAccount(ctx, namespace, keyRef)
 	}
@@ -56,6 +58,9 @@ func (r *Resolver) Resolve(ctx context.Context, namespace string, projectRef *v1
 		return r.keyAccount(ctx, namespace, nil)
 	}
 	entry, ok := r.Registry.Get(*ref)
+	if ok && !entry.Ready && held && entry.Key != "" {
+		return Account{Key: entry.Key, Queue: ref.Queue(), Project: &entry, Source: ref.String()}, nil
+	}
 	if !ok || !entry.Ready {
 		msg := "it has not been checked yet"
 		if ok {

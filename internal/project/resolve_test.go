@@ -68,7 +68,7 @@ func TestResolve(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			acct, err := r.Resolve(context.Background(), tc.namespace, tc.projectRef, tc.keyRef)
+			acct, err := r.Resolve(context.Background(), tc.namespace, tc.projectRef, tc.keyRef, false)
 			var wait *reconcile.WaitError
 			var stall *reconcile.StallError
 			switch {
@@ -93,7 +93,7 @@ func TestResolve(t *testing.T) {
 
 	t.Run("without a default project, the operator's key", func(t *testing.T) {
 		r := &Resolver{Reader: fake.NewClientBuilder().WithScheme(scheme.New()).Build(), Credentials: &reconcile.Credentials{Default: "env-key"}, Registry: NewRegistry()}
-		acct, err := r.Resolve(context.Background(), "team", nil, nil)
+		acct, err := r.Resolve(context.Background(), "team", nil, nil, false)
 		if err != nil || acct.Key.Reveal() != "env-key" || acct.Project != nil {
 			t.Fatalf("Resolve = %+v, %v; want the operator's key", acct, err)
 		}
@@ -104,5 +104,24 @@ func TestKeyQueueTellsKeysApartWithoutShowingThem(t *testing.T) {
 	a, b := KeyQueue("bb_live_secret_a"), KeyQueue("bb_live_secret_b")
 	if a == b || strings.Contains(string(a), "secret") || len(a) != len("key:")+8 {
 		t.Errorf("KeyQueue gave %q and %q", a, b)
+	}
+}
+
+// A resource that holds a session keeps the last key its project published while the project is
+// not Ready; one that has none yet waits.
+func TestAHeldSessionKeepsTheLastPublishedKey(t *testing.T) {
+	registry := NewRegistry()
+	ref := Ref{Kind: v1alpha1.KindBrowserbaseProject, Namespace: "team", Name: "main"}
+	registry.Set(Entry{Ref: ref, Key: "last-good", Message: "the key in Secret k belongs to another project"})
+	r := &Resolver{Registry: registry, Credentials: &reconcile.Credentials{},
+		Reader: fake.NewClientBuilder().WithScheme(scheme.New()).WithObjects(
+			&v1alpha1.BrowserbaseProject{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "main"}}).Build()}
+	named := &v1alpha1.ProjectReference{Name: "main"}
+	if acct, err := r.Resolve(context.Background(), "team", named, nil, true); err != nil || acct.Key.Reveal() != "last-good" {
+		t.Errorf("held: %+v, %v; want the last published key", acct, err)
+	}
+	var wait *reconcile.WaitError
+	if _, err := r.Resolve(context.Background(), "team", named, nil, false); !errors.As(err, &wait) || wait.Reason != v1alpha1.ReasonProjectNotReady {
+		t.Errorf("not held: %v, want a ProjectNotReady wait", err)
 	}
 }

@@ -129,6 +129,10 @@ func (r *Reconciler) reconcileProject(ctx context.Context, obj object) (ctrl.Res
 		}
 		return ctrl.Result{}, err
 	}
+	if err := r.guardProjectChange(ctx, obj, v, found); err != nil {
+		r.unpublish(v, err)
+		return ctrl.Result{}, err
+	}
 	r.publish(v, key, found)
 	r.checkBudgets(obj, v, found)
 	reconcile.MarkReady(obj, v1alpha1.ReasonProjectReady, readyMessage(found))

@@ -78,6 +78,26 @@ var _ = Describe("BrowserbaseProject", func() {
 		Eventually(projectCondition(ctx, p, v1alpha1.ConditionBudgetsValid)).Should(haveStatusReason(metav1.ConditionTrue, v1alpha1.ReasonBudgetsWithinPlan))
 	})
 
+	It("refuses a key of another project while sessions live in the old one, and keeps them served", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		keySecret(ctx, ns, "bb-key", keyA)
+		p := newProject(ctx, ns, "main", "bb-key")
+		bs := newSession(ctx, ns, "s", projectRef("main"))
+		Eventually(sessionCondition(ctx, bs, v1alpha1.ConditionReady)).Should(HaveField("Status", metav1.ConditionTrue))
+
+		setKey(ctx, ns, "bb-key", keyB)
+		Eventually(projectCondition(ctx, p, v1alpha1.ConditionStalled), "15s").Should(haveStatusReason(metav1.ConditionTrue, v1alpha1.ReasonProjectChanged))
+		Expect(projectCondition(ctx, p, v1alpha1.ConditionStalled)().Message).To(ContainSubstring(ns + "/s"))
+		Expect(get(ctx, p).Status.ProjectID).To(Equal("proj-a"))
+		Consistently(sessionCondition(ctx, bs, v1alpha1.ConditionReady)).Should(HaveField("Status", metav1.ConditionTrue),
+			"the session runs on, read with the key that made it")
+
+		By("deleting the session: released with the old key, then the project takes the new one")
+		Expect(k8sClient.Delete(ctx, bs)).To(Succeed())
+		Eventually(func() string { s, _ := emu.Session(bs.Status.ID); return s.Status }, "15s").Should(Equal("COMPLETED"))
+		Eventually(func() string { return get(ctx, p).Status.ProjectID }, "60s").Should(Equal("proj-b"))
+	})
+
 	It("is kept while a BrowserSession names it", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		keySecret(ctx, ns, "bb-key", keyA)

@@ -133,5 +133,5 @@ func (r *Reconciler) resolver() *project.Resolver {
 
 // account resolves bs's key, queue and project.
 func (r *Reconciler) account(ctx context.Context, bs *v1alpha1.BrowserSession) (project.Account, error) {
-	return r.resolver().Resolve(ctx, bs.Namespace, bs.Spec.ProjectRef, bs.Spec.APIKeySecretRef)
+	return r.resolver().Resolve(ctx, bs.Namespace, bs.Spec.ProjectRef, bs.Spec.APIKeySecretRef, bs.Status.ID != "" || unfinishedCreate(bs))
 }
