@@ -123,7 +123,10 @@ spec:
 
 	It("accepts every sample manifest and workload at admission, and explains every field", func(ctx SpecContext) {
 		out := kubectl(ctx, "apply", "-n", ns, "--dry-run=server", "-k", repo+"/config/samples")
-		Expect(strings.Count(out, "created (server dry run)")).To(Equal(7), out)
+		Expect(strings.Count(out, "created (server dry run)")).To(Equal(10), out)
+		Expect(out).To(And(ContainSubstring("browserbaseproject.browserbase.io/scraping created"),
+			ContainSubstring("clusterbrowserbaseproject.browserbase.io/shared created"),
+			ContainSubstring("browsersession.browserbase.io/scraping-job created")), out)
 		out = kubectl(ctx, "apply", "-n", ns, "--dry-run=server", "-f", repo+"/config/samples/workloads")
 		Expect(strings.Count(out, "created (server dry run)")).To(Equal(3), out)
 		out = kubectl(ctx, "apply", "-n", ns, "--dry-run=server", "-k", repo+"/config/samples/gitops")
@@ -131,7 +134,7 @@ spec:
 
 		explained := kubectl(ctx, "explain", "browsersession.spec", "--recursive")
 		for _, field := range []string{"projectId", "region", "timeout", "keepAlive", "metadata", "extensionId", "browserSettings",
-			"proxies", "apiKeySecretRef", "secretName", "deletionPolicy", "passwordSecretRef", "geolocation", "allowedDomains"} {
+			"proxies", "apiKeySecretRef", "projectRef", "secretName", "deletionPolicy", "passwordSecretRef", "geolocation", "allowedDomains"} {
 			Expect(explained).To(ContainSubstring(field))
 		}
 		Expect(kubectl(ctx, "explain", "browsersession.spec.timeout")).To(ContainSubstring("lifetime in seconds, from 60 to 21600"))
@@ -149,6 +152,13 @@ spec:
 		for _, field := range []string{"projectId", "apiKeySecretRef", "secretName", "deletionPolicy", "redactedId"} {
 			Expect(explained).To(ContainSubstring(field))
 		}
+		explained = kubectl(ctx, "explain", "clusterbrowserbaseproject", "--recursive")
+		for _, field := range []string{"apiKeySecretRef", "projectId", "baseURL", "sessionDefaults", "maxConcurrentSessions",
+			"maxCreatesPerMinute", "namespaceShares", "concurrency", "defaultTimeout", "sessionsRunning", "sessionsWaiting"} {
+			Expect(explained).To(ContainSubstring(field))
+		}
+		Expect(kubectl(ctx, "explain", "browserbaseproject.spec.apiKeySecretRef.namespace")).To(ContainSubstring("required on a ClusterBrowserbaseProject"))
+		Expect(kubectl(ctx, "explain", "browsersession.status", "--recursive")).To(And(ContainSubstring("queuePosition"), ContainSubstring("queueEstimate")))
 	})
 
 	It("waits out 429s without a request storm, and goes Ready when a slot frees", func(ctx SpecContext) {
