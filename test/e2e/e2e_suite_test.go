@@ -24,7 +24,29 @@ const (
 	limitedKey = "bb_e2e_limited_key_0123456789"
 	// browserKey's sessions get a real headless Chromium when one is installed (browser_test.go).
 	browserKey = "bb_e2e_browser_key_0123456789"
+	// Keys of the projects that project objects name (projects_test.go), one emulator project
+	// each, so that every spec can tell by a session's project which key made it.
+	projectAKey       = "bb_e2e_project_a_key_0123456789"
+	projectBKey       = "bb_e2e_project_b_key_0123456789"
+	clusterProjectKey = "bb_e2e_cluster_project_key_0123456789"
 )
+
+// The emulator projects of the keys above, with limits unlike the others' so that a project
+// object's status shows which one it found.
+var (
+	projectA       = emulator.Project{ID: "e2e-project-a", Name: "project-a", Concurrency: 7, DefaultTimeout: 900}
+	projectB       = emulator.Project{ID: "e2e-project-b", Name: "project-b", Concurrency: 3, DefaultTimeout: 1200}
+	clusterProject = emulator.Project{ID: "e2e-project-cluster", Name: "cluster", Concurrency: 4, DefaultTimeout: 600}
+)
+
+// managerArgs are the manager's flags beyond localenv's.
+var managerArgs = []string{
+	// --credentials-recheck-interval stays at its default (1m): a project must notice its key
+	// Secret through its watch, within seconds, and the recheck would hide a broken watch.
+	"--session-poll-interval=2s", "--credentials-recheck-interval=1m", "--zap-devel",
+	// Short leases, so the handover after a killed leader fits in a test.
+	"--leader-election-lease-duration=6s", "--leader-election-renew-deadline=5s", "--leader-election-retry-period=1s",
+}
 
 var (
 	env *localenv.Env
@@ -62,6 +84,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	// create answer then carries.
 	emu.SetGetReturnsConnect(false)
 	emu.AddKey(browserKey, emulator.Project{ID: "e2e-browser", Name: "browser", Concurrency: 5})
+	emu.AddKey(projectAKey, projectA)
+	emu.AddKey(projectBKey, projectB)
+	emu.AddKey(clusterProjectKey, clusterProject)
 	browserMode, err = emu.EnableBrowsers(emulator.BrowserOptions{Mode: emulator.BrowserAuto, Projects: []string{"e2e-browser"}})
 	Expect(err).NotTo(HaveOccurred())
 	server := httptest.NewServer(emu)
@@ -77,11 +102,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		ManagerOutput:  GinkgoWriter,
 		Metrics:        true,
 		Webhook:        true,
-		ManagerArgs: []string{
-			"--session-poll-interval=2s", "--credentials-recheck-interval=2s", "--zap-devel",
-			// Short leases, so the handover after a killed leader fits in a test.
-			"--leader-election-lease-duration=6s", "--leader-election-renew-deadline=5s", "--leader-election-retry-period=1s",
-		},
+		ManagerArgs:    managerArgs,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { Expect(env.Stop()).To(Succeed()) })

@@ -303,14 +303,14 @@ var _ = Describe("The install bundles", Ordered, ContinueOnFailure, func() {
 		help := managerHelp(ctx)
 		defaults := mustRender(ctx)
 		all := mustRender(ctx, "browserbase.url=https://api.example.com/v1", "manager.extraArgs={--zap-log-level=debug}",
-			"metrics.secure=false", "metrics.port=8080", "manager.pollInterval=1m30s", "manager.createsPerMinute=2.5")
+			"metrics.secure=false", "metrics.port=8080", "manager.pollInterval=1m30s", "manager.createsPerMinute=3")
 		dep := decode[appsv1.Deployment](find(all, "Deployment", chartName("controller-manager")))
 		for _, arg := range manager(dep).Args {
 			name, _, _ := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
 			Expect(help).To(HaveKey(name), "the chart passes %s, which the manager does not have", arg)
 		}
 		Expect(manager(dep).Args).To(ContainElements("--browserbase-url=https://api.example.com/v1", "--zap-log-level=debug",
-			"--metrics-secure=false", "--metrics-bind-address=:8080", "--session-poll-interval=1m30s", "--creates-per-minute=2.5"))
+			"--metrics-secure=false", "--metrics-bind-address=:8080", "--session-poll-interval=1m30s", "--creates-per-minute=3"))
 
 		dep = decode[appsv1.Deployment](find(defaults, "Deployment", chartName("controller-manager")))
 		args := map[string]string{}
