@@ -7,8 +7,16 @@ import (
 	"time"
 )
 
+// aged makes k's queue as if it had been made a minute before t0: old enough to learn from a 429.
+func aged(q *Queues, k Key) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.get(k, t0.Add(-time.Minute))
+}
+
 func TestThrottled(t *testing.T) {
 	q, clk, k := newTest(t)
+	aged(q, k)
 	for i := range 26 {
 		clk.Step(100 * time.Millisecond)
 		q.Admit(k, first(fmt.Sprint(i), 0))
@@ -159,5 +167,29 @@ func TestFailedGivesTheSlotBack(t *testing.T) {
 	}
 	if d := q.Admit(k, first("b", 0)); !d.Admitted {
 		t.Errorf("b: %+v, want admitted in a's slot", d)
+	}
+}
+
+// A queue younger than a minute has not seen the minute Browserbase counts (a manager that just
+// started, while its predecessor's creates fill the project's window): a 429 closes it for the
+// Retry-After, and teaches nothing.
+func TestAYoungQueueDoesNotLearnFromA429(t *testing.T) {
+	q, clk, k := newTest(t)
+	for i := range 3 {
+		clk.Step(100 * time.Millisecond)
+		q.Admit(k, first(fmt.Sprint(i), 0))
+	}
+	q.Throttled(k, 30*time.Second, false)
+	if s := q.Stats(k); s.Learned || s.CreatesPerMinute != 0 {
+		t.Fatalf("stats %+v: a queue 300 ms old learned a limit", s)
+	}
+	if d := q.Admit(k, first("next", 0)); d.Admitted || d.Reason != ReasonRateLimited {
+		t.Errorf("after the 429: %+v, want closed for its Retry-After", d)
+	}
+	clk.Step(time.Minute)
+	q.Admit(k, first("late", 0))
+	q.Throttled(k, time.Second, false)
+	if s := q.Stats(k); !s.Learned {
+		t.Errorf("stats %+v: a queue a minute old does learn", s)
 	}
 }

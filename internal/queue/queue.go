@@ -176,7 +176,8 @@ func (q *Queues) Admit(k Key, r Request) Decision {
 // for every waiter, renewals too. For the creation rate (concurrency false) it learns the limit:
 // the creates admitted in the last minute, less the refused one (at least 1), become the limit
 // in force if lower than the current one, until 10 minutes pass without a 429 (so the queue
-// probes again at most once per 10 minutes). For the concurrency limit it learns the live count,
+// probes again at most once per 10 minutes); a queue younger than a minute does not learn, its
+// window being short of the minute Browserbase counts. For the concurrency limit it learns the live count,
 // less the refused create, as Concurrency in the same way, or until SetLimits changes the
 // limits. Call Throttled
 // before Failed for the refused create: the other way round the learned limit is one lower than
@@ -197,13 +198,17 @@ func (q *Queues) Throttled(k Key, retryAfter time.Duration, concurrency bool) {
 			qu.learnedConcurrency = c
 		}
 		qu.lastConcurrencyThrottled = now
-	} else {
+	} else if now.Sub(qu.created) >= time.Minute {
 		n := max(len(qu.window)-1, 1)
 		if current, _ := qu.limit(); current == 0 || n < current {
 			qu.learned = n
 		}
 		qu.lastThrottled = now
 	}
+	// A queue younger than a minute (a manager that just started, a leader that just took over)
+	// has not seen the minute Browserbase counted: its window would teach a limit far too low
+	// (its predecessor's creates, or another client's, filled the project's). It only waits out
+	// the Retry-After, and learns from a 429 once it has a minute of its own.
 	qu.publish()
 }
 

@@ -199,6 +199,7 @@ func TestMessage(t *testing.T) {
 	q := New(clk, func(types.NamespacedName) {})
 	k := Key("BrowserbaseProject/team-a/main")
 	defer q.Remove(k)
+	aged(q, k)
 	q.SetLimits(k, Limits{CreatesPerMinute: 100})
 	clk.Step(settle)
 	for i := range 60 {

@@ -118,6 +118,7 @@ func TestStart(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	q, clk, k := newTest(t)
 	p := string(k)
+	aged(q, k)
 	q.SetLimits(k, Limits{CreatesPerMinute: 30, Concurrency: 10})
 	q.SetLive(k, 4, nil, t0)
 	q.Admit(k, first("a", 0))

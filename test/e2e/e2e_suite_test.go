@@ -26,9 +26,11 @@ const (
 	browserKey = "bb_e2e_browser_key_0123456789"
 	// Keys of the projects that project objects name (projects_test.go), one emulator project
 	// each, so that every spec can tell by a session's project which key made it.
-	projectAKey       = "bb_e2e_project_a_key_0123456789"
-	projectBKey       = "bb_e2e_project_b_key_0123456789"
-	clusterProjectKey = "bb_e2e_cluster_project_key_0123456789"
+	projectAKey = "bb_e2e_project_a_key_0123456789"
+	// projectARotatedKey is a second key of project A: what a rotation puts in the Secret.
+	projectARotatedKey = "bb_e2e_project_a_rotated_0123456"
+	projectBKey        = "bb_e2e_project_b_key_0123456789"
+	clusterProjectKey  = "bb_e2e_cluster_project_key_0123456789"
 )
 
 // The emulator projects of the keys above, with limits unlike the others' so that a project
@@ -85,6 +87,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	emu.SetGetReturnsConnect(false)
 	emu.AddKey(browserKey, emulator.Project{ID: "e2e-browser", Name: "browser", Concurrency: 5})
 	emu.AddKey(projectAKey, projectA)
+	emu.AddKey(projectARotatedKey, projectA)
 	emu.AddKey(projectBKey, projectB)
 	emu.AddKey(clusterProjectKey, clusterProject)
 	browserMode, err = emu.EnableBrowsers(emulator.BrowserOptions{Mode: emulator.BrowserAuto, Projects: []string{"e2e-browser"}})

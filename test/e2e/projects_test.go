@@ -129,7 +129,7 @@ spec:
 			ContainSubstring(fmt.Sprintf("spec.maxConcurrentSessions (20) is above the plan's concurrency (%d)", projectA.Concurrency)))
 	})
 
-	It("follows a rotated key within seconds, without a restart: new sessions land in the new key's project", func(ctx SpecContext) {
+	It("follows a rotated key within seconds, without a restart, and refuses a key of another project while sessions live in the old one", func(ctx SpecContext) {
 		keySecret(ctx, ns, "rotating-key", projectAKey)
 		apply(ctx, "rotating", projectYAML("rotating", "rotating-key", "  sessionDefaults:\n    region: eu-central-1\n"))
 		kubectl(ctx, "wait", "-n", ns, "browserbaseproject/rotating", "--for=condition=Ready", "--timeout=60s")
@@ -142,22 +142,43 @@ spec:
 		Expect(before.ProjectID).To(Equal(projectA.ID), "the session is made with the project's key")
 		Expect(before.Region).To(Equal("eu-central-1"), "the project's session defaults reach Browserbase")
 
-		By("putting the key of another project in the Secret")
-		patch := fmt.Sprintf(`{"data":{"apiKey":%q}}`, base64.StdEncoding.EncodeToString([]byte(projectBKey)))
-		kubectl(ctx, "patch", "-n", ns, "secret/rotating-key", "--type=merge", "-p", patch)
-		Eventually(field(ctx, "browserbaseproject/rotating", "{.status.projectId}")).WithTimeout(15 * time.Second).Should(Equal(projectB.ID))
-		Expect(get(ctx, "browserbaseproject/rotating", condition("Ready", "status"), true)).To(Equal("True"))
-		Expect(get(ctx, "browserbaseproject/rotating", "{.status.concurrency}", true)).To(Equal(fmt.Sprint(projectB.Concurrency)))
-		Expect(get(ctx, "browserbaseproject/rotating", "{.status.defaultTimeout}", true)).To(Equal(fmt.Sprint(projectB.DefaultTimeout)))
-
-		By("creating the next session with the new key")
+		setKey := func(key string) {
+			GinkgoHelper()
+			patch := fmt.Sprintf(`{"data":{"apiKey":%q}}`, base64.StdEncoding.EncodeToString([]byte(key)))
+			kubectl(ctx, "patch", "-n", ns, "secret/rotating-key", "--type=merge", "-p", patch)
+		}
+		By("rotating the key within the project, then revoking the old one")
+		setKey(projectARotatedKey)
+		// The new key is in use once the revoked one is refused and nothing breaks: the session
+		// made with the old key is still read (and will be released) with the new one.
+		time.Sleep(10 * time.Second) // the Secret watch, and a pass of the project controller
+		emu.RemoveKey(projectAKey)
+		DeferCleanup(func() { emu.AddKey(projectAKey, projectA) })
 		apply(ctx, "after", sessionYAML("after", namingProject("rotating")))
 		kubectl(ctx, "wait", "-n", ns, "browsersession/after", "--for=condition=Ready", "--timeout=60s")
-		Expect(emulatorSession(ctx, "after").ProjectID).To(Equal(projectB.ID))
+		after := emulatorSession(ctx, "after")
+		Expect(after.ProjectID).To(Equal(projectA.ID))
+		Consistently(field(ctx, "browsersession/before", condition("Ready", "status"))).WithTimeout(5 * time.Second).Should(Equal("True"))
+		Expect(get(ctx, "browserbaseproject/rotating", condition("Ready", "status"), true)).To(Equal("True"))
 		Expect(env.Manager().PID()).To(Equal(pid), "the manager was not restarted")
-		Expect(taggedSessions(ns, "after")).To(Equal(1))
-		GinkgoWriter.Printf("after the rotation, browsersession/before: %s\n",
-			get(ctx, "browsersession/before", "{.status.conditions}", true))
+
+		By("putting the key of another project in the Secret while sessions live in project A")
+		setKey(projectBKey)
+		Eventually(field(ctx, "browserbaseproject/rotating", condition("Stalled", "reason"))).WithTimeout(15 * time.Second).Should(Equal("ProjectChanged"))
+		Expect(get(ctx, "browserbaseproject/rotating", condition("Stalled", "message"), true)).To(ContainSubstring("put project " + projectA.ID + "'s key back"))
+		Expect(get(ctx, "browserbaseproject/rotating", "{.status.projectId}", true)).To(Equal(projectA.ID))
+		Consistently(field(ctx, "browsersession/after", condition("Ready", "status"))).WithTimeout(5*time.Second).Should(Equal("True"),
+			"running sessions keep the key that made them")
+
+		By("deleting the sessions: released with project A's key, then the project takes project B's")
+		kubectl(ctx, "delete", "-n", ns, "browsersession/before", "browsersession/after", "--wait", "--timeout=60s")
+		for _, id := range []string{before.ID, after.ID} {
+			sess, _ := emu.Session(id)
+			Expect(sess.Status).To(Equal("COMPLETED"), "session %s released", id)
+		}
+		Eventually(field(ctx, "browserbaseproject/rotating", "{.status.projectId}")).WithTimeout(60 * time.Second).Should(Equal(projectB.ID))
+		Expect(get(ctx, "browserbaseproject/rotating", "{.status.concurrency}", true)).To(Equal(fmt.Sprint(projectB.Concurrency)))
+		Expect(env.Manager().PID()).To(Equal(pid), "the manager was not restarted")
 	})
 
 	It("serves sessions that name no project and no key from the default cluster project, within its namespace shares", func(ctx SpecContext) {
