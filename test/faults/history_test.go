@@ -2,6 +2,8 @@ package faults
 
 import (
 	"context"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,7 +40,14 @@ type sessionRecord struct {
 	readyAt         time.Time // when the watch first saw it Ready; zero until then
 	maxQueuePos     int32     // the highest status.queuePosition it showed
 	stalled         bool      // it was seen Stalled
+	// minLearned is the lowest creation limit its Ready message said the queue had learned
+	// from a 429 while it waited (0: none seen). Read from the message, for want of a field:
+	// a message that changes its words is only not seen.
+	minLearned int
 }
+
+// learnedLimit matches the queue's message for a creation limit learned from a 429.
+var learnedLimit = regexp.MustCompile(`at most (\d+) creates a minute \(learned from a 429\)`)
 
 // projectRecord is what the watch saw of a BrowserbaseProject: when it was first Ready, how many
 // times it left Ready afterwards, and whether it was ever Stalled.
@@ -109,6 +118,13 @@ func (h *history) session(t watch.EventType, obj client.Object) {
 	rec.maxQueuePos = max(rec.maxQueuePos, bs.Status.QueuePosition)
 	if meta.IsStatusConditionTrue(bs.Status.Conditions, v1alpha1.ConditionStalled) {
 		rec.stalled = true
+	}
+	if c := meta.FindStatusCondition(bs.Status.Conditions, v1alpha1.ConditionReady); c != nil {
+		if m := learnedLimit.FindStringSubmatch(c.Message); m != nil {
+			if n, err := strconv.Atoi(m[1]); err == nil && (rec.minLearned == 0 || n < rec.minLearned) {
+				rec.minLearned = n
+			}
+		}
 	}
 }
 

@@ -265,7 +265,10 @@ type projectsFigures struct {
 	stalled                     []string
 	projectNotReady             int // times the project left Ready after it first was
 	projectStalled              bool
-	limit, minLimit             int32 // the project's status.createsPerMinuteLimit: last seen, lowest seen
+	// limit is the project's status.createsPerMinuteLimit last seen; minLimit the lowest limit
+	// seen, there or in a waiting session's message (the status is written every 15 s, the
+	// sessions' when their place changes).
+	limit, minLimit int32
 }
 
 // figures counts the phase from the emulator, the front door and the watches. The 429 bound:
@@ -359,6 +362,9 @@ func (p *projectsPhase) figures(t *tally) projectsFigures {
 		}
 		readyAt[i] = rec.readyAt
 		f.maxQueuePos = max(f.maxQueuePos, rec.maxQueuePos)
+		if n := int32(rec.minLearned); n > 0 && (f.minLimit == 0 || n < f.minLimit) {
+			f.minLimit = n
+		}
 		if rec.stalled {
 			f.stalled = append(f.stalled, rec.name)
 		}
@@ -383,7 +389,10 @@ func (p *projectsPhase) figures(t *tally) projectsFigures {
 		}
 	}
 	pr := p.hist.projectSnapshot(types.NamespacedName{Namespace: namespace, Name: projectsObject})
-	f.projectNotReady, f.projectStalled, f.limit, f.minLimit = pr.notReady, pr.stalled, pr.lastLimit, pr.minLimit
+	f.projectNotReady, f.projectStalled, f.limit = pr.notReady, pr.stalled, pr.lastLimit
+	if pr.minLimit > 0 && (f.minLimit == 0 || pr.minLimit < f.minLimit) {
+		f.minLimit = pr.minLimit
+	}
 	return f
 }
 
@@ -477,7 +486,7 @@ func (p *projectsPhase) problems(ctx context.Context, t *tally) []string {
 	if f.minLimit > 0 && f.minLimit < projectsMinLearnedLimit {
 		// A manager that starts while the project's window is full of its predecessor's creates
 		// gets a 429 at once, and learns its own few admissions less one as the limit.
-		out = append(out, fmt.Sprintf("the queue learned a creation limit of %d a minute (status.createsPerMinuteLimit), "+
+		out = append(out, fmt.Sprintf("the queue learned a creation limit of %d a minute, "+
 			"below %d, for a project that allows %d: its waiters are admitted that slowly until the learned limit is forgotten (10 minutes without a 429)",
 			f.minLimit, projectsMinLearnedLimit, projectsCreatesPerMinute))
 	}
