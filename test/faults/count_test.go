@@ -59,14 +59,14 @@ import (
 //     stale writer does). The emulator's creation order decides which is older.
 
 // phaseOrder lists the phases in the order the summary shows them.
-var phaseOrder = []string{"main", "onend", "persist", "contexts", "pods", "expiry", "never", "stale"}
+var phaseOrder = []string{"main", "onend", "persist", "contexts", "pods", "projects", "expiry", "never", "stale"}
 
 // phaseOf is the phase of a resource, from its name.
 func phaseOf(name string) string {
 	for _, p := range []struct{ prefix, phase string }{
 		{"s-", "main"}, {"late-", "main"}, {"r-", "main"},
 		{"o-", "onend"}, {"p-", "persist"}, {"pc-", "persist"}, {"c-", "contexts"},
-		{"x-", "expiry"}, {"n-", "never"}, {"stale-", "stale"}, {podTemplate + "-", "pods"},
+		{"x-", "expiry"}, {"n-", "never"}, {"stale-", "stale"}, {podTemplate + "-", "pods"}, {"bp-", "projects"},
 	} {
 		if strings.HasPrefix(name, p.prefix) {
 			return p.phase

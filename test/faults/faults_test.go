@@ -4,7 +4,9 @@
 // answer. Beside the plain sessions (phase main) run sessions renewed when they end (onend),
 // sessions that renew into a persisted BrowserContext (persist), BrowserContexts created and
 // deleted (contexts), 100 Pods that opt in to a session through the webhook and the Pod
-// controller and come and go (pods, pods_test.go), and, once the chaos is over, three aimed scenarios: a delete right after
+// controller and come and go (pods, pods_test.go), 36 sessions that name a BrowserbaseProject
+// whose creation limit the queue learns from 429s and whose key is rotated midway (projects,
+// projects_test.go), and, once the chaos is over, three aimed scenarios: a delete right after
 // the predecessor expired while its successor's create is unfinished (expiry), a switch to
 // renewal policy Never at that moment (never), and a stale manager that resumes after another
 // took over (stale). Every figure is counted from the emulator and the API server, never from
@@ -66,6 +68,7 @@ const (
 var keySecrets = map[string]string{
 	"limited": limitedKey, "renewing": renewKey, "onend": onEndKey, "persist": persistKey,
 	"contexts": contextsKey, "expiry": expiryKey, "never": neverKey, "pods": podsKey,
+	projectsObject: projectsKey,
 }
 
 func TestFaults(t *testing.T) {
@@ -100,10 +103,15 @@ var _ = Describe("Under faults and crashes", func() {
 			emu.AddKey(key, emulator.Project{ID: project, Concurrency: 100})
 		}
 		emu.SetConcurrencyRetryAfter(3 * time.Second)
+		// The projects phase's two keys (the second for the rotation), of one project whose
+		// creation limit the queue must learn.
+		projects := &projectsPhase{emu: emu}
 		// As the real API allows: a get without the connect URL and signing key, which only the
 		// create answer then carries.
 		emu.SetGetReturnsConnect(false)
 		front := newFrontDoor(emu)
+		projects.front = front
+		projects.addKeys()
 		server := httptest.NewServer(front)
 		DeferCleanup(server.Close)
 		managerLog, err := os.Create(filepath.Join(workDir, "manager.log"))
@@ -128,6 +136,7 @@ var _ = Describe("Under faults and crashes", func() {
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() { _ = env.Stop() })
 		Expect(env.StartManager()).To(Succeed())
+		projects.started(time.Now())
 
 		scheme := runtime.NewScheme()
 		Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
@@ -138,6 +147,7 @@ var _ = Describe("Under faults and crashes", func() {
 		watchCtx, stopWatching := context.WithCancel(context.Background())
 		DeferCleanup(stopWatching)
 		hist.start(watchCtx, k8s)
+		projects.k8s, projects.hist = k8s, hist
 		for _, ns := range []string{namespace, staleNamespace} {
 			Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
 		}
@@ -151,6 +161,7 @@ var _ = Describe("Under faults and crashes", func() {
 		})).To(Succeed())
 		pods := newPodsPhase(k8s, seed)
 		Expect(k8s.Create(ctx, pods.template())).To(Succeed())
+		Expect(k8s.Create(ctx, projects.object())).To(Succeed())
 
 		r := &run{
 			k8s: k8s, emu: emu, front: front, env: env, workDir: workDir, url: server.URL, managerArgs: managerArgs,
@@ -262,6 +273,10 @@ var _ = Describe("Under faults and crashes", func() {
 					line += fmt.Sprintf(" | phase=%s %s %s %s", p, pods.head(), t.phase(p), pods.tail(t))
 					continue
 				}
+				if p == "projects" {
+					line += fmt.Sprintf(" | phase=%s %s %s", p, projects.head(t), t.phase(p))
+					continue
+				}
 				line += fmt.Sprintf(" | phase=%s %s", p, t.phase(p))
 				for _, res := range results {
 					if res.name == p {
@@ -289,6 +304,9 @@ var _ = Describe("Under faults and crashes", func() {
 					fmt.Println(summarize(t))
 				}
 			}
+			for _, line := range projects.diagnose(context.Background()) {
+				fmt.Println(line)
+			}
 		})
 
 		// expireOnEnd ends the session of a random onend resource, as its timeout would.
@@ -313,6 +331,28 @@ var _ = Describe("Under faults and crashes", func() {
 			pods.run(ctx, chaos+renewalChaos-20*time.Second)
 		}()
 		DeferCleanup(func() { <-podsDone })
+		// The projects phase's sessions, one a second from now, in declaration order.
+		projectsDone := make(chan struct{})
+		go func() {
+			defer GinkgoRecover()
+			defer close(projectsDone)
+			projects.run(ctx)
+		}()
+		DeferCleanup(func() { <-projectsDone })
+		// restart restarts the manager killed a moment ago.
+		restart := func() {
+			Expect(env.StartManager()).To(Succeed())
+			projects.started(time.Now())
+		}
+		// The key rotation's window without kills: once a third of the projects phase's sessions
+		// are Ready (so that most of its creates come after it), or at the latest when this loop
+		// ends. The window is added to this loop, so its kills are not cut short.
+		rotated := false
+		rotate := func() time.Duration {
+			rotated = true
+			By("rotating the projects phase's key, with no kill until the running manager uses the new one")
+			return projects.rotate(ctx, env)
+		}
 		var limitedToDelete, defaultToDelete []string
 		for i := range 100 {
 			if i%10 < 3 {
@@ -327,6 +367,9 @@ var _ = Describe("Under faults and crashes", func() {
 		rng.Shuffle(len(toDelete), func(i, j int) { toDelete[i], toDelete[j] = toDelete[j], toDelete[i] })
 		added, contextsAdded := 0, 0
 		for time.Now().Before(chaosEnd) {
+			if !rotated && projects.readyCount(ctx) >= projectsCount/3 {
+				chaosEnd = chaosEnd.Add(rotate())
+			}
 			time.Sleep(time.Duration(2000+rng.IntN(4000)) * time.Millisecond) // a random moment, not a wait for state
 			env.KillManager()
 			kills++
@@ -351,7 +394,10 @@ var _ = Describe("Under faults and crashes", func() {
 				contextsAdded++
 			}
 			expireOnEnd()
-			Expect(env.StartManager()).To(Succeed())
+			restart()
+		}
+		if !rotated {
+			rotate()
 		}
 		for _, name := range toDelete {
 			Expect(client.IgnoreNotFound(k8s.Delete(ctx, &v1alpha1.BrowserSession{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}))).To(Succeed())
@@ -372,12 +418,13 @@ var _ = Describe("Under faults and crashes", func() {
 			env.KillManager()
 			kills++
 			expireOnEnd()
-			Expect(env.StartManager()).To(Succeed())
+			restart()
 		}
 
 		By("letting it settle without faults, renewals put off, while the aimed phases run")
 		// The Pods are created and ended by now but for the creates the last kills refused.
 		Eventually(podsDone, 2*time.Minute).Should(BeClosed())
+		Eventually(projectsDone, time.Minute).Should(BeClosed())
 		emu.SetFaults(emulator.Faults{})
 		for _, name := range []string{"r-%02d", "p-%d"} {
 			n := 10
@@ -402,7 +449,10 @@ var _ = Describe("Under faults and crashes", func() {
 				if phaseOf(bs.Name) == "main" {
 					main++
 				}
-				if chaosPhase(bs.Name) && !meta.IsStatusConditionTrue(bs.Status.Conditions, v1alpha1.ConditionReady) {
+				// The projects phase's sessions may wait in their queue behind a creation limit; they
+				// are waited for below, with the counts, so that a queue that admits too slowly is
+				// reported as such, beside the other phases' figures.
+				if chaosPhase(bs.Name) && phaseOf(bs.Name) != "projects" && !meta.IsStatusConditionTrue(bs.Status.Conditions, v1alpha1.ConditionReady) {
 					notReady = append(notReady, bs.Name)
 				}
 			}
@@ -426,12 +476,13 @@ var _ = Describe("Under faults and crashes", func() {
 			t, err := counter.count(ctx)
 			g.Expect(err).NotTo(HaveOccurred())
 			final = t
-			for _, p := range []string{"main", "onend", "persist", "contexts", "pods"} {
+			for _, p := range []string{"main", "onend", "persist", "contexts", "pods", "projects"} {
 				f := t.phase(p)
 				g.Expect(f.duplicates+f.leaked+f.regressions+f.sharedContext+f.contextsLeaked+f.contextsStuck).To(BeZero(), "phase %s: %s", p, f)
 			}
 			g.Expect(r.unhealthy(ctx, t)).To(BeEmpty())
 			g.Expect(pods.check(ctx, r, t)).To(BeEmpty(), "phase pods")
+			g.Expect(projects.settledProblems(ctx, t)).To(BeEmpty(), "phase projects")
 		})
 		summary := summarize(final)
 		fmt.Println(summary)
@@ -460,6 +511,9 @@ var _ = Describe("Under faults and crashes", func() {
 		for _, problem := range pods.check(ctx, r, final) {
 			problems = append(problems, "phase pods: "+problem)
 		}
+		for _, problem := range projects.problems(ctx, final) {
+			problems = append(problems, "phase projects: "+problem)
+		}
 		for _, res := range results {
 			if !res.reached || !res.settled {
 				problems = append(problems, fmt.Sprintf("phase %s: %s: %s", res.name, res, res.note))
@@ -481,7 +535,7 @@ var _ = Describe("Under faults and crashes", func() {
 // with every resource Ready.
 func chaosPhase(name string) bool {
 	switch phaseOf(name) {
-	case "main", "onend", "persist", "contexts":
+	case "main", "onend", "persist", "contexts", "projects":
 		return true
 	}
 	return false

@@ -2,6 +2,8 @@ package faults
 
 import (
 	"context"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +28,7 @@ type history struct {
 	sessions map[types.UID]*sessionRecord
 	contexts map[types.UID]*contextRecord
 	secrets  map[types.UID]*secretRecord // by the UID of the resource that controls the Secret
+	projects map[types.NamespacedName]*projectRecord
 }
 
 type sessionRecord struct {
@@ -34,6 +37,27 @@ type sessionRecord struct {
 	maxRevision     int64
 	ids             []string  // status.id values in the order written, without repeats or ""
 	goneAt          time.Time // when the watch saw it deleted (finalizer gone); zero while it exists
+	readyAt         time.Time // when the watch first saw it Ready; zero until then
+	maxQueuePos     int32     // the highest status.queuePosition it showed
+	stalled         bool      // it was seen Stalled
+	// minLearned is the lowest creation limit its Ready message said the queue had learned
+	// from a 429 while it waited (0: none seen). Read from the message, for want of a field:
+	// a message that changes its words is only not seen.
+	minLearned int
+}
+
+// learnedLimit matches the queue's message for a creation limit learned from a 429.
+var learnedLimit = regexp.MustCompile(`at most (\d+) creates a minute \(learned from a 429\)`)
+
+// projectRecord is what the watch saw of a BrowserbaseProject: when it was first Ready, how many
+// times it left Ready afterwards, and whether it was ever Stalled.
+type projectRecord struct {
+	readyAt   time.Time
+	ready     bool
+	notReady  int
+	stalled   bool
+	lastLimit int32 // status.createsPerMinuteLimit last seen
+	minLimit  int32 // the lowest non-zero status.createsPerMinuteLimit seen
 }
 
 type contextRecord struct {
@@ -51,13 +75,16 @@ func newHistory() *history {
 		sessions: map[types.UID]*sessionRecord{},
 		contexts: map[types.UID]*contextRecord{},
 		secrets:  map[types.UID]*secretRecord{},
+		projects: map[types.NamespacedName]*projectRecord{},
 	}
 }
 
-// start watches BrowserSessions, BrowserContexts and Secrets in every namespace until ctx ends.
+// start watches BrowserSessions, BrowserContexts, BrowserbaseProjects and Secrets in every
+// namespace until ctx ends.
 func (h *history) start(ctx context.Context, c client.WithWatch) {
 	go watchAll(ctx, c, &v1alpha1.BrowserSessionList{}, h.session)
 	go watchAll(ctx, c, &v1alpha1.BrowserContextList{}, h.context)
+	go watchAll(ctx, c, &v1alpha1.BrowserbaseProjectList{}, h.project)
 	go watchAll(ctx, c, &corev1.SecretList{}, h.secret)
 }
 
@@ -85,6 +112,60 @@ func (h *history) session(t watch.EventType, obj client.Object) {
 	if t == watch.Deleted && rec.goneAt.IsZero() {
 		rec.goneAt = time.Now()
 	}
+	if rec.readyAt.IsZero() && meta.IsStatusConditionTrue(bs.Status.Conditions, v1alpha1.ConditionReady) {
+		rec.readyAt = time.Now()
+	}
+	rec.maxQueuePos = max(rec.maxQueuePos, bs.Status.QueuePosition)
+	if meta.IsStatusConditionTrue(bs.Status.Conditions, v1alpha1.ConditionStalled) {
+		rec.stalled = true
+	}
+	if c := meta.FindStatusCondition(bs.Status.Conditions, v1alpha1.ConditionReady); c != nil {
+		if m := learnedLimit.FindStringSubmatch(c.Message); m != nil {
+			if n, err := strconv.Atoi(m[1]); err == nil && (rec.minLearned == 0 || n < rec.minLearned) {
+				rec.minLearned = n
+			}
+		}
+	}
+}
+
+func (h *history) project(_ watch.EventType, obj client.Object) {
+	p, ok := obj.(*v1alpha1.BrowserbaseProject)
+	if !ok || !ours(p.Namespace) {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	key := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
+	rec := h.projects[key]
+	if rec == nil {
+		rec = &projectRecord{}
+		h.projects[key] = rec
+	}
+	ready := meta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionReady)
+	switch {
+	case ready && rec.readyAt.IsZero():
+		rec.readyAt = time.Now()
+	case !ready && rec.ready:
+		rec.notReady++
+	}
+	rec.ready = ready
+	if meta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionStalled) {
+		rec.stalled = true
+	}
+	rec.lastLimit = p.Status.CreatesPerMinuteLimit
+	if l := p.Status.CreatesPerMinuteLimit; l > 0 && (rec.minLimit == 0 || l < rec.minLimit) {
+		rec.minLimit = l
+	}
+}
+
+// projectSnapshot copies what is recorded of the BrowserbaseProject key.
+func (h *history) projectSnapshot(key types.NamespacedName) projectRecord {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r := h.projects[key]; r != nil {
+		return *r
+	}
+	return projectRecord{}
 }
 
 func (h *history) context(t watch.EventType, obj client.Object) {
