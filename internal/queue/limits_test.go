@@ -193,3 +193,39 @@ func TestAYoungQueueDoesNotLearnFromA429(t *testing.T) {
 		t.Errorf("stats %+v: a queue a minute old does learn", s)
 	}
 }
+
+// A create refused with a 429 goes back to its place, ahead of those declared after it, even
+// though everyone arrived in the same second.
+func TestARefusedCreateKeepsItsPlace(t *testing.T) {
+	q, clk, k := newTest(t)
+	aged(q, k)
+	q.SetLimits(k, Limits{CreatesPerMinute: 60})
+	reqs := []Request{first("a", 0), first("b", 0), first("c", 0)}
+	for _, r := range reqs {
+		if q.Admit(k, r).Admitted {
+			t.Fatalf("%s admitted before the others registered", r.Name.Name)
+		}
+	}
+	clk.Step(settle)
+	if d := q.Admit(k, reqs[0]); !d.Admitted {
+		t.Fatalf("a not admitted: %+v", d)
+	}
+	q.Throttled(k, 10*time.Second, false)
+	q.Requeue(k, "a")
+	clk.Step(11 * time.Second)
+	// b asks first, a after: a was declared first and keeps its place.
+	if d := q.Admit(k, reqs[1]); d.Admitted {
+		t.Fatal("b admitted ahead of a, whose create was refused")
+	}
+	d := q.Admit(k, reqs[0])
+	if !d.Admitted && d.Position == 1 {
+		clk.SetTime(d.At) // the spacing of the limit the 429 taught
+		d = q.Admit(k, reqs[0])
+	}
+	if !d.Admitted {
+		t.Fatalf("a not admitted at its slot after the Retry-After: %+v", d)
+	}
+	if s := q.Stats(k); s.CreatesLastMinute != 1 {
+		t.Errorf("%d creates counted, want 1: the refused one was taken back", s.CreatesLastMinute)
+	}
+}

@@ -45,6 +45,8 @@ type admission struct {
 	at  time.Time
 	uid types.UID
 	ns  string
+	// w is the waiter admitted, kept so that a create refused with a 429 goes back to its place.
+	w *waiter
 }
 
 // queue is one Key's state; every method runs under Queues.mu.
@@ -131,16 +133,21 @@ func (qu *queue) liveIn(ns string) int { return qu.liveBaseNS[ns] + qu.sinceNS[n
 // the creates of any rolling minute to the limit whatever the spacing.
 func (qu *queue) admitted(v *view, w *waiter) {
 	now := v.now
-	a := admission{at: now, uid: w.UID, ns: w.Name.Namespace}
+	a := admission{at: now, uid: w.UID, ns: w.Name.Namespace, w: w}
 	qu.window = append(qu.window, a)
 	qu.since = append(qu.since, a)
 	qu.sinceNS[a.ns]++
 	qu.lastSlot = qu.slot(v, 0) // at most now, and no more than v.credit before
 }
 
-// unadmit takes back an admission whose create made nothing; its slot is free again.
-func (qu *queue) unadmit(uid types.UID) {
+// unadmit takes back an admission whose create made nothing; its slot is free again. It returns
+// the waiter admitted, nil if none is in the window.
+func (qu *queue) unadmit(uid types.UID) *waiter {
 	match := func(a admission) bool { return a.uid == uid }
+	var w *waiter
+	if i := slices.IndexFunc(qu.window, match); i >= 0 {
+		w = qu.window[i].w
+	}
 	qu.window = slices.DeleteFunc(qu.window, match)
 	qu.lastSlot = time.Time{}
 	if n := len(qu.window); n > 0 {
@@ -150,6 +157,7 @@ func (qu *queue) unadmit(uid types.UID) {
 		qu.sinceNS[qu.since[i].ns]--
 		qu.since = slices.Delete(qu.since, i, i+1)
 	}
+	return w
 }
 
 func (qu *queue) setLive(total int, byNamespace map[string]int, at time.Time) {

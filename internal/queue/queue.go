@@ -223,6 +223,25 @@ func (q *Queues) Failed(k Key, uid types.UID) {
 	qu.publish()
 }
 
+// Requeue takes back an admitted create that was not made and will be asked for again (a 429,
+// or its attempt could not be recorded): its slot is free again, and it goes back to the place it
+// had, its first-seen order kept, so that a refusal does not send it behind those declared after it.
+func (q *Queues) Requeue(k Key, uid types.UID) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := q.clock.Now()
+	qu := q.get(k, now)
+	w := qu.unadmit(uid)
+	if w != nil && qu.waiters[uid] == nil {
+		if _, elsewhere := q.byUID[uid]; !elsewhere {
+			w.lastSeen, w.wokeAt, w.skipped = now, time.Time{}, false
+			qu.add(w)
+			q.byUID[uid] = k
+		}
+	}
+	qu.publish()
+}
+
 // Forget removes a waiter: its resource was deleted or no longer needs a create.
 func (q *Queues) Forget(uid types.UID) {
 	q.mu.Lock()

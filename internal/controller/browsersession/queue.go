@@ -22,6 +22,7 @@ type CreateQueue interface {
 	Admit(k queue.Key, r queue.Request) queue.Decision
 	Throttled(k queue.Key, retryAfter time.Duration, concurrency bool)
 	Failed(k queue.Key, uid types.UID)
+	Requeue(k queue.Key, uid types.UID)
 	Forget(uid types.UID)
 }
 
@@ -98,20 +99,23 @@ func (r *Reconciler) createRefused(p *pass, err error) {
 	if r.Queue == nil {
 		return
 	}
-	if browserbase.IsRateLimited(err) {
-		// First: what the 429 teaches counts the creates admitted, this one among them.
+	switch {
+	case browserbase.IsRateLimited(err):
+		// First: what the 429 teaches counts the creates admitted, this one among them. Then it
+		// goes back to its place: it asks again once the queue opens.
 		r.Queue.Throttled(p.queue, browserbase.RetryAfter(err), browserbase.IsConcurrencyLimit(err))
-	}
-	if browserbase.Refused(err) {
+		r.Queue.Requeue(p.queue, p.bs.UID)
+	case browserbase.Refused(err):
 		r.Queue.Failed(p.queue, p.bs.UID)
 	}
 }
 
 // giveBackSlot returns the slot an admitted create took when the create was not called after all
-// (its attempt could not be marked): it did not count against the project's limits.
+// (its attempt could not be marked): it did not count against the project's limits, and the
+// resource keeps its place.
 func (r *Reconciler) giveBackSlot(p *pass) {
 	if r.Queue != nil {
-		r.Queue.Failed(p.queue, p.bs.UID)
+		r.Queue.Requeue(p.queue, p.bs.UID)
 	}
 }
 

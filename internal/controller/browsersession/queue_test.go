@@ -123,7 +123,7 @@ func TestCreateRefusedTellsTheQueue(t *testing.T) {
 	r.createRefused(p, browserbasetest.Status(http.StatusTooManyRequests, "You've exceeded your max concurrent sessions limit"))
 	r.createRefused(p, browserbasetest.Status(http.StatusBadRequest, "bad region"))
 	r.createRefused(p, browserbasetest.Status(http.StatusBadGateway, "maybe created"))
-	want := []string{"throttled concurrency=true", "failed u", "failed u"}
+	want := []string{"throttled concurrency=true", "requeue u", "failed u"}
 	if len(rec.calls) != len(want) {
 		t.Fatalf("calls %v, want %v", rec.calls, want)
 	}
@@ -145,6 +145,9 @@ func (q *recordingQueue) Throttled(_ queue.Key, _ time.Duration, c bool) {
 }
 func (q *recordingQueue) Failed(_ queue.Key, uid types.UID) {
 	q.calls = append(q.calls, "failed "+string(uid))
+}
+func (q *recordingQueue) Requeue(_ queue.Key, uid types.UID) {
+	q.calls = append(q.calls, "requeue "+string(uid))
 }
 func (q *recordingQueue) Forget(types.UID) {}
 
