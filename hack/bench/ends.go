@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,8 +39,9 @@ type endsResult struct {
 	label      string
 	live       int // Ready BrowserSessions during the window
 	window     time.Duration
-	gets       int // GET /v1/sessions/{id} in the window
-	lists      int // GET /v1/sessions in the window
+	gets       int            // GET /v1/sessions/{id} in the window
+	lists      int            // GET /v1/sessions in the window
+	listsBy    map[string]int // lists by query shape (status=RUNNING, a metadata search)
 	detect     []time.Duration
 	undetected int
 }
@@ -46,7 +49,7 @@ type endsResult struct {
 // measureEnds measures a steady window's reads, then ends o.endsK random Ready sessions spaced
 // over about 10 s, and waits for their resources to turn Ready=False.
 func measureEnds(ctx context.Context, o options, emu *emulator.Server, k8s client.WithWatch, label string, window time.Duration) (endsResult, error) {
-	r := endsResult{label: label, window: window}
+	r := endsResult{label: label, window: window, listsBy: map[string]int{}}
 	ready, err := readySessions(ctx, k8s)
 	if err != nil {
 		return r, err
@@ -64,6 +67,7 @@ func measureEnds(ctx context.Context, o options, emu *emulator.Server, k8s clien
 			r.gets++
 		case "list":
 			r.lists++
+			r.listsBy[queryShape(req.Query)]++
 		}
 	}
 
@@ -100,6 +104,26 @@ func measureEnds(ctx context.Context, o options, emu *emulator.Server, k8s clien
 	}
 	slices.Sort(r.detect)
 	return r, nil
+}
+
+// queryShape is a list's query with a metadata search's value left out: "status=RUNNING", "q=…".
+func queryShape(raw string) string {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return "unparsed"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		v := strings.Join(q[k], ",")
+		if k == "q" {
+			v = "…"
+		}
+		parts = append(parts, k+"="+v)
+	}
+	if len(parts) == 0 {
+		return "(none)"
+	}
+	return strings.Join(parts, "&")
 }
 
 // readySessions lists the main phase's BrowserSessions that are Ready.
@@ -230,6 +254,13 @@ func reportEnds(runs []endsResult) {
 	})...)
 	row("  GET /v1/sessions (list) per minute (per session)", each(func(r endsResult) string {
 		return fmt.Sprintf("%.1f (%.3f)", perMin(r.lists, r), perMin(r.lists, r)/float64(max(r.live, 1)))
+	})...)
+	row("    lists by query", each(func(r endsResult) string {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(r.listsBy)) {
+			parts = append(parts, fmt.Sprintf("%s: %.1f", k, perMin(r.listsBy[k], r)))
+		}
+		return strings.Join(parts, ", ")
 	})...)
 	row("  end -> Ready=False p50 / p95 / max", each(func(r endsResult) string {
 		return fmt.Sprintf("%s / %s / %s", s(percentile(r.detect, .5)), s(percentile(r.detect, .95)), s(percentile(r.detect, 1)))
