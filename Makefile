@@ -90,7 +90,9 @@ test-faults: envtest | $(LOCALBIN) ## Run the fault-injection suite (FAULTS_DURA
 
 # make bench: N=1000 BrowserSessions, 2000 unrelated Secrets, 100 ms latency, a 60 s steady
 # window. BENCH_ARGS="-n 100 -steady 10s" for a quick run, "-pods N" to add a Deployment of N
-# opted-in Pods scaled from 0 and back (.ci/run runs -n 100 -pods 100); see -help.
+# opted-in Pods scaled from 0 and back (.ci/run runs -n 100 -pods 100), "-queue" for the fair
+# create queue under a plan's limits (1000 sessions at 50/min), "-ends" for reads per minute and
+# end detection with and without the session feed; see -help and hack/bench/main.go.
 BENCH_ARGS ?=
 .PHONY: bench
 bench: envtest ## Measure bring-up time, API calls, Kubernetes writes, memory and CPU (hack/bench).
