@@ -180,7 +180,7 @@ func restartManager(o options, env *localenv.Env, emu *emulator.Server, workDir,
 		select {
 		case err := <-m.exited:
 			m.exited <- err
-			return nil, fmt.Errorf("the restarted manager exited: %v", err)
+			return nil, fmt.Errorf("the restarted manager exited: %w", err)
 		default:
 		}
 		if time.Now().After(deadline) {
