@@ -257,14 +257,21 @@ func measureQueue(ctx context.Context, o options, emu *emulator.Server, k8s clie
 	}
 	if o.renewN > 0 {
 		var err error
-		if r.renew, err = measureRenewals(ctx, o, emu, k8s, seen); err != nil {
-			return r, err
-		}
-		if err := deleteAndDrain(ctx, emu, k8s, "renew"); err != nil {
-			return r, err
-		}
+		r.renew, err = renewalSubPhase(ctx, o, emu, k8s, seen)
+		return r, err
 	}
 	return r, nil
+}
+
+// renewalSubPhase measures one renewal cycle from an empty creation window, then deletes its
+// BrowserSessions.
+func renewalSubPhase(ctx context.Context, o options, emu *emulator.Server, k8s client.WithWatch, seen *readyLog) (renewResult, error) {
+	waitForEmptyWindow(emu)
+	r, err := measureRenewals(ctx, o, emu, k8s, seen)
+	if err != nil {
+		return r, err
+	}
+	return r, deleteAndDrain(ctx, emu, k8s, "renew")
 }
 
 // deleteAndDrain deletes the phase's BrowserSessions and waits (up to 3 minutes, not a breach)
@@ -523,4 +530,20 @@ func reportQueue(o options, r queueResult) {
 		o.queueN, o.queueL, o.queueC, o.queueBudget, r.bringUp.Seconds(), floor.Seconds(), r.inversions, r.inversionsAfterBurst,
 		r.maxLate, r.maxEarly, percentile(r.lateness, .5).Seconds(), percentile(r.lateness, .95).Seconds(), total,
 		r.throttledConcurrency, r.maxLive, r.duplicates, r.learned, o.renewN, r.renew.cycle.Seconds(), r.renew.expiredFirst, r.renew.missing)
+}
+
+// waitForEmptyWindow waits until the project's last create is a minute old: the renewal
+// sub-phase starts from an empty creation window, or the queue phase's last creates would hold
+// the renewals back, and it would measure the queue phase again, not renewal.
+func waitForEmptyWindow(emu *emulator.Server) {
+	var last time.Time
+	for _, s := range emu.Sessions() {
+		if s.ProjectID == queueProjectID && s.CreatedAt.After(last) {
+			last = s.CreatedAt
+		}
+	}
+	if wait := time.Until(last.Add(time.Minute + time.Second)); wait > 0 {
+		log.Printf("queue: waiting %s for the project's creation window to empty", wait.Round(time.Second))
+		time.Sleep(wait)
+	}
 }
