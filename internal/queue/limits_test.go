@@ -170,9 +170,9 @@ func TestFailedGivesTheSlotBack(t *testing.T) {
 	}
 }
 
-// A queue younger than a minute has not seen the minute Browserbase counts (a manager that just
-// started, while its predecessor's creates fill the project's window): a 429 closes it for the
-// Retry-After, and teaches nothing.
+// A queue that has not seen the minute Browserbase counted (a manager that just started, while its
+// predecessor's creates fill the project's window: the Retry-After says the oldest of them left
+// less than the queue's age ago) is closed for the Retry-After, and learns nothing.
 func TestAYoungQueueDoesNotLearnFromA429(t *testing.T) {
 	q, clk, k := newTest(t)
 	for i := range 3 {
@@ -186,11 +186,11 @@ func TestAYoungQueueDoesNotLearnFromA429(t *testing.T) {
 	if d := q.Admit(k, first("next", 0)); d.Admitted || d.Reason != ReasonRateLimited {
 		t.Errorf("after the 429: %+v, want closed for its Retry-After", d)
 	}
-	clk.Step(time.Minute)
+	clk.Step(2 * time.Minute)
 	q.Admit(k, first("late", 0))
 	q.Throttled(k, time.Second, false)
 	if s := q.Stats(k); !s.Learned {
-		t.Errorf("stats %+v: a queue a minute old does learn", s)
+		t.Errorf("stats %+v: a queue two minutes old does learn", s)
 	}
 }
 
@@ -227,5 +227,21 @@ func TestARefusedCreateKeepsItsPlace(t *testing.T) {
 	}
 	if s := q.Stats(k); s.CreatesLastMinute != 1 {
 		t.Errorf("%d creates counted, want 1: the refused one was taken back", s.CreatesLastMinute)
+	}
+}
+
+// A new queue whose own creates filled the minute (the Retry-After says the oldest create leaves
+// the window in 59 s, so it was made a second ago, after the queue) learns from the 429: a
+// project's first burst teaches its limit at once.
+func TestAYoungQueueThatSawTheWholeWindowLearns(t *testing.T) {
+	q, clk, k := newTest(t)
+	q.SetLimits(k, Limits{})
+	clk.Step(3 * time.Second)
+	for i := range 11 {
+		q.Admit(k, first(fmt.Sprint(i), 0))
+	}
+	q.Throttled(k, 59*time.Second, false)
+	if s := q.Stats(k); !s.Learned || s.CreatesPerMinute != 10 {
+		t.Errorf("stats %+v, want 10 a minute learned", s)
 	}
 }

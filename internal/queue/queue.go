@@ -176,8 +176,8 @@ func (q *Queues) Admit(k Key, r Request) Decision {
 // for every waiter, renewals too. For the creation rate (concurrency false) it learns the limit:
 // the creates admitted in the last minute, less the refused one (at least 1), become the limit
 // in force if lower than the current one, until 10 minutes pass without a 429 (so the queue
-// probes again at most once per 10 minutes); a queue younger than a minute does not learn, its
-// window being short of the minute Browserbase counts. For the concurrency limit it learns the live count,
+// probes again at most once per 10 minutes); a queue that has not seen the whole minute
+// Browserbase counted (see seenWindow) does not learn. For the concurrency limit it learns the live count,
 // less the refused create, as Concurrency in the same way, or until SetLimits changes the
 // limits. Call Throttled
 // before Failed for the refused create: the other way round the learned limit is one lower than
@@ -198,18 +198,31 @@ func (q *Queues) Throttled(k Key, retryAfter time.Duration, concurrency bool) {
 			qu.learnedConcurrency = c
 		}
 		qu.lastConcurrencyThrottled = now
-	} else if now.Sub(qu.created) >= time.Minute {
+	} else if qu.seenWindow(now, retryAfter) {
 		n := max(len(qu.window)-1, 1)
 		if current, _ := qu.limit(); current == 0 || n < current {
 			qu.learned = n
 		}
 		qu.lastThrottled = now
 	}
-	// A queue younger than a minute (a manager that just started, a leader that just took over)
-	// has not seen the minute Browserbase counted: its window would teach a limit far too low
-	// (its predecessor's creates, or another client's, filled the project's). It only waits out
-	// the Retry-After, and learns from a 429 once it has a minute of its own.
 	qu.publish()
+}
+
+// windowMargin allows for a Retry-After rounded up to whole seconds, and for clocks.
+const windowMargin = 2 * time.Second
+
+// seenWindow reports whether the queue has seen every create Browserbase counted when it answered
+// 429 with retryAfter: its rolling minute began 60 s minus the Retry-After ago (its oldest create
+// leaves it then), and the queue must be older than that. A queue that is not (a manager that
+// just started, a leader that just took over, while its predecessor's creates, or another
+// client's, fill the project's minute) would learn a limit far too low from its own short
+// window: it only waits out the Retry-After. Without a Retry-After it needs a whole minute.
+func (qu *queue) seenWindow(now time.Time, retryAfter time.Duration) bool {
+	need := time.Minute
+	if retryAfter > 0 && retryAfter < time.Minute {
+		need = time.Minute - retryAfter + windowMargin
+	}
+	return now.Sub(qu.created) >= need
 }
 
 // Failed takes back an admitted create that made nothing (Browserbase refused it): it leaves the
