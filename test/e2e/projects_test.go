@@ -148,10 +148,14 @@ spec:
 			kubectl(ctx, "patch", "-n", ns, "secret/rotating-key", "--type=merge", "-p", patch)
 		}
 		By("rotating the key within the project, then revoking the old one")
+		// A new key is checked with Browserbase (a project read) before the project publishes it,
+		// in the same pass: once that read is seen, the old key can go.
+		projectReads := func() int { return emu.CountRequests(http.MethodGet, "/v1/projects") }
+		readsBefore := projectReads()
 		setKey(projectARotatedKey)
+		Eventually(projectReads).WithTimeout(15 * time.Second).Should(BeNumerically(">", readsBefore))
 		// The new key is in use once the revoked one is refused and nothing breaks: the session
 		// made with the old key is still read (and will be released) with the new one.
-		time.Sleep(10 * time.Second) // the Secret watch, and a pass of the project controller
 		emu.RemoveKey(projectAKey)
 		DeferCleanup(func() { emu.AddKey(projectAKey, projectA) })
 		apply(ctx, "after", sessionYAML("after", namingProject("rotating")))
